@@ -1,0 +1,86 @@
+"""pynomaly: anomaly detection where every capability is a pluggy plugin.
+
+>>> import pynomaly                                                    # doctest: +SKIP
+>>> res = pynomaly.detect(df, detector="sklearn:iforest", random_state=0)  # doctest: +SKIP
+
+Importing pynomaly is cheap: numpy, pandas and the detection API load on first use, so that
+plugin modules (which import :data:`hookimpl`) and ``pynomaly --help`` start fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pynomaly._version import __version__
+from pynomaly.markers import hookimpl, hookspec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pynomaly.detection.api import (
+        default_manager,
+        detect,
+        detectors,
+        explain,
+        fit,
+        load_data,
+        score,
+        validate_parameters,
+    )
+    from pynomaly.detection.results import DetectionResult, Model
+    from pynomaly.plugin.manager import PluginManager
+    from pynomaly.types import DetectorInfo, FitResult, ParamSpec, PluginMetadata, PluginType
+
+_LAZY = {
+    "detect": "pynomaly.detection.api",
+    "fit": "pynomaly.detection.api",
+    "score": "pynomaly.detection.api",
+    "explain": "pynomaly.detection.api",
+    "detectors": "pynomaly.detection.api",
+    "load_data": "pynomaly.detection.api",
+    "validate_parameters": "pynomaly.detection.api",
+    "default_manager": "pynomaly.detection.api",
+    "DetectionResult": "pynomaly.detection.results",
+    "Model": "pynomaly.detection.results",
+    "PluginManager": "pynomaly.plugin.manager",
+    "DetectorInfo": "pynomaly.types",
+    "FitResult": "pynomaly.types",
+    "ParamSpec": "pynomaly.types",
+    "PluginMetadata": "pynomaly.types",
+    "PluginType": "pynomaly.types",
+}
+
+__all__ = [
+    "DetectionResult",
+    "DetectorInfo",
+    "FitResult",
+    "Model",
+    "ParamSpec",
+    "PluginManager",
+    "PluginMetadata",
+    "PluginType",
+    "__version__",
+    "default_manager",
+    "detect",
+    "detectors",
+    "explain",
+    "fit",
+    "hookimpl",
+    "hookspec",
+    "load_data",
+    "score",
+    "validate_parameters",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pynomaly' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

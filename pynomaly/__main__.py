@@ -1,0 +1,5 @@
+"""``python -m pynomaly`` runs the command line."""
+
+from pynomaly.cli.main import main
+
+main()

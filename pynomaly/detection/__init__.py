@@ -1,0 +1,1 @@
+"""Detection: the public functions (:mod:`.api`) and what they return (:mod:`.results`)."""

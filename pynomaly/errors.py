@@ -1,0 +1,67 @@
+"""The exceptions pynomaly raises.
+
+Two families matter to callers: :class:`InputError` (the caller gave something wrong: a bad
+parameter, an unknown detector, a missing file — the CLI exits 2) and everything else derived
+from :class:`PynomalyError` (something failed while working — the CLI exits 1).
+"""
+
+from __future__ import annotations
+
+
+class PynomalyError(Exception):
+    """Base class of every error pynomaly raises on purpose."""
+
+
+class InputError(PynomalyError, ValueError):
+    """The caller's input is wrong; the message says which input and what is wrong with it."""
+
+
+class UnknownDetectorError(InputError, LookupError):
+    """No available detector has the requested id."""
+
+
+class AmbiguousDetectorError(InputError, LookupError):
+    """A short detector id matches detectors of several plugins."""
+
+
+class InvalidParameterError(InputError):
+    """A detector parameter is unknown, of the wrong type or out of range."""
+
+    def __init__(self, detector: str, parameter: str, problem: str) -> None:
+        self.detector = detector
+        self.parameter = parameter
+        self.problem = problem
+        super().__init__(f"{detector}: parameter {parameter!r} {problem}")
+
+
+class DataError(InputError):
+    """The data cannot be used: unreadable, empty, non-numeric, NaN ..."""
+
+
+class SourceNotFoundError(InputError):
+    """No data source plugin accepts the given path or URI."""
+
+
+class ConfigurationError(InputError):
+    """A plugin's configuration does not match the plugin's JSON Schema."""
+
+
+class PluginError(PynomalyError):
+    """A plugin failed while pynomaly called one of its hooks."""
+
+    def __init__(self, plugin: str, hook: str, message: str) -> None:
+        self.plugin = plugin
+        self.hook = hook
+        super().__init__(f"plugin {plugin!r} failed in {hook}: {message}")
+
+
+class PluginLoadError(PynomalyError):
+    """A plugin could not be imported, validated or initialized (raised in strict mode)."""
+
+    def __init__(self, plugin: str, reason: str) -> None:
+        self.plugin = plugin
+        self.reason = reason
+        super().__init__(
+            f"plugin {plugin!r} could not be loaded: {reason} "
+            "(disable it with -p no:NAME or PYNOMALY_DISABLE_PLUGINS, or unset strict mode)"
+        )

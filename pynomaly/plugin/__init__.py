@@ -1,0 +1,1 @@
+"""The plugin host: discovery, lifecycle, dispatch and monitoring of pynomaly plugins."""

@@ -1,0 +1,84 @@
+"""Finding plugins without importing them: built-ins, entry points and a local directory.
+
+A :class:`Candidate` only knows how to import its plugin; the manager decides whether to.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import attrs
+
+ENTRY_POINT_GROUP = "pynomaly.plugins"
+
+# Built-in plugins ship inside pynomaly and go through the same hooks as any other plugin.
+BUILTIN_PLUGINS: dict[str, str] = {
+    "files": "pynomaly.builtin.files",
+    "samples": "pynomaly.builtin.samples",
+    "validation": "pynomaly.builtin.validation",
+    "outputs": "pynomaly.builtin.outputs",
+}
+
+
+@attrs.frozen
+class Candidate:
+    """A plugin that can be imported: its name, where it comes from and how to import it."""
+
+    name: str
+    origin: str
+    kind: str  # "builtin" | "entrypoint" | "local"
+    load: Callable[[], object] = attrs.field(repr=False, eq=False)
+    dist_version: str | None = None
+
+
+def builtin_candidates() -> Iterator[Candidate]:
+    for name, module in BUILTIN_PLUGINS.items():
+        yield Candidate(name, "builtin", "builtin", _importer(module))
+
+
+def entry_point_candidates() -> Iterator[Candidate]:
+    seen: set[str] = set()
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in seen:  # the same distribution found twice on sys.path
+            continue
+        seen.add(ep.name)
+        dist = ep.dist
+        origin = f"{dist.name} {dist.version}" if dist is not None else ep.value
+        yield Candidate(
+            ep.name, origin, "entrypoint", ep.load, dist.version if dist is not None else None
+        )
+
+
+def local_candidates(directory: Path | None) -> Iterator[Candidate]:
+    if directory is None or not directory.is_dir():
+        return
+    for path in sorted(directory.glob("*.py")):
+        if not path.name.startswith("_"):
+            yield Candidate(path.stem, f"local {path}", "local", _file_importer(path))
+
+
+def _importer(module: str) -> Callable[[], object]:
+    return lambda: importlib.import_module(module)
+
+
+def _file_importer(path: Path) -> Callable[[], object]:
+    def load() -> object:
+        module_name = f"pynomaly_local_plugins.{path.stem}"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # so that pickled models can find their classes
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]
+            raise
+        return module
+
+    return load

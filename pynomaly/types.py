@@ -1,0 +1,161 @@
+"""Data classes exchanged between pynomaly and its plugins.
+
+Everything here is an ``attrs`` class that a hookimpl returns or receives. The module imports
+neither numpy nor pandas, so plugin modules can import it at no cost.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+
+class PluginType(str, enum.Enum):
+    """What a plugin provides; one plugin may provide several."""
+
+    ALGORITHM = "algorithm"
+    DATA_SOURCE = "data_source"
+    OUTPUT = "output"
+    PROCESSING = "processing"
+
+
+def _plugin_types(value: Sequence[PluginType | str]) -> frozenset[PluginType]:
+    return frozenset(PluginType(v) for v in value)
+
+
+@attrs.frozen
+class PluginMetadata:
+    """What a plugin says about itself (ADR-025's PluginMetadata).
+
+    ``pynomaly_compat`` is a PEP 440 specifier (``">=1.0,<2"``) of the pynomaly versions the
+    plugin works with; ``config_schema`` is a JSON Schema its configuration is validated against
+    before :func:`~pynomaly.hookspecs.pynomaly_initialize` is called.
+    """
+
+    name: str
+    version: str
+    plugin_types: frozenset[PluginType] = attrs.field(converter=_plugin_types)
+    author: str = ""
+    description: str = ""
+    dependencies: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    pynomaly_compat: str = ""
+    config_schema: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (plugin types as sorted strings)."""
+        d = attrs.asdict(self, recurse=False)
+        d["plugin_types"] = sorted(t.value for t in self.plugin_types)
+        d["dependencies"] = list(self.dependencies)
+        d["config_schema"] = dict(self.config_schema)
+        return d
+
+
+@attrs.frozen
+class ParamSpec:
+    """One hyperparameter of a detector: its type and search space.
+
+    ``kind`` is ``"int"``, ``"float"``, ``"categorical"`` or ``"bool"``. Numeric kinds have
+    ``low``/``high`` (inclusive) and ``log`` (sample on a log scale); categorical ones have
+    ``choices``. The space is what a tuner samples from; values outside it may still be valid,
+    which is for ``pynomaly_validate_parameters`` to decide.
+    """
+
+    kind: str = attrs.field(validator=attrs.validators.in_(("int", "float", "categorical", "bool")))
+    default: Any = None
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] = attrs.field(default=(), converter=tuple)
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": self.kind, "default": self.default}
+        if self.kind in ("int", "float"):
+            d.update(range=[self.low, self.high], scale="log" if self.log else "linear")
+        if self.kind == "categorical":
+            d["values"] = list(self.choices)
+        if self.description:
+            d["description"] = self.description
+        return d
+
+
+@attrs.frozen
+class DetectorInfo:
+    """A detector a plugin offers, returned by ``pynomaly_detectors``.
+
+    ``id`` is ``"<namespace>:<name>"`` (``"pyod:ecod"``). A detector whose requirements are
+    missing is still listed, with ``available=False`` and the ``reason``. ``plugin`` is filled in
+    by the plugin manager with the name of the plugin that returned it.
+    """
+
+    id: str
+    description: str = ""
+    params: Mapping[str, ParamSpec] = attrs.field(factory=dict)
+    available: bool = True
+    reason: str = ""
+    plugin: str = ""
+
+    @property
+    def short_id(self) -> str:
+        return self.id.split(":", 1)[-1]
+
+    def hyperparameter_space(self) -> dict[str, dict[str, Any]]:
+        """ADR-025's hyperparameter space: ``{param: {"type", "range"|"values", ...}}``."""
+        return {name: spec.to_dict() for name, spec in self.params.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "plugin": self.plugin,
+            "description": self.description,
+            "available": self.available,
+            "reason": self.reason,
+            "hyperparameters": self.hyperparameter_space(),
+        }
+
+
+@attrs.frozen
+class FitResult:
+    """What ``pynomaly_fit`` returns.
+
+    ``state`` is whatever the plugin needs to score new data later (usually the fitted library
+    estimator); it must be picklable. ``training_scores`` are the scores of the training rows as
+    the wrapped library computes them (higher = more anomalous), one per row.
+    """
+
+    state: Any
+    training_scores: Any
+
+
+@attrs.frozen
+class SourceInfo:
+    """A data source a plugin offers, returned by ``pynomaly_data_sources``."""
+
+    name: str
+    description: str = ""
+    schemes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    extensions: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    plugin: str = ""
+
+
+@attrs.frozen
+class OutputInfo:
+    """An output format a plugin offers, returned by ``pynomaly_outputs``."""
+
+    name: str
+    description: str = ""
+    extensions: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    plugin: str = ""
+
+
+@attrs.frozen
+class Connection:
+    """An open data source: the URI, the plugin that accepted it and that plugin's handle."""
+
+    uri: str
+    plugin: str
+    handle: Any = attrs.field(repr=False)
+    options: Mapping[str, Any] = attrs.field(factory=dict, repr=False)

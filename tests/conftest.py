@@ -1,0 +1,112 @@
+"""Shared fixtures: real data, an isolated plugin manager, and a virtual environment with the
+third-party test plugins of ``tests/plugin_packages`` pip-installed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pynomaly
+from pynomaly.detection import api
+from pynomaly.plugin.manager import PluginManager
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN_PACKAGES = Path(__file__).parent / "plugin_packages"
+
+
+@pytest.fixture(scope="session")
+def breast_cancer() -> pd.DataFrame:
+    """scikit-learn's bundled breast-cancer features (569 × 30), as a DataFrame."""
+    from sklearn.datasets import load_breast_cancer
+
+    return load_breast_cancer(as_frame=True).data
+
+
+@pytest.fixture
+def planted() -> pd.DataFrame:
+    """200 standard-normal rows in 4 columns and, at index 'spike', one obvious outlier."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.standard_normal((200, 4)), columns=list("abcd"))
+    frame.loc["spike"] = [12.0, -12.0, 12.0, -12.0]
+    return frame
+
+
+@pytest.fixture
+def isolated_pm(tmp_path: Path) -> PluginManager:
+    """A manager with only the built-in plugins: no entry points, no plugins directory."""
+    return PluginManager(autoload=False, plugins_dir=str(tmp_path / "none"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_default_manager(monkeypatch: pytest.MonkeyPatch):
+    """Each test gets a new default manager, built from a clean plugin environment."""
+    for var in list(os.environ):
+        if var.startswith("PYNOMALY_"):
+            monkeypatch.delenv(var)
+    api.set_default_manager(None)
+    yield
+    api.set_default_manager(None)
+
+
+def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def plugin_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv seeing this checkout's pynomaly, with the three test plugins pip-installed.
+
+    pip must resolve the plugins' ``pynomaly>=1.0`` dependency to the checkout, never to the
+    unrelated ``pynomaly`` distribution on the package index: this is asserted first.
+    """
+    where = tmp_path_factory.mktemp("plugin-venv")
+    env_dir = where / "venv"
+    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    shown = _run([str(python), "-m", "pip", "show", "-f", "pynomaly"])
+    assert shown.returncode == 0, f"pynomaly is not installed from the checkout:\n{shown.stderr}"
+    assert "Version: " + pynomaly.__version__ in shown.stdout, shown.stdout
+    packages = []
+    for name in ("good", "broken", "incompatible"):  # build from copies: keep the tree clean
+        packages.append(shutil.copytree(PLUGIN_PACKAGES / name, where / name))
+    proc = _run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--no-build-isolation",
+            "--no-index",
+            "--disable-pip-version-check",
+            "-q",
+            *map(str, packages),
+        ]
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return python
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for running the CLI in a subprocess: no PYNOMALY_* settings leak in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYNOMALY_")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def run_cli(
+    *args: str,
+    python: str | Path = sys.executable,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m pynomaly ARGS`` and return the finished process."""
+    return _run([str(python), "-m", "pynomaly", *args], cwd=cwd, env=env)
