@@ -6,6 +6,7 @@ pandas and pyarrow are imported inside the hooks, so listing plugins stays fast.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,14 @@ def pynomaly_read_data(connection: Connection, query: Mapping[str, Any]) -> Any:
     try:
         if _kind(path) == "csv":
             sep = opts.get("delimiter", "\t" if path.name.lower().endswith(".tsv") else ",")
-            return pd.read_csv(path, sep=sep, index_col=opts.get("index_col"))
+            # index_col=False: a first row longer than the header is an error, not an index;
+            # pandas only warns about it (and drops data), so the warning becomes the error.
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                return pd.read_csv(path, sep=sep, index_col=opts.get("index_col", False))
         return pd.read_parquet(path, columns=opts.get("columns"))
+    except pd.errors.ParserWarning:
+        raise DataError(f"{path}: ragged rows: a row has more fields than the header") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
