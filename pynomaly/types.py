@@ -7,7 +7,7 @@ neither numpy nor pandas, so plugin modules can import it at no cost.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -22,8 +22,16 @@ class PluginType(str, enum.Enum):
     PROCESSING = "processing"
 
 
-def _plugin_types(value: Sequence[PluginType | str]) -> frozenset[PluginType]:
+def _plugin_types(value: Iterable[PluginType | str]) -> frozenset[PluginType]:
     return frozenset(PluginType(v) for v in value)
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _values(value: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(value)
 
 
 @attrs.frozen
@@ -40,7 +48,7 @@ class PluginMetadata:
     plugin_types: frozenset[PluginType] = attrs.field(converter=_plugin_types)
     author: str = ""
     description: str = ""
-    dependencies: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    dependencies: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     pynomaly_compat: str = ""
     config_schema: Mapping[str, Any] = attrs.field(factory=dict)
 
@@ -68,7 +76,7 @@ class ParamSpec:
     low: float | None = None
     high: float | None = None
     log: bool = False
-    choices: tuple[Any, ...] = attrs.field(default=(), converter=tuple)
+    choices: tuple[Any, ...] = attrs.field(default=(), converter=_values)
     description: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,8 +144,8 @@ class SourceInfo:
 
     name: str
     description: str = ""
-    schemes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    extensions: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    schemes: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    extensions: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     plugin: str = ""
 
 
@@ -147,7 +155,7 @@ class OutputInfo:
 
     name: str
     description: str = ""
-    extensions: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    extensions: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     plugin: str = ""
 
 

@@ -138,8 +138,8 @@ def test_unknown_config_key_names_the_key_and_configure_revalidates(isolated_pm)
 
 
 def test_invalid_config_schema_fails_the_plugin(isolated_pm):
-    with pytest.raises(PluginLoadError, match="not valid JSON Schema"):
-        isolated_pm.register(MeanDistance(schema={"type": "no-such-type"}), "toy")
+    with pytest.raises(ConfigurationError, match="plugin 'toy': config_schema is not valid JSON"):
+        isolated_pm.register(MeanDistance(schema={"type": "no-such-type"}), "toy", config={"k": 1})
 
 
 class Misspelt:

@@ -33,7 +33,7 @@ from pynomaly.errors import (
 )
 from pynomaly.markers import PROJECT_NAME
 from pynomaly.plugin import discovery
-from pynomaly.plugin.config import check_schema, validate_config
+from pynomaly.plugin.config import validate_config
 from pynomaly.plugin.monitor import HookMonitor, HookStats
 from pynomaly.plugin.records import PluginRecord, PluginStatus
 from pynomaly.plugin.settings import Settings
@@ -221,7 +221,8 @@ class PluginManager:
         if self._pm.is_registered(plugin):
             return self._pm.get_name(plugin) or ""
         name = name or getattr(plugin, "__name__", None) or type(plugin).__name__.lower()
-        if name in self._records and self._records[name].status is not PluginStatus.UNLOADED:
+        taken = self._records.get(name)
+        if taken is not None and taken.status in (PluginStatus.DISCOVERED, PluginStatus.LOADED):
             raise ValueError(f"a plugin named {name!r} is already registered; pass another name")
         cand = discovery.Candidate(name, "registered", "manual", lambda: plugin)
         self._import(cand, raise_errors=True)
@@ -627,7 +628,6 @@ class PluginManager:
             self._register(rec, obj)
             rec.metadata = self._metadata(rec, cand)
             _check_compat(rec.metadata)
-            check_schema(rec.name, rec.metadata.config_schema)
         except Exception as exc:
             reason = str(exc) if isinstance(exc, PynomalyError) else f"{type(exc).__name__}: {exc}"
             self._fail(cand, reason, raise_errors=raise_errors)
