@@ -75,9 +75,9 @@ def test_disable_and_allow_list(plugin_venv, cli_env, tmp_path):
 def test_plugin_configuration_is_validated(plugin_venv, cli_env, tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"plugins": {"goodplugin": {"ddof": -1}}}))
-    proc = run_cli(
-        "--config", str(config), "plugins", "list", python=plugin_venv, env=cli_env, cwd=tmp_path
-    )
-    rows = {r["name"]: r for r in json.loads(proc.stdout)}
+    rows = _plugins(plugin_venv, "--config", str(config), env=cli_env, cwd=tmp_path)
     assert rows["goodplugin"]["status"] == "failed"
-    assert "plugin 'goodplugin': invalid configuration: key 'ddof'" in rows["goodplugin"]["reason"]
+    assert rows["goodplugin"]["reason"] == (
+        "plugin 'goodplugin': invalid configuration: key 'ddof': -1 is less than the minimum of 0"
+    )
+    assert rows["sklearn_adapter"]["status"] == "loaded"

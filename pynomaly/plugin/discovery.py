@@ -43,7 +43,8 @@ def builtin_candidates() -> Iterator[Candidate]:
 
 def entry_point_candidates() -> Iterator[Candidate]:
     seen: set[str] = set()
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    # sorted: the same plugins load in the same order whatever the order of sys.path
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
         if ep.name in seen:  # the same distribution found twice on sys.path
             continue
         seen.add(ep.name)

@@ -593,7 +593,9 @@ class PluginManager:
         self._records[cand.name] = PluginRecord(cand.name, cand.origin, status, reason)
 
     def _fail(self, cand: discovery.Candidate, reason: str, *, raise_errors: bool = False) -> None:
-        log.warning("plugin %s skipped: %s", cand.name, reason)
+        fatal = raise_errors or self.settings.strict
+        if not fatal:
+            log.warning("plugin %s skipped: %s", cand.name, reason)
         rec = self._records.get(cand.name)
         if rec is not None and rec.origin == cand.origin:
             rec.status, rec.reason = PluginStatus.FAILED, reason
@@ -603,7 +605,7 @@ class PluginManager:
         else:  # the name is taken by another plugin: keep this one visible under its origin
             key = f"{cand.name} ({cand.origin})"
             self._records[key] = PluginRecord(key, cand.origin, PluginStatus.FAILED, reason)
-        if raise_errors or self.settings.strict:
+        if fatal:
             raise PluginLoadError(cand.name, reason)
 
     def _import(self, cand: discovery.Candidate, *, raise_errors: bool = False) -> None:
@@ -667,9 +669,13 @@ class PluginManager:
         return meta
 
     def _initialize(self, rec: PluginRecord, config: Mapping[str, Any]) -> None:
+        assert rec.metadata is not None
         try:
-            assert rec.metadata is not None
             validate_config(rec.name, rec.metadata.config_schema, config)
+        except InputError as exc:
+            self._fail(self._candidates[rec.name], str(exc))
+            return
+        try:
             self._call(rec.name, "pynomaly_initialize", config=config)
         except Exception as exc:
             self._fail(self._candidates[rec.name], f"initialize failed: {exc}")
