@@ -10,15 +10,17 @@ How pynomaly calls hooks, so that one plugin cannot disturb another:
 * **Per-plugin hooks** (metadata, lifecycle) are called on one plugin at a time.
 * **Collecting hooks** (``pynomaly_detectors``, ``pynomaly_data_sources``, ``pynomaly_outputs``)
   are called on each plugin separately; a plugin that raises is reported and its answer skipped.
-* **Routed hooks** (fit/score/explain, read/write, ...) are ``firstresult`` hooks: pynomaly calls
-  the plugin that owns the detector or connection. Return ``None`` for anything not yours.
+* **Routed hooks** (validate_parameters, fit, score; read_data, write_data, get_schema,
+  test_connection) are called on the plugin that owns the detector or connection only.
+* **First-result hooks** (connect, explain, format_output, export_data) are tried plugin by
+  plugin in hook order until one returns non-None. Return ``None`` for anything not yours.
 * **Chained hooks** (preprocess, postprocess) are called plugin by plugin in hook order, each
   receiving the previous plugin's output.
 * **Event hooks** (``before_*`` / ``after_*`` / ``on_*_error``) are broadcast to every plugin;
   their return values are ignored. They are called once per batch, never once per row.
 
-Hooks that return data may be coroutine functions (``async def``): the synchronous API runs the
-coroutine to completion, :mod:`pynomaly.aio` awaits it.
+Hookimpls may be coroutine functions (``async def``), which is most useful for data sources:
+pynomaly runs the coroutine to completion (:mod:`pynomaly.aio` does so in a worker thread).
 
 Data passed to algorithm hooks is a 2-D ``float64`` numpy array with finite values that the hook
 must not modify. Scores are "higher = more anomalous", one per row.
@@ -56,7 +58,8 @@ def pynomaly_plugin_metadata() -> PluginMetadata | None:
 
     Called once, on this plugin only, right after it is registered and before anything else.
 
-    :returns: a :class:`~pynomaly.types.PluginMetadata`. Its ``pynomaly_compat`` specifier is
+    :returns: a :class:`~pynomaly.types.PluginMetadata` (or a mapping of its fields). Its
+        ``pynomaly_compat`` specifier is
         checked against the running pynomaly: a plugin that excludes it is not loaded. Its
         ``config_schema`` validates the configuration passed to :func:`pynomaly_initialize`.
         A plugin without this hook gets metadata from its distribution (name, version) and is
@@ -137,7 +140,7 @@ def pynomaly_validate_parameters(
     """Check a detector's parameters before fitting.
 
     Called on the plugin that owns ``detector_id``, before :func:`pynomaly_fit` and by
-    :func:`pynomaly.validate_parameters`; the first non-None result wins.
+    :func:`pynomaly.validate_parameters`. ``None`` keeps the parameters as given.
 
     :param params: the parameters the user gave (``contamination`` and ``random_state`` are
         not among them; they are passed to :func:`pynomaly_fit` separately).
@@ -156,8 +159,8 @@ def pynomaly_fit(
 ) -> FitResult | None:
     """Fit a detector on a batch of training rows.
 
-    Called on the plugin that owns ``detector_id``, once per fit; the first non-None result
-    wins.
+    Called on the plugin that owns ``detector_id``, once per fit (a firstresult hook: return
+    ``None`` for ids that are not yours).
 
     :param X: 2-D float64 array (rows × features); do not modify it.
     :param params: validated parameters from :func:`pynomaly_validate_parameters`.
@@ -173,8 +176,8 @@ def pynomaly_fit(
 def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> np.ndarray | None:
     """Score new rows with a fitted detector.
 
-    Called on the plugin that owns ``detector_id``, once per batch; the first non-None result
-    wins.
+    Called on the plugin that owns ``detector_id``, once per batch (a firstresult hook:
+    return ``None`` for ids that are not yours).
 
     :param state: the ``state`` of the :class:`~pynomaly.types.FitResult` from
         :func:`pynomaly_fit`.
@@ -234,7 +237,8 @@ def pynomaly_on_score_error(detector_id: str, error: BaseException) -> None:
 def pynomaly_data_sources() -> list[SourceInfo]:
     """List the data sources this plugin offers (name, URI schemes, file extensions).
 
-    Called on each plugin separately; used by ``pynomaly sources`` and error messages.
+    Called on each plugin separately; the answers appear in error messages about sources
+    no plugin reads.
     """
 
 
@@ -257,8 +261,8 @@ def pynomaly_connect(uri: str, options: Mapping[str, Any]) -> Any | None:
 def pynomaly_read_data(connection: Connection, query: Mapping[str, Any]) -> pd.DataFrame | None:
     """Read the data of an open connection as a DataFrame.
 
-    Called on the plugin that owns ``connection``; first non-None result wins. May be a
-    coroutine function.
+    Called on the plugin that owns ``connection``, which must answer. May be a coroutine
+    function.
 
     :param query: what to read (e.g. ``{"table": "orders"}``); ``{}`` means everything.
     """
@@ -270,8 +274,8 @@ def pynomaly_write_data(
 ) -> bool | None:
     """Write ``data`` to ``destination`` through an open connection.
 
-    Called on the plugin that owns ``connection``; returns ``True`` when written, ``None`` if
-    not yours. Writes must be atomic: nothing half-written is left behind on failure.
+    Called on the plugin that owns ``connection``; returns ``True`` when written. Writes must
+    be atomic: nothing half-written is left behind on failure.
     """
 
 
@@ -279,7 +283,7 @@ def pynomaly_write_data(
 def pynomaly_get_schema(connection: Connection) -> Mapping[str, str] | None:
     """Return the column names and their types (``{"amount": "float64"}``) of a connection.
 
-    Called on the plugin that owns ``connection``; first non-None result wins.
+    Called on the plugin that owns ``connection``, which must answer.
     """
 
 
@@ -301,10 +305,12 @@ def pynomaly_test_connection(connection: Connection) -> bool | None:
 def pynomaly_validate(data: pd.DataFrame, source: str) -> None:
     """Check input data before detection; raise :class:`pynomaly.errors.DataError` to reject it.
 
-    Broadcast to every plugin with the data of one batch, after preprocessing. The built-in
-    validator rejects empty data, non-numeric columns and NaN/inf values, naming the column.
+    Called on every plugin in hook order with the data of one batch, after preprocessing;
+    the first that raises rejects the data. The built-in validator rejects empty data,
+    non-numeric columns and NaN/inf values, naming the column.
 
-    :param source: where the data came from (a path, URI or ``"<DataFrame>"``), for messages.
+    :param source: where the data came from (a path, a URI, ``"<DataFrame>"``, ``"<array>"``
+        or ``"<Series>"``), for messages.
     """
 
 
@@ -312,8 +318,10 @@ def pynomaly_validate(data: pd.DataFrame, source: str) -> None:
 def pynomaly_preprocess(data: pd.DataFrame, source: str) -> pd.DataFrame | None:
     """Transform input data before validation and detection.
 
-    Chained: called on each plugin in hook order with the previous plugin's output. Return a
-    new DataFrame, or ``None`` to leave the data as it is. Never modify ``data`` in place.
+    Called once per batch of input (fit, detect, score, explain), before
+    :func:`pynomaly_validate`. Chained: each plugin in hook order gets the previous plugin's
+    output. Return a new DataFrame, or ``None`` to leave the data as it is. Never modify
+    ``data`` in place.
     """
 
 
@@ -321,7 +329,9 @@ def pynomaly_preprocess(data: pd.DataFrame, source: str) -> pd.DataFrame | None:
 def pynomaly_postprocess(result: DetectionResult) -> DetectionResult | None:
     """Adjust a detection result (relabel, enrich) before it is returned.
 
-    Chained like :func:`pynomaly_preprocess`. Return a new result or ``None`` for no change.
+    Called once per :func:`pynomaly.detect` or ``Model.detect``, before the result is
+    returned. Chained like :func:`pynomaly_preprocess`. Return a new result or ``None`` for no
+    change.
     """
 
 
