@@ -246,4 +246,9 @@ def _checked_scores(scores: Any, X: np.ndarray, plugin: str) -> np.ndarray:
         raise PluginError(
             plugin, "pynomaly_score", f"returned {arr.shape[0]} scores for {X.shape[0]} rows"
         )
+    if not np.isfinite(arr).all():  # a NaN would silently poison the threshold
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        raise PluginError(
+            plugin, "pynomaly_score", f"returned {bad} non-finite scores; try other parameters"
+        )
     return arr

@@ -1,0 +1,409 @@
+"""The ``pyod_adapter`` plugin: PyOD's tabular detectors as pynomaly detectors ``pyod:<name>``.
+
+Lazy imports. pynomaly imports every plugin module at start-up and asks it for its detectors on
+every ``pynomaly detectors`` / ``pynomaly plugins list``. This module and
+:mod:`pynomaly_pyod.catalog` therefore import only the standard library and pynomaly's light
+modules: metadata, the health check and the detector list never import PyOD, numpy,
+scikit-learn or numba (whether PyOD and a detector's extras are installed is decided with
+:func:`importlib.util.find_spec`). PyOD is imported inside the hooks that use a detector
+(validate, fit, score, explain), and only the module of that detector.
+
+Semantics. Training scores are PyOD's own ``decision_scores_`` and new rows are scored with
+``decision_function``; both are "higher = more anomalous", as pynomaly expects. pynomaly derives
+the threshold from ``contamination`` the way PyOD does, so labels match PyOD's ``labels_`` (MAD
+excepted: PyOD labels it with its z-score ``threshold``). ``random_state`` is passed only to
+detectors that take one, and only when it is not ``None`` (``None`` keeps PyOD's default).
+
+Configuration (validated against :data:`CONFIG_SCHEMA`): ``n_jobs`` is passed to every detector
+that takes it, unless the detector's parameters set it.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import math
+import numbers
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pynomaly._version import __version__
+from pynomaly.errors import DataError, InputError, InvalidParameterError
+from pynomaly.markers import hookimpl
+from pynomaly.types import DetectorInfo, FitResult, PluginMetadata, PluginType
+from pynomaly_pyod.catalog import ENTRIES, RESERVED, Entry, Param, entry
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    import numpy as np
+
+PLUGIN_NAME = "pyod_adapter"
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "n_jobs": {
+            "type": "integer",
+            "minimum": -1,
+            "not": {"const": 0},
+            "description": "parallel jobs for detectors that take n_jobs (-1: all cores)",
+        },
+    },
+    "additionalProperties": False,
+}
+
+# The configuration of the last initialize/configure call. Module-level because the plugin is
+# this module: every manager that registers it shares the configuration.
+_config: dict[str, Any] = {}
+
+# LSCP needs a pool of base detectors; this is the pool of its paper's experiments (LOF with a
+# range of neighbourhood sizes), used when the user gives no ``detector_list``.
+_LSCP_POOL_NEIGHBORS = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50)
+
+
+# --------------------------------------------------------------------------------------------
+# Metadata and lifecycle
+# --------------------------------------------------------------------------------------------
+
+
+@hookimpl
+def pynomaly_plugin_metadata() -> PluginMetadata:
+    return PluginMetadata(
+        name=PLUGIN_NAME,
+        version=__version__,
+        plugin_types=[PluginType.ALGORITHM],
+        author="pynomaly",
+        description="PyOD's tabular outlier detectors (pyod:<name>)",
+        dependencies=["pyod>=2"],
+        pynomaly_compat=">=1.0,<2",
+        config_schema=CONFIG_SCHEMA,
+    )
+
+
+@hookimpl
+def pynomaly_initialize(config: Mapping[str, Any]) -> None:
+    _apply_config(config)
+
+
+@hookimpl
+def pynomaly_configure(config: Mapping[str, Any]) -> None:
+    _apply_config(config)
+
+
+@hookimpl
+def pynomaly_cleanup() -> None:
+    _config.clear()
+
+
+def _apply_config(config: Mapping[str, Any]) -> None:
+    """Replace the configuration (already validated against :data:`CONFIG_SCHEMA`)."""
+    _config.clear()
+    _config.update(config)
+
+
+@hookimpl
+def pynomaly_health_check() -> dict[str, Any]:
+    """Healthy when PyOD >= 2 is installed; counts the usable detectors. Imports no PyOD."""
+    if importlib.util.find_spec("pyod") is None:
+        return {"status": "unhealthy", "reason": "pyod is not installed: pip install pyod"}
+    version = importlib.metadata.version("pyod")
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        too_old = Version(version).major < 2
+    except InvalidVersion:
+        too_old = False  # an unusual local build: let the detectors speak for themselves
+    if too_old:
+        reason = f"pyod {version} is too old: pip install 'pyod>=2'"
+        return {"status": "unhealthy", "reason": reason}
+    available = sum(1 for e in ENTRIES if not e.unavailable_reason())
+    return {
+        "status": "healthy",
+        "pyod": version,
+        "available_detectors": available,
+        "unavailable_detectors": len(ENTRIES) - available,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Algorithm hooks
+# --------------------------------------------------------------------------------------------
+
+
+@hookimpl
+def pynomaly_detectors() -> list[DetectorInfo]:
+    """Every PyOD tabular detector, from the static table (no PyOD import)."""
+    return [_info(e) for e in ENTRIES]
+
+
+def _info(e: Entry) -> DetectorInfo:
+    reason = e.unavailable_reason()
+    note = "; new data is scored within its own batch" if e.batch_relative else ""
+    return DetectorInfo(
+        id=e.id,
+        description=f"{e.summary}{note} (PyOD {e.cls})",
+        params=e.space(),
+        available=not reason,
+        reason=reason,
+    )
+
+
+@hookimpl
+def pynomaly_validate_parameters(
+    detector_id: str, params: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Check names, types and ranges, then let PyOD's constructor check the values too.
+
+    :returns: the parameters with numbers normalized to the type PyOD expects (``5.0`` → ``5``
+        for an int, ``1`` → ``1.0`` for a float, numpy scalars → Python ones).
+    """
+    e = entry(detector_id)
+    if e is None:
+        return None
+    cls = _load(e)
+    valid = [n for n in _param_names(cls) if n not in RESERVED]
+    checked: dict[str, Any] = {}
+    for name, value in params.items():
+        if name in RESERVED:
+            raise InvalidParameterError(
+                detector_id, name,
+                f"is set by pynomaly: pass {name}= to detect()/fit(), not as a detector parameter",
+            )
+        if name not in valid:
+            raise InvalidParameterError(
+                detector_id, name, f"is not a parameter of {e.cls}; valid: {', '.join(valid)}"
+            )
+        checked[name] = _check_value(detector_id, name, e.params.get(name), value)
+    _construct(e, cls, _constructor_args(e, cls, checked, 0.1, None))
+    return checked
+
+
+@hookimpl
+def pynomaly_fit(
+    detector_id: str,
+    X: np.ndarray,
+    params: Mapping[str, Any],
+    contamination: float,
+    random_state: int | None,
+) -> FitResult | None:
+    """Fit PyOD's detector on the whole batch; training scores are its ``decision_scores_``."""
+    e = entry(detector_id)
+    if e is None:
+        return None
+    cls = _load(e)
+    _check_features(e, X.shape[1])
+    estimator = _construct(e, cls, _constructor_args(e, cls, params, contamination, random_state))
+    try:
+        estimator.fit(X)
+    except ValueError as exc:  # PyOD's way of rejecting a parameter/data combination
+        raise InputError(
+            f"{detector_id}: {e.cls} cannot fit these {X.shape[0]}×{X.shape[1]} data: {exc}"
+        ) from exc
+    return FitResult(state=estimator, training_scores=estimator.decision_scores_)
+
+
+@hookimpl
+def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> Any:
+    """PyOD's ``decision_function`` of the batch (higher = more anomalous)."""
+    e = entry(detector_id)
+    if e is None:
+        return None
+    k = getattr(state, "n_neighbors", None)
+    if e.batch_relative and isinstance(k, int) and X.shape[0] <= k:
+        raise InputError(
+            f"{detector_id}: {e.cls} scores rows within their batch and needs more than "
+            f"n_neighbors={k} rows per batch, got {X.shape[0]}"
+        )
+    try:
+        return state.decision_function(X)
+    except ValueError as exc:  # e.g. a batch-relative detector given fewer rows than neighbours
+        within = " (it scores rows within their batch)" if e.batch_relative else ""
+        raise InputError(
+            f"{detector_id}: {e.cls} cannot score these {X.shape[0]}×{X.shape[1]} data{within}: "
+            f"{exc}"
+        ) from exc
+
+
+@hookimpl
+def pynomaly_explain(detector_id: str, state: Any, X: np.ndarray) -> Any:
+    """The detector's own ``feature_importances_`` (IForest); ``None`` lets pynomaly ablate."""
+    if entry(detector_id) is None:
+        return None
+    try:
+        importances = state.feature_importances_
+    except AttributeError:
+        return None
+    import numpy as np
+
+    importances = np.asarray(importances, dtype=np.float64)
+    return importances if importances.shape == (X.shape[1],) else None
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _load(e: Entry) -> Any:
+    """Import the detector's PyOD class; an unusable detector is an :class:`InputError`."""
+    reason = e.unavailable_reason()
+    if reason:
+        raise InputError(f"detector {e.id} is unavailable: {reason}")
+    return getattr(importlib.import_module(e.module), e.cls)
+
+
+def _check_features(e: Entry, n_features: int) -> None:
+    if e.max_features is not None and n_features > e.max_features:
+        raise DataError(
+            f"{e.id} is univariate: it fits exactly {e.max_features} feature, got {n_features} "
+            "(select one column or use another detector)"
+        )
+    if n_features < e.min_features:
+        raise DataError(f"{e.id} needs at least {e.min_features} features, got {n_features}")
+
+
+def _constructor_args(
+    e: Entry,
+    cls: Any,
+    params: Mapping[str, Any],
+    contamination: float,
+    random_state: int | None,
+) -> dict[str, Any]:
+    """Keyword arguments for ``cls``: adapter defaults < configured n_jobs < user params."""
+    accepted = set(_param_names(cls))
+    kwargs: dict[str, Any] = {k: v for k, v in e.fixed.items() if k in accepted}
+    if _config.get("n_jobs") is not None and "n_jobs" in accepted:
+        kwargs["n_jobs"] = _config["n_jobs"]
+    # A copy: PyOD fits estimator-valued parameters (LSCP's detector_list) in place, and two
+    # fits with the same parameters must not share them.
+    kwargs.update(copy.deepcopy(dict(params)))
+    if e.name == "lscp" and "detector_list" not in kwargs:
+        kwargs["detector_list"] = _lscp_pool()
+    kwargs["contamination"] = contamination
+    if random_state is not None and "random_state" in accepted:
+        kwargs["random_state"] = random_state
+    return kwargs
+
+
+def _param_names(cls: Any) -> list[str]:
+    """The constructor's named parameters, in order (PyOD's ``_get_param_names`` is not a
+    classmethod, so it cannot be asked before an instance exists)."""
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # skip self
+    return [p.name for p in params if p.kind in kinds]
+
+
+def _lscp_pool() -> list[Any]:
+    from pyod.models.lof import LOF
+
+    return [LOF(n_neighbors=k) for k in _LSCP_POOL_NEIGHBORS]
+
+
+def _construct(e: Entry, cls: Any, kwargs: Mapping[str, Any]) -> Any:
+    """``cls(**kwargs)``; PyOD's ValueError/TypeError becomes an InvalidParameterError."""
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        user = [k for k in kwargs if k != "contamination" and k not in e.fixed]
+        raise InvalidParameterError(
+            e.id, _culprit(str(exc), user), f"is rejected by PyOD's {e.cls}: {exc}"
+        ) from exc
+
+
+def _culprit(message: str, names: list[str]) -> str:
+    """The parameter a PyOD error message is about (the longest name it mentions)."""
+    mentioned = [n for n in names if re.search(rf"\b{re.escape(n)}\b", message)]
+    if mentioned:
+        return max(mentioned, key=len)
+    return names[0] if len(names) == 1 else ", ".join(names) or "(parameters)"
+
+
+def _check_value(detector_id: str, name: str, p: Param | None, value: Any) -> Any:
+    """Check one value against its validity rule; returns it normalized."""
+    if name == "n_jobs":
+        if value is None or (_is_int(value) and int(value) != 0):
+            return None if value is None else int(value)
+        raise InvalidParameterError(
+            detector_id, name, f"must be a non-zero int or None, got {value!r}"
+        )
+    if name == "detector_list":
+        return _check_detector_list(detector_id, value)
+    if p is None:  # no rule known: PyOD's constructor (and fit) will judge it
+        return value
+    if any(value is s or (isinstance(s, str) and isinstance(value, str) and value == s)
+           for s in p.special):
+        return value
+
+    def bad(problem: str) -> InvalidParameterError:
+        return InvalidParameterError(detector_id, name, f"{problem}, got {value!r}")
+
+    also = "".join(f" or {s!r}" for s in p.special)
+    if p.check == "bool":
+        if isinstance(value, bool) or type(value).__name__ == "bool_":
+            return bool(value)
+        raise bad(f"must be True or False{also}")
+    if p.check == "choice":
+        choices = p.choices or p.spec.choices
+        if isinstance(value, str) and value in choices:
+            return value
+        raise bad("must be one of " + ", ".join(repr(c) for c in (*choices, *p.special)))
+    if p.check == "int":
+        if not (_is_int(value) or (_is_real(value) and float(value).is_integer())):
+            raise bad(f"must be an integer{also}")
+        return _in_range(int(value), p, bad)
+    if p.check == "float":
+        if not _is_real(value):
+            raise bad(f"must be a number{also}")
+        return _in_range(float(value), p, bad)
+    if p.check == "count_or_fraction":
+        if _is_int(value):
+            if int(value) < p.count_min:
+                raise bad(f"must be >= {p.count_min} as a count (int)")
+            return int(value)
+        if _is_real(value):
+            return _in_range(float(value), p, bad, " as a fraction (float)")
+        raise bad(f"must be an int (a count) or a float (a fraction){also}")
+    raise AssertionError(f"unknown check {p.check!r}")  # pragma: no cover - table error
+
+
+def _in_range(value: float, p: Param, bad: Any, what: str = "") -> Any:
+    if not math.isfinite(value):
+        raise bad("must be finite")
+    too_low = p.low is not None and (value <= p.low if p.low_open else value < p.low)
+    too_high = p.high is not None and (value >= p.high if p.high_open else value > p.high)
+    if too_low or too_high:
+        raise bad(f"must be {_interval(p)}{what}")
+    return value
+
+
+def _interval(p: Param) -> str:
+    if p.high is None:
+        return f"{'>' if p.low_open else '>='} {p.low}"
+    if p.low is None:
+        return f"{'<' if p.high_open else '<='} {p.high}"
+    return f"in {'(' if p.low_open else '['}{p.low}, {p.high}{')' if p.high_open else ']'}"
+
+
+def _is_int(value: Any) -> bool:
+    """An integer, numpy's included, but not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    """A finite-or-not real number, numpy's included, but not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_detector_list(detector_id: str, value: Any) -> list[Any]:
+    """LSCP's pool: at least two unfitted PyOD-style detectors."""
+    if not isinstance(value, (list, tuple)) or len(value) < 2 or not all(
+        hasattr(d, "fit") and hasattr(d, "decision_function") for d in value
+    ):
+        raise InvalidParameterError(
+            detector_id, "detector_list",
+            f"must be a list of at least 2 PyOD detectors, got {value!r}",
+        )
+    return list(value)

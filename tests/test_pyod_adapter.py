@@ -1,0 +1,375 @@
+"""The ``pyod_adapter`` plugin against real PyOD on the real breast-cancer data (no mocks).
+
+Most tests use a manager holding only the built-ins and this plugin, so that no other plugin
+(sklearn_adapter, local plugins) can change what is measured.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.preprocessing import StandardScaler
+
+import pynomaly
+import pynomaly_pyod.plugin as plugin
+from pynomaly.errors import ConfigurationError, DataError, InputError, InvalidParameterError
+from pynomaly.types import ParamSpec
+from pynomaly_pyod.catalog import ENTRIES, RESERVED, Entry
+
+AVAILABLE = [e for e in ENTRIES if not e.unavailable_reason()]
+UNAVAILABLE = [e for e in ENTRIES if e.unavailable_reason()]
+# Slow or quadratic-and-worse detectors get fewer rows (and ROD, cubic in features, 5 columns).
+SMALL = {"abod", "cof", "loci", "rgraph", "sod", "sos"}
+
+
+@pytest.fixture(scope="module")
+def pm() -> pynomaly.PluginManager:
+    manager = pynomaly.PluginManager(autoload=False, plugins_dir="")
+    manager.register(plugin, name="pyod_adapter")
+    yield manager
+    manager.shutdown()
+
+
+@pytest.fixture(scope="module")
+def data() -> np.ndarray:
+    X, _ = load_breast_cancer(return_X_y=True)
+    return np.ascontiguousarray(X, dtype=np.float64)
+
+
+@pytest.fixture(scope="module")
+def scaled(data: np.ndarray) -> np.ndarray:
+    return StandardScaler().fit_transform(data)
+
+
+def pyod_class(e: Entry) -> type:
+    return getattr(importlib.import_module(e.module), e.cls)
+
+
+def accepts(cls: type, name: str) -> bool:
+    return name in inspect.signature(cls.__init__).parameters
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. pynomaly gives exactly PyOD's scores, labels and threshold
+# ---------------------------------------------------------------------------------------------
+
+EQUIVALENCE = ["ecod", "copod", "hbos", "iforest", "knn", "lof", "pca", "ocsvm", "mcd", "inne",
+               "loda", "gmm", "kde", "cblof"]
+
+
+@pytest.mark.parametrize("name", EQUIVALENCE)
+def test_same_scores_labels_threshold_as_pyod(
+    name: str, pm: pynomaly.PluginManager, data: np.ndarray
+) -> None:
+    e = next(e for e in ENTRIES if e.name == name)
+    cls = pyod_class(e)
+    seed = {"random_state": 0} if accepts(cls, "random_state") else {}
+
+    ref = cls(contamination=0.1, **seed).fit(data)
+    res = pynomaly.detect(data, detector=e.id, contamination=0.1, random_state=0, manager=pm)
+
+    np.testing.assert_allclose(res.scores, ref.decision_scores_, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(res.labels, ref.labels_)
+    assert res.threshold == pytest.approx(ref.threshold_, rel=1e-12)
+
+    train, test = data[:400], data[400:]  # another row count for scoring
+    ref = cls(contamination=0.1, **seed).fit(train)
+    model = pynomaly.fit(train, detector=e.id, contamination=0.1, random_state=0, manager=pm)
+    np.testing.assert_allclose(
+        model.score(test, manager=pm), ref.decision_function(test), rtol=1e-12, atol=0
+    )
+
+
+def test_mad_is_univariate(pm: pynomaly.PluginManager, data: np.ndarray) -> None:
+    from pyod.models.mad import MAD
+
+    one = data[:, :1]
+    res = pynomaly.detect(one, detector="pyod:mad", manager=pm)
+    np.testing.assert_allclose(res.scores, MAD().fit(one).decision_scores_, rtol=1e-12)
+    with pytest.raises(DataError, match="univariate.*got 30"):
+        pynomaly.detect(data, detector="pyod:mad", manager=pm)
+
+
+def test_cd_needs_two_features(pm: pynomaly.PluginManager, data: np.ndarray) -> None:
+    with pytest.raises(DataError, match="at least 2 features"):
+        pynomaly.detect(data[:, :1], detector="pyod:cd", manager=pm)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Every available detector fits and scores; unavailable ones say why
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("e", AVAILABLE, ids=lambda e: e.name)
+def test_every_available_detector_fits_and_scores(
+    e: Entry, pm: pynomaly.PluginManager, scaled: np.ndarray
+) -> None:
+    n_train, n_test = (80, 40) if e.name in SMALL else (150, 60)
+    n_features = {"mad": 1, "rod": 5}.get(e.name, scaled.shape[1])
+    train = scaled[:n_train, :n_features].copy()
+    test = scaled[300 : 300 + n_test, :n_features].copy()
+    before = (train.copy(), test.copy())
+
+    model = pynomaly.fit(train, detector=e.id, random_state=0, manager=pm)
+    scores = model.score(test, manager=pm)
+
+    assert model.training_scores.shape == (n_train,)
+    assert scores.shape == (n_test,)
+    assert np.isfinite(model.training_scores).all() and np.isfinite(scores).all()
+    np.testing.assert_array_equal(train, before[0])  # the adapter never modifies its input
+    np.testing.assert_array_equal(test, before[1])
+
+
+@pytest.mark.parametrize("e", UNAVAILABLE, ids=lambda e: e.name)
+def test_unavailable_detector_gives_the_reason(
+    e: Entry, pm: pynomaly.PluginManager, scaled: np.ndarray
+) -> None:
+    listed = {d.id: d for d in pm.detectors()}[e.id]
+    assert not listed.available and listed.reason == e.unavailable_reason()
+    with pytest.raises(InputError, match=f"{e.id} is unavailable: .*{listed.reason[:20]}"):
+        pynomaly.detect(scaled, detector=e.id, manager=pm)
+    with pytest.raises(InputError, match="unavailable"):  # the hook itself, called directly
+        plugin.pynomaly_fit(e.id, scaled, {}, 0.1, None)
+
+
+def test_unavailable_reasons_are_specific() -> None:
+    reasons = {e.name: e.unavailable_reason() for e in UNAVAILABLE}
+    for name in ("xgbod", "devnet"):
+        assert reasons[name].startswith("supervised")
+    for name, reason in reasons.items():
+        assert "pip install" in reason or reason.startswith("supervised"), name
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Hyperparameter spaces: PyOD's defaults, and every sample is accepted
+# ---------------------------------------------------------------------------------------------
+
+
+def sample(spec: ParamSpec, rng: np.random.Generator) -> object:
+    if spec.kind == "bool":
+        return bool(rng.integers(2))
+    if spec.kind == "categorical":
+        return spec.choices[int(rng.integers(len(spec.choices)))]
+    assert spec.low is not None and spec.high is not None
+    if spec.log:
+        value = math.exp(rng.uniform(math.log(spec.low), math.log(spec.high)))
+    else:
+        value = rng.uniform(spec.low, spec.high)
+    return int(min(spec.high, max(spec.low, round(value)))) if spec.kind == "int" else value
+
+
+@pytest.mark.parametrize("e", ENTRIES, ids=lambda e: e.name)
+def test_space_is_well_formed(e: Entry) -> None:
+    for name, spec in e.space().items():
+        assert name not in RESERVED
+        if spec.kind in ("int", "float"):
+            assert spec.low is not None and spec.high is not None and spec.low < spec.high
+            assert not spec.log or spec.low > 0
+            if isinstance(spec.default, (int, float)):
+                assert spec.low <= spec.default <= spec.high, name
+        if spec.kind == "categorical":
+            assert spec.default in spec.choices, name
+
+
+@pytest.mark.parametrize("e", AVAILABLE, ids=lambda e: e.name)
+def test_space_defaults_are_pyods(e: Entry) -> None:
+    signature = inspect.signature(pyod_class(e).__init__).parameters
+    for name, spec in e.space().items():
+        default = signature[name].default
+        assert spec.default == default and type(spec.default) is type(default), name
+
+
+@pytest.mark.parametrize("e", AVAILABLE, ids=lambda e: e.name)
+def test_space_samples_are_accepted(e: Entry, pm: pynomaly.PluginManager) -> None:
+    from pyod.models.lof import LOF
+
+    cls = pyod_class(e)
+    rng = np.random.default_rng(sum(map(ord, e.name)))
+    for _ in range(3):  # 3 joint draws: every parameter gets 3 values, combined
+        params = {name: sample(spec, rng) for name, spec in e.space().items()}
+        checked = pm.validate_parameters(e.id, params)
+        assert checked == params
+        extra = {"detector_list": [LOF(), LOF(n_neighbors=10)]} if e.name == "lscp" else {}
+        cls(contamination=0.1, **checked, **extra)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Bad parameters name the parameter and the problem
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("detector", "params", "parameter", "problem"),
+    [
+        ("pyod:knn", {"n_neigbors": 5}, "n_neigbors", "not a parameter of KNN; valid: .*n_neigh"),
+        ("pyod:knn", {"n_neighbors": 0}, "n_neighbors", "must be >= 1, got 0"),
+        ("pyod:knn", {"n_neighbors": "five"}, "n_neighbors", "must be an integer"),
+        ("pyod:knn", {"n_neighbors": 2.5}, "n_neighbors", "must be an integer"),
+        ("pyod:knn", {"method": "max"}, "method", "one of 'largest', 'mean', 'median'"),
+        ("pyod:hbos", {"n_bins": 2}, "n_bins", "must be >= 3"),
+        ("pyod:hbos", {"alpha": 1.0}, "alpha", r"in \(0.0, 1.0\)"),
+        ("pyod:iforest", {"max_samples": 1.5}, "max_samples", r"\(0.0, 1.0\] as a fraction"),
+        ("pyod:iforest", {"bootstrap": "yes"}, "bootstrap", "True or False"),
+        ("pyod:ocsvm", {"gamma": -1.0}, "gamma", "> 0.0"),
+        ("pyod:gmm", {"reg_covar": float("nan")}, "reg_covar", "finite"),
+        ("pyod:iforest", {"n_jobs": 0}, "n_jobs", "non-zero"),
+        ("pyod:ecod", {"contamination": 0.2}, "contamination", "set by pynomaly"),
+        ("pyod:iforest", {"random_state": 1}, "random_state", "set by pynomaly"),
+        # within the per-parameter rule, rejected by PyOD's constructor (ref_set < n_neighbors)
+        ("pyod:sod", {"ref_set": 30}, "ref_set", "rejected by PyOD's SOD"),
+        ("pyod:lscp", {"detector_list": ["lof"]}, "detector_list", "at least 2 PyOD detectors"),
+    ],
+)
+def test_bad_parameters(
+    pm: pynomaly.PluginManager, detector: str, params: dict, parameter: str, problem: str
+) -> None:
+    with pytest.raises(InvalidParameterError, match=problem) as info:
+        pm.validate_parameters(detector, params)
+    assert info.value.parameter == parameter
+    assert info.value.detector == detector
+
+
+def test_bad_parameter_stops_detect(pm: pynomaly.PluginManager, data: np.ndarray) -> None:
+    with pytest.raises(InvalidParameterError, match="n_neighbors"):
+        pynomaly.detect(data, detector="pyod:knn", n_neighbors=-3, manager=pm)
+
+
+def test_parameters_are_normalized_for_pyod(pm: pynomaly.PluginManager, scaled: np.ndarray) -> None:
+    # SOD insists on a Python int and a Python float; numpy scalars and 30.0 are fine here
+    checked = pm.validate_parameters(
+        "pyod:sod", {"n_neighbors": np.int64(30), "ref_set": 5.0, "alpha": np.float32(0.5)}
+    )
+    assert checked == {"n_neighbors": 30, "ref_set": 5, "alpha": 0.5}
+    assert [type(v) for v in checked.values()] == [int, int, float]
+    model = pynomaly.fit(scaled[:80], detector="pyod:sod", manager=pm, **checked)
+    assert model.state.n_neighbors == 30
+
+
+@pytest.mark.filterwarnings("ignore:The number of histogram bins:UserWarning")  # pool of 2
+def test_lscp_detector_list_is_not_fitted_in_place(
+    pm: pynomaly.PluginManager, scaled: np.ndarray
+) -> None:
+    from pyod.models.lof import LOF
+
+    pool = [LOF(n_neighbors=5), LOF(n_neighbors=15)]
+    model = pynomaly.fit(scaled[:120], detector="pyod:lscp", detector_list=pool, manager=pm)
+    assert model.state.detector_list[0] is not pool[0]
+    assert not hasattr(pool[0], "decision_scores_")
+
+
+def test_batch_relative_detector_needs_enough_rows(
+    pm: pynomaly.PluginManager, scaled: np.ndarray
+) -> None:
+    model = pynomaly.fit(scaled[:100], detector="pyod:cof", manager=pm)
+    with pytest.raises(InputError, match="within their batch.*n_neighbors=20 .*got 10"):
+        model.score(scaled[200:210], manager=pm)
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. random_state
+# ---------------------------------------------------------------------------------------------
+
+
+def test_random_state_reproducible(pm: pynomaly.PluginManager, data: np.ndarray) -> None:
+    def scores(seed: int) -> np.ndarray:
+        return pynomaly.detect(data, detector="pyod:iforest", random_state=seed, manager=pm).scores
+
+    np.testing.assert_array_equal(scores(7), scores(7))
+    assert not np.array_equal(scores(7), scores(8))
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. Listing detectors imports no heavy library
+# ---------------------------------------------------------------------------------------------
+
+
+def test_listing_detectors_does_not_import_pyod() -> None:
+    code = (
+        "import sys, pynomaly; pm = pynomaly.PluginManager(); ds = pm.detectors(); "
+        "assert any(d.id == 'pyod:ecod' for d in ds), 'pyod_adapter not loaded'; "
+        "print([m for m in ('pyod', 'sklearn', 'numba') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. Health, short ids, explain, configuration, pickling
+# ---------------------------------------------------------------------------------------------
+
+
+def test_health_check(pm: pynomaly.PluginManager) -> None:
+    import importlib.metadata
+
+    health = pm.health_check("pyod_adapter")
+    assert health["status"] == "healthy"
+    assert health["pyod"] == importlib.metadata.version("pyod")
+    assert health["available_detectors"] == len(AVAILABLE)
+
+
+def test_metadata(pm: pynomaly.PluginManager) -> None:
+    meta = pm.record("pyod_adapter").metadata
+    assert meta is not None and meta.name == "pyod_adapter"
+    assert meta.dependencies == ("pyod>=2",) and meta.config_schema["properties"]["n_jobs"]
+
+
+def test_short_id_and_entry_point() -> None:
+    manager = pynomaly.PluginManager(plugins_dir="")  # discovers pyod_adapter by entry point
+    assert manager.resolve_detector("ecod").id == "pyod:ecod"
+    assert "pyod_adapter" in manager.loaded()
+    ids = {d.id for d in manager.detectors() if d.plugin == "pyod_adapter"}
+    assert ids == {e.id for e in ENTRIES}
+    manager.shutdown()
+
+
+def test_explain(pm: pynomaly.PluginManager, scaled: np.ndarray) -> None:
+    model = pynomaly.fit(scaled, detector="pyod:iforest", random_state=0, manager=pm)
+    importance = pynomaly.explain(model, scaled[:50], manager=pm)
+    np.testing.assert_array_equal(importance.to_numpy(), model.state.feature_importances_)
+    # no own importances: the core measures them by ablation
+    model = pynomaly.fit(scaled, detector="pyod:ecod", manager=pm)
+    assert plugin.pynomaly_explain("pyod:ecod", model.state, scaled) is None
+    importance = pynomaly.explain(model, scaled[:50], manager=pm)
+    assert importance.shape == (scaled.shape[1],) and (importance >= 0).all()
+
+
+def test_n_jobs_configuration(pm: pynomaly.PluginManager, scaled: np.ndarray) -> None:
+    try:
+        pm.configure("pyod_adapter", {"n_jobs": 2})
+        assert pynomaly.fit(scaled, detector="pyod:iforest", manager=pm).state.n_jobs == 2
+        assert pynomaly.fit(scaled, detector="pyod:knn", manager=pm).state.n_jobs == 2
+        user = pynomaly.fit(scaled, detector="pyod:iforest", n_jobs=1, manager=pm)
+        assert user.state.n_jobs == 1  # the user's parameter wins
+        assert pynomaly.fit(scaled, detector="pyod:hbos", manager=pm).state is not None
+    finally:
+        pm.configure("pyod_adapter", {})
+    assert pynomaly.fit(scaled, detector="pyod:iforest", manager=pm).state.n_jobs == 1
+    for bad in ({"n_jobs": 0}, {"n_jobs": "2"}, {"threads": 2}):
+        with pytest.raises(ConfigurationError):
+            pm.configure("pyod_adapter", bad)
+
+
+@pytest.mark.parametrize("name", ["iforest", "hbos", "lscp"])
+def test_fitted_models_pickle(name: str, pm: pynomaly.PluginManager, scaled: np.ndarray) -> None:
+    model = pynomaly.fit(scaled[:150], detector=f"pyod:{name}", random_state=0, manager=pm)
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(
+        again.score(scaled[300:360], manager=pm), model.score(scaled[300:360], manager=pm)
+    )
+
+
+def test_hooks_ignore_other_detectors(scaled: np.ndarray) -> None:
+    assert plugin.pynomaly_validate_parameters("sklearn:iforest", {}) is None
+    assert plugin.pynomaly_fit("sklearn:iforest", scaled, {}, 0.1, 0) is None
+    assert plugin.pynomaly_score("other:x", object(), scaled) is None
+    assert plugin.pynomaly_explain("other:x", object(), scaled) is None
