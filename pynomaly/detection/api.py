@@ -103,19 +103,7 @@ def detect(
     start = time.perf_counter()
     pm = manager or default_manager()
     model, frame, source = _fit(data, detector, contamination, random_state, pm, params)
-    result = DetectionResult(
-        scores=model.training_scores,
-        labels=labels_for(model.training_scores, model.threshold),
-        threshold=model.threshold,
-        index=frame.index,
-        detector=model.detector,
-        model=model,
-        source=source,
-        data=frame,
-    )
-    result = pm.postprocess(result)
-    result.duration = time.perf_counter() - start
-    return result
+    return _result(pm, model, model.training_scores, frame, source, start)
 
 
 def score(model: Model, data: Any, *, manager: PluginManager | None = None) -> np.ndarray:
@@ -133,19 +121,7 @@ def detect_with(
     pm = manager or default_manager()
     X, frame, source = _matrix(pm, data, model.feature_names)
     scores = _checked_scores(pm.score(model.detector, model.state, X), X, model.plugin)
-    result = DetectionResult(
-        scores=scores,
-        labels=labels_for(scores, model.threshold),
-        threshold=model.threshold,
-        index=frame.index,
-        detector=model.detector,
-        model=model,
-        source=source,
-        data=frame,
-    )
-    result = pm.postprocess(result)
-    result.duration = time.perf_counter() - start
-    return result
+    return _result(pm, model, scores, frame, source, start)
 
 
 def explain(model: Model, data: Any, *, manager: PluginManager | None = None) -> pd.Series:
@@ -206,6 +182,30 @@ def _fit(
         training_scores=train,
     )
     return model, frame, source
+
+
+def _result(
+    pm: PluginManager,
+    model: Model,
+    scores: np.ndarray,
+    frame: pd.DataFrame,
+    source: str,
+    start: float,
+) -> DetectionResult:
+    """Label ``scores`` with the model's threshold, postprocess, and time the whole call."""
+    result = DetectionResult(
+        scores=scores,
+        labels=labels_for(scores, model.threshold),
+        threshold=model.threshold,
+        index=frame.index,
+        detector=model.detector,
+        model=model,
+        source=source,
+        data=frame,
+    )
+    result = pm.postprocess(result)
+    result.duration = time.perf_counter() - start
+    return result
 
 
 def _frame(pm: PluginManager, data: Any) -> tuple[pd.DataFrame, str]:
