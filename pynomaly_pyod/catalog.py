@@ -15,6 +15,7 @@ Every hyperparameter has two parts:
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -166,8 +167,13 @@ def _samples(default: Any, choices: tuple[Any, ...], *, count_min: int = 1, doc:
     """``max_samples``-like: ``"auto"``, a count (int) or a fraction in (0, 1] (float)."""
     spec = ParamSpec("categorical", default, choices=choices, description=doc)
     return Param(
-        spec, "count_or_fraction", low=0.0, high=1.0, low_open=True,
-        count_min=count_min, special=("auto",),
+        spec,
+        "count_or_fraction",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        count_min=count_min,
+        special=("auto",),
     )
 
 
@@ -179,469 +185,735 @@ _SUPERVISED = "supervised: it trains on labelled anomalies, which unsupervised d
 # The table. Defaults are PyOD's (checked by the tests against the constructors' signatures).
 # --------------------------------------------------------------------------------------------
 
-ENTRIES: tuple[Entry, ...] = (
-    Entry(
-        "abod", "pyod.models.abod", "ABOD",
-        "Angle-based outlier detection: variance of the angles to the nearest neighbours",
-        {
-            "n_neighbors": _int(5, 3, 50, log=True, min=3,
-                                doc="neighbours (fewer than 3 give NaN angle variances)"),
-            "method": _cat("fast", ("fast", "default"),
-                           doc="'fast' uses the neighbours only; 'default' all points, O(n³)"),
-        },
-        requires=("numba",),
-    ),
-    Entry(
-        "cblof", "pyod.models.cblof", "CBLOF",
-        "Cluster-based local outlier factor: distance to large k-means clusters",
-        {
-            "n_clusters": _int(8, 2, 20, min=2, doc="number of k-means clusters"),
-            "alpha": _float(0.9, 0.5, 0.99, min=0.0, max=1.0, min_open=True, max_open=True,
-                            doc="share of the points in large clusters"),
-            "beta": _float(5, 2.0, 20.0, min=1.0, min_open=True,
-                           doc="minimum size ratio between large and small clusters"),
-            "use_weights": _bool(False, doc="weight the scores by cluster size"),
-        },
-    ),
-    Entry(
-        "cd", "pyod.models.cd", "CD",
-        "Cook's distance of each row in regressions of every feature on the others "
-        "(needs at least 2 features; parameter 'model' takes a scikit-learn regressor)",
-        min_features=2,
-    ),
-    Entry(
-        "cof", "pyod.models.cof", "COF",
-        "Connectivity-based outlier factor: chaining distance to the nearest neighbours",
-        {
-            "n_neighbors": _int(20, 2, 100, log=True, min=2, doc=_NEIGHBORS_DOC),
-            "method": _cat("fast", ("fast", "memory"),
-                           doc="'fast' stores the distance matrix, 'memory' does not"),
-        },
-        batch_relative=True,
-    ),
-    Entry(
-        "copod", "pyod.models.copod", "COPOD",
-        "Copula-based outlier detection; parameter-free",
-        requires=("matplotlib",),
-    ),
-    Entry(
-        "ecod", "pyod.models.ecod", "ECOD",
-        "Empirical-cumulative-distribution outlier detection; parameter-free",
-        requires=("matplotlib",),
-    ),
-    Entry(
-        "gmm", "pyod.models.gmm", "GMM",
-        "Gaussian mixture model: negative log-likelihood",
-        {
-            "n_components": _int(1, 1, 20, doc="number of mixture components"),
-            "covariance_type": _cat("full", ("full", "tied", "diag", "spherical")),
-            "tol": _float(0.001, 1e-5, 1e-1, log=True, min=0.0, doc="EM convergence threshold"),
-            "reg_covar": _float(1e-06, 1e-8, 1e-2, log=True, min=0.0,
-                                doc="added to the covariance diagonal"),
-            "max_iter": _int(100, 20, 500, log=True, min=0, doc="EM iterations"),
-            "n_init": _int(1, 1, 10, doc="EM initializations, the best is kept"),
-            "init_params": _cat("kmeans", ("kmeans", "k-means++", "random", "random_from_data")),
-        },
-    ),
-    Entry(
-        "hbos", "pyod.models.hbos", "HBOS",
-        "Histogram-based outlier score: per-feature histogram densities",
-        {
-            "n_bins": _int(10, 5, 100, log=True, min=3, special=("auto",),
-                           doc="bins per histogram, or 'auto'"),
-            "alpha": _float(0.1, 0.01, 0.5, min=0.0, max=1.0, min_open=True, max_open=True,
-                            doc="regularizer against empty bins"),
-            "tol": _float(0.5, 0.1, 0.9, min=0.0, max=1.0, min_open=True, max_open=True,
-                          doc="tolerance for points outside the bins"),
-        },
-        requires=("numba",),
-    ),
-    Entry(
-        "hdbscan", "pyod.models.hdbscan", "HDBSCAN",
-        "HDBSCAN clustering: GLOSH outlier score",
-        {
-            "min_cluster_size": _int(5, 2, 50, log=True, min=2, doc="smallest cluster size"),
-            "min_samples": _int(None, 1, 50, log=True, special=(None,),
-                                doc="core-point neighbourhood (None: min_cluster_size)"),
-            "alpha": _float(1.0, 0.5, 2.0, min=0.0, min_open=True, doc="distance scaling"),
-        },
-    ),
-    Entry(
-        "iforest", "pyod.models.iforest", "IForest",
-        "Isolation forest: average path length in random isolation trees",
-        {
-            "n_estimators": _int(100, 50, 500, log=True, doc="number of trees"),
-            "max_samples": _samples("auto", ("auto", 64, 128, 256, 512, 0.25, 0.5, 0.75, 1.0),
-                                    doc="rows per tree: 'auto', a count or a fraction"),
-            "max_features": Param(
-                ParamSpec("float", 1.0, 0.1, 1.0, description="share of the features per tree"),
-                "count_or_fraction", low=0.0, high=1.0, low_open=True,
-            ),
-            "bootstrap": _bool(False, doc="draw rows with replacement"),
-        },
-    ),
-    Entry(
-        "inne", "pyod.models.inne", "INNE",
-        "Isolation using nearest-neighbour ensembles",
-        {
-            "n_estimators": _int(200, 50, 500, log=True, doc="ensemble size"),
-            "max_samples": _samples("auto", ("auto", 4, 8, 16, 32, 64, 0.05, 0.1), count_min=2,
-                                    doc="rows per member: 'auto', a count or a fraction"),
-        },
-    ),
-    Entry(
-        "kde", "pyod.models.kde", "KDE",
-        "Kernel density estimation: negative log-density",
-        {
-            "bandwidth": _float(1.0, 0.05, 10.0, log=True, min=0.0, min_open=True,
-                                doc="kernel bandwidth"),
-        },
-    ),
-    Entry(
-        "knn", "pyod.models.knn", "KNN",
-        "k-nearest-neighbour distance",
-        {
-            "n_neighbors": _int(5, 1, 100, log=True, doc=_NEIGHBORS_DOC),
-            "method": _cat("largest", ("largest", "mean", "median"),
-                           doc="distance to the k-th neighbour, or mean/median over k"),
-            "p": _int(2, 1, 3, doc="Minkowski exponent (1: Manhattan, 2: Euclidean)"),
-        },
-    ),
-    Entry(
-        "kpca", "pyod.models.kpca", "KPCA",
-        "Kernel PCA reconstruction error",
-        {
-            "kernel": _cat("rbf", ("linear", "poly", "rbf", "sigmoid", "cosine")),
-            "n_components": _int(None, 2, 50, log=True, special=(None,),
-                                 doc="kernel components (None: all)"),
-            "gamma": _float(None, 1e-3, 10.0, log=True, min=0.0, min_open=True, special=(None,),
-                            doc="kernel coefficient (None: 1 / n_features)"),
-            "degree": _int(3, 2, 5, doc="degree of the poly kernel"),
-            "coef0": _float(1, 0.0, 10.0, doc="independent term of poly/sigmoid kernels"),
-        },
-    ),
-    Entry(
-        "lmdd", "pyod.models.lmdd", "LMDD",
-        "Linear method for deviation-based outlier detection",
-        {
-            "n_iter": _int(50, 10, 200, log=True, min=2, doc="random orderings tried"),
-            "dis_measure": _cat("aad", ("aad", "var", "iqr"),
-                                doc="dissimilarity measure ('iqr' is much slower)"),
-        },
-        requires=("numba",),
-        batch_relative=True,
-    ),
-    Entry(
-        "loci", "pyod.models.loci", "LOCI",
-        "Local correlation integral; O(n³), for small data",
-        {
-            "alpha": _float(0.5, 0.1, 1.0, min=0.0, max=1.0, min_open=True,
-                            doc="neighbourhood radius ratio"),
-            "k": _int(3, 1, 5, doc="outlier cutoff in standard deviations"),
-        },
-        requires=("numba",),
-        batch_relative=True,
-    ),
-    Entry(
-        "loda", "pyod.models.loda", "LODA",
-        "Lightweight on-line detector of anomalies: histograms of random projections",
-        {
-            "n_bins": _int(10, 5, 100, log=True, special=("auto",), doc="histogram bins or 'auto'"),
-            "n_random_cuts": _int(100, 10, 500, log=True, doc="number of random projections"),
-        },
-    ),
-    Entry(
-        "lof", "pyod.models.lof", "LOF",
-        "Local outlier factor: local density relative to the neighbours'",
-        {
-            "n_neighbors": _int(20, 1, 100, log=True, doc=_NEIGHBORS_DOC),
-            "p": _int(2, 1, 3, doc="Minkowski exponent (1: Manhattan, 2: Euclidean)"),
-        },
-    ),
-    Entry(
-        "lscp", "pyod.models.lscp", "LSCP",
-        "Locally selective combination of parallel detectors; without 'detector_list' the "
-        "pool is 10 LOF detectors with n_neighbors 5, 10, …, 50",
-        {
-            "local_region_size": _int(30, 10, 100, log=True, min=2,
-                                      doc="rows in each local region"),
-            "local_max_features": _float(1.0, 0.75, 1.0, min=0.5, max=1.0, min_open=True,
-                                         doc="largest share of the features for local regions"),
-            "n_bins": _int(10, 2, 10, doc="histogram bins for choosing detectors"),
-        },
-    ),
-    Entry(
-        "mad", "pyod.models.mad", "MAD",
-        "Median absolute deviation (modified z-score); univariate: fits exactly 1 feature; "
-        "labels follow contamination, not PyOD's z-score 'threshold'",
-        {
-            "threshold": _float(3.5, 2.0, 5.0, doc="modified z-score PyOD labels outliers at"),
-        },
-        max_features=1,
-    ),
-    Entry(
-        "mcd", "pyod.models.mcd", "MCD",
-        "Minimum covariance determinant: robust Mahalanobis distance",
-        {
-            "support_fraction": _float(None, 0.5, 1.0, min=0.0, max=1.0, min_open=True,
-                                       special=(None,), doc="share of rows in the support"),
-            "assume_centered": _bool(False),
-        },
-    ),
-    Entry(
-        "ocsvm", "pyod.models.ocsvm", "OCSVM",
-        "One-class support vector machine",
-        {
-            "kernel": _cat("rbf", ("linear", "poly", "rbf", "sigmoid")),
-            "nu": _float(0.5, 0.01, 0.99, min=0.0, max=1.0, min_open=True,
-                         doc="upper bound on training errors"),
-            "gamma": Param(
-                ParamSpec("categorical", "auto", choices=("auto", "scale", 0.001, 0.01, 0.1, 1.0),
-                          description="kernel coefficient: 'auto', 'scale' or a float > 0"),
-                "float", low=0.0, low_open=True, special=("auto", "scale"),
-            ),
-            "degree": _int(3, 2, 5, min=0, doc="degree of the poly kernel"),
-            "coef0": _float(0.0, 0.0, 1.0, doc="independent term of poly/sigmoid kernels"),
-            "tol": _float(0.001, 1e-5, 1e-1, log=True, min=0.0, min_open=True),
-            "shrinking": _bool(True),
-        },
-    ),
-    Entry(
-        "pca", "pyod.models.pca", "PCA",
-        "Principal component analysis: weighted distance to the principal hyperplanes",
-        {
-            "n_components": Param(
-                ParamSpec("float", None, 0.5, 0.99,
-                          description="explained variance to keep (float), components (int), "
-                          "or None for all"),
-                "count_or_fraction", low=0.0, high=1.0, low_open=True, high_open=True,
-                special=(None,),
-            ),
-            "whiten": _bool(False),
-            "weighted": _bool(True, doc="weight components by their eigenvalues"),
-            "standardization": _bool(True, doc="standardize features first"),
-        },
-    ),
-    Entry(
-        "qmcd", "pyod.models.qmcd", "QMCD",
-        "Quasi-Monte Carlo discrepancy; parameter-free",
-        requires=("numba",),
-    ),
-    Entry(
-        "rgraph", "pyod.models.rgraph", "RGraph",
-        "R-graph: self-representation graph random walk; slow, scores new data in blocks",
-        {
-            "transition_steps": _int(10, 5, 50, log=True, doc="random-walk steps"),
-            "n_nonzero": _int(10, 5, 50, log=True, doc="nonzero entries per representation"),
-            "gamma": _float(50.0, 5.0, 500.0, log=True, min=0.0, min_open=True,
-                            doc="sparsity weight (times alpha0)"),
-            "algorithm": _cat("lasso_lars", ("lasso_lars", "lasso_cd")),
-        },
-        fixed={"verbose": False},
-    ),
-    Entry(
-        "rod", "pyod.models.rod", "ROD",
-        "Rotation-based outlier detection over 3-D subspaces; cost grows with features³",
-        requires=("numba",),
-    ),
-    Entry(
-        "sampling", "pyod.models.sampling", "Sampling",
-        "Distance to a random subsample of the training rows",
-        {
-            "subset_size": Param(
-                ParamSpec("int", 20, 5, 100, log=True,
-                          description="subsample size (int) or share of rows (float)"),
-                "count_or_fraction", low=0.0, high=1.0, low_open=True, high_open=True,
-            ),
-        },
-    ),
-    Entry(
-        "sod", "pyod.models.sod", "SOD",
-        "Subspace outlier detection in axis-parallel subspaces of shared neighbours",
-        {
-            "n_neighbors": _int(20, 15, 100, log=True, min=3, doc=_NEIGHBORS_DOC),
-            "ref_set": _int(10, 2, 10, min=2, doc="shared neighbours in the reference set "
-                            "(fewer than n_neighbors)"),
-            "alpha": _float(0.8, 0.5, 0.95, min=0.0, max=1.0, min_open=True, max_open=True,
-                            doc="subspace selection cutoff"),
-        },
-        requires=("numba",),
-        batch_relative=True,
-    ),
-    Entry(
-        "sos", "pyod.models.sos", "SOS",
-        "Stochastic outlier selection via affinities; O(n²) memory",
-        {
-            "perplexity": _float(4.5, 1.0, 50.0, log=True, min=1.0,
-                                 doc="effective number of neighbours"),
-            "eps": _float(1e-05, 1e-8, 1e-3, log=True, min=0.0, min_open=True,
-                          doc="binary-search tolerance"),
-        },
-        requires=("numba",),
-        batch_relative=True,
-    ),
-    # --- ensembles needing optional extras ----------------------------------------------
-    Entry(
-        "feature_bagging", "pyod.models.feature_bagging", "FeatureBagging",
-        "Feature bagging: base detectors on random feature subsets",
-        {
-            "n_estimators": _int(10, 2, 50, log=True, doc="number of base detectors"),
-            "max_features": _float(1.0, 0.5, 1.0, min=0.0, max=1.0, min_open=True),
-            "bootstrap_features": _bool(False),
-            "combination": _cat("average", ("average", "max")),
-        },
-        requires=("combo",),
-    ),
-    Entry(
-        "suod", "pyod.models.suod", "SUOD",
-        "SUOD: accelerated ensemble of heterogeneous detectors",
-        {
-            "combination": _cat("average", ("average", "maximization")),
-            "target_dim_frac": _float(0.5, 0.1, 1.0, min=0.0, max=1.0, min_open=True),
-        },
-        requires=("suod", "combo"),
-    ),
-    Entry(
-        "xgbod", "pyod.models.xgbod", "XGBOD",
-        "Extreme gradient boosting outlier detection (supervised)",
-        {
-            "max_depth": _int(3, 2, 10),
-            "learning_rate": _float(0.1, 0.01, 0.3, log=True, min=0.0, min_open=True),
-            "n_estimators": _int(100, 50, 500, log=True),
-        },
-        requires=("xgboost",),
-        blocked=_SUPERVISED,
-    ),
-    # --- deep learning (torch) -----------------------------------------------------------
-    Entry(
-        "auto_encoder", "pyod.models.auto_encoder", "AutoEncoder",
-        "Fully connected auto-encoder reconstruction error",
-        {
-            "epoch_num": _int(10, 5, 100, log=True),
-            "lr": _float(0.001, 1e-4, 1e-2, log=True, min=0.0, min_open=True),
-            "batch_size": _int(32, 16, 256, log=True),
-            "dropout_rate": _float(0.2, 0.0, 0.5, min=0.0, max=1.0, max_open=True),
-            "batch_norm": _bool(True),
-        },
-        requires=_TORCH,
-        fixed={"verbose": 0},
-    ),
-    Entry(
-        "vae", "pyod.models.vae", "VAE",
-        "Variational auto-encoder reconstruction error",
-        {
-            "epoch_num": _int(30, 5, 100, log=True),
-            "lr": _float(0.001, 1e-4, 1e-2, log=True, min=0.0, min_open=True),
-            "latent_dim": _int(2, 1, 16, log=True),
-            "beta": _float(1.0, 0.1, 10.0, log=True, min=0.0),
-            "dropout_rate": _float(0.2, 0.0, 0.5, min=0.0, max=1.0, max_open=True),
-        },
-        requires=_TORCH,
-        fixed={"verbose": 0},
-    ),
-    Entry(
-        "deep_svdd", "pyod.models.deep_svdd", "DeepSVDD",
-        "Deep support vector data description",
-        {
-            "epochs": _int(100, 10, 300, log=True),
-            "learning_rate": _float(0.0001, 1e-5, 1e-2, log=True, min=0.0, min_open=True),
-            "dropout_rate": _float(0.2, 0.0, 0.5, min=0.0, max=1.0, max_open=True),
-            "use_ae": _bool(False),
-        },
-        requires=_TORCH,
-        fixed={"verbose": 0},
-    ),
-    Entry(
-        "so_gaal", "pyod.models.so_gaal", "SO_GAAL",
-        "Single-objective generative adversarial active learning",
-        {
-            "stop_epochs": _int(20, 10, 100, log=True),
-            "lr_d": _float(0.01, 1e-3, 1e-1, log=True, min=0.0, min_open=True),
-            "lr_g": _float(0.0001, 1e-5, 1e-3, log=True, min=0.0, min_open=True),
-        },
-        requires=_TORCH,
-    ),
-    Entry(
-        "mo_gaal", "pyod.models.mo_gaal", "MO_GAAL",
-        "Multiple-objective generative adversarial active learning",
-        {
-            "k": _int(10, 2, 20, doc="number of sub-generators"),
-            "stop_epochs": _int(20, 10, 100, log=True),
-            "lr_d": _float(0.01, 1e-3, 1e-1, log=True, min=0.0, min_open=True),
-            "lr_g": _float(0.0001, 1e-5, 1e-3, log=True, min=0.0, min_open=True),
-        },
-        requires=_TORCH,
-    ),
-    Entry(
-        "alad", "pyod.models.alad", "ALAD",
-        "Adversarially learned anomaly detection",
-        {
-            "epochs": _int(200, 50, 500, log=True),
-            "latent_dim": _int(2, 1, 16, log=True),
-            "learning_rate_gen": _float(0.0001, 1e-5, 1e-2, log=True, min=0.0, min_open=True),
-            "learning_rate_disc": _float(0.0001, 1e-5, 1e-2, log=True, min=0.0, min_open=True),
-            "add_recon_loss": _bool(False),
-        },
-        requires=_TORCH,
-    ),
-    Entry(
-        "anogan", "pyod.models.anogan", "AnoGAN",
-        "Anomaly detection with generative adversarial networks",
-        {
-            "epochs": _int(500, 100, 1000, log=True),
-            "latent_dim_G": _int(2, 1, 16, log=True),
-            "learning_rate": _float(0.001, 1e-4, 1e-2, log=True, min=0.0, min_open=True),
-        },
-        requires=_TORCH,
-    ),
-    Entry(
-        "dif", "pyod.models.dif", "DIF",
-        "Deep isolation forest: isolation trees on random neural representations",
-        {
-            "n_ensemble": _int(50, 10, 100, log=True),
-            "n_estimators": _int(6, 2, 20),
-            "max_samples": _int(256, 64, 512, log=True),
-            "representation_dim": _int(20, 5, 50, log=True),
-        },
-        requires=_TORCH,
-    ),
-    Entry(
-        "lunar", "pyod.models.lunar", "LUNAR",
-        "LUNAR: graph neural network over nearest-neighbour distances",
-        {
-            "model_type": _cat("WEIGHT", ("WEIGHT", "SCORE")),
-            "n_neighbours": _int(5, 2, 50, log=True),
-            "negative_sampling": _cat("MIXED", ("MIXED", "UNIFORM", "SUBSPACE")),
-            "n_epochs": _int(200, 50, 500, log=True),
-        },
-        requires=_TORCH,
-    ),
-    Entry(
-        "ae1svm", "pyod.models.ae1svm", "AE1SVM",
-        "Auto-encoder with a one-class SVM on its latent space",
-        {
-            "epochs": _int(50, 10, 200, log=True),
-            "learning_rate": _float(0.001, 1e-4, 1e-2, log=True, min=0.0, min_open=True),
-            "nu": _float(0.1, 0.01, 0.5, min=0.0, max=1.0, min_open=True),
-            "kernel_approx_features": _int(1000, 100, 2000, log=True),
-        },
-        requires=_TORCH,
-    ),
-    Entry(
-        "devnet", "pyod.models.devnet", "DevNet",
-        "Deviation networks (semi-supervised)",
-        {
-            "epochs": _int(50, 10, 200, log=True),
-            "batch_size": _int(512, 64, 1024, log=True),
-        },
-        requires=_TORCH,
-        blocked=_SUPERVISED,
-    ),
-)
 
-BY_ID: dict[str, Entry] = {e.id: e for e in ENTRIES}
+def _table() -> tuple[Entry, ...]:
+    return (
+        Entry(
+            "abod",
+            "pyod.models.abod",
+            "ABOD",
+            "Angle-based outlier detection: variance of the angles to the nearest neighbours",
+            {
+                "n_neighbors": _int(
+                    5,
+                    3,
+                    50,
+                    log=True,
+                    min=3,
+                    doc="neighbours (fewer than 3 give NaN angle variances)",
+                ),
+                "method": _cat(
+                    "fast",
+                    ("fast", "default"),
+                    doc="'fast' uses the neighbours only; 'default' all points, O(n³)",
+                ),
+            },
+            requires=("numba",),
+        ),
+        Entry(
+            "cblof",
+            "pyod.models.cblof",
+            "CBLOF",
+            "Cluster-based local outlier factor: distance to large k-means clusters",
+            {
+                "n_clusters": _int(8, 2, 20, min=2, doc="number of k-means clusters"),
+                "alpha": _float(
+                    0.9,
+                    0.5,
+                    0.99,
+                    min=0.0,
+                    max=1.0,
+                    min_open=True,
+                    max_open=True,
+                    doc="share of the points in large clusters",
+                ),
+                "beta": _float(
+                    5,
+                    2.0,
+                    20.0,
+                    min=1.0,
+                    min_open=True,
+                    doc="minimum size ratio between large and small clusters",
+                ),
+                "use_weights": _bool(False, doc="weight the scores by cluster size"),
+            },
+        ),
+        Entry(
+            "cd",
+            "pyod.models.cd",
+            "CD",
+            "Cook's distance of each row in regressions of every feature on the others "
+            "(needs at least 2 features; parameter 'model' takes a scikit-learn regressor)",
+            min_features=2,
+        ),
+        Entry(
+            "cof",
+            "pyod.models.cof",
+            "COF",
+            "Connectivity-based outlier factor: chaining distance to the nearest neighbours",
+            {
+                "n_neighbors": _int(20, 2, 100, log=True, min=2, doc=_NEIGHBORS_DOC),
+                "method": _cat(
+                    "fast",
+                    ("fast", "memory"),
+                    doc="'fast' stores the distance matrix, 'memory' does not",
+                ),
+            },
+            batch_relative=True,
+        ),
+        Entry(
+            "copod",
+            "pyod.models.copod",
+            "COPOD",
+            "Copula-based outlier detection; parameter-free",
+            requires=("matplotlib",),
+        ),
+        Entry(
+            "ecod",
+            "pyod.models.ecod",
+            "ECOD",
+            "Empirical-cumulative-distribution outlier detection; parameter-free",
+            requires=("matplotlib",),
+        ),
+        Entry(
+            "gmm",
+            "pyod.models.gmm",
+            "GMM",
+            "Gaussian mixture model: negative log-likelihood",
+            {
+                "n_components": _int(1, 1, 20, doc="number of mixture components"),
+                "covariance_type": _cat("full", ("full", "tied", "diag", "spherical")),
+                "tol": _float(0.001, 1e-5, 1e-1, log=True, min=0.0, doc="EM convergence threshold"),
+                "reg_covar": _float(
+                    1e-06, 1e-8, 1e-2, log=True, min=0.0, doc="added to the covariance diagonal"
+                ),
+                "max_iter": _int(100, 20, 500, log=True, min=0, doc="EM iterations"),
+                "n_init": _int(1, 1, 10, doc="EM initializations, the best is kept"),
+                "init_params": _cat(
+                    "kmeans", ("kmeans", "k-means++", "random", "random_from_data")
+                ),
+            },
+        ),
+        Entry(
+            "hbos",
+            "pyod.models.hbos",
+            "HBOS",
+            "Histogram-based outlier score: per-feature histogram densities",
+            {
+                "n_bins": _int(
+                    10,
+                    5,
+                    100,
+                    log=True,
+                    min=3,
+                    special=("auto",),
+                    doc="bins per histogram, or 'auto'",
+                ),
+                "alpha": _float(
+                    0.1,
+                    0.01,
+                    0.5,
+                    min=0.0,
+                    max=1.0,
+                    min_open=True,
+                    max_open=True,
+                    doc="regularizer against empty bins",
+                ),
+                "tol": _float(
+                    0.5,
+                    0.1,
+                    0.9,
+                    min=0.0,
+                    max=1.0,
+                    min_open=True,
+                    max_open=True,
+                    doc="tolerance for points outside the bins",
+                ),
+            },
+            requires=("numba",),
+        ),
+        Entry(
+            "hdbscan",
+            "pyod.models.hdbscan",
+            "HDBSCAN",
+            "HDBSCAN clustering: GLOSH outlier score",
+            {
+                "min_cluster_size": _int(5, 2, 50, log=True, min=2, doc="smallest cluster size"),
+                "min_samples": _int(
+                    None,
+                    1,
+                    50,
+                    log=True,
+                    special=(None,),
+                    doc="core-point neighbourhood (None: min_cluster_size)",
+                ),
+                "alpha": _float(1.0, 0.5, 2.0, min=0.0, min_open=True, doc="distance scaling"),
+            },
+        ),
+        Entry(
+            "iforest",
+            "pyod.models.iforest",
+            "IForest",
+            "Isolation forest: average path length in random isolation trees",
+            {
+                "n_estimators": _int(100, 50, 500, log=True, doc="number of trees"),
+                "max_samples": _samples(
+                    "auto",
+                    ("auto", 64, 128, 256, 512, 0.25, 0.5, 0.75, 1.0),
+                    doc="rows per tree: 'auto', a count or a fraction",
+                ),
+                "max_features": Param(
+                    ParamSpec("float", 1.0, 0.1, 1.0, description="share of the features per tree"),
+                    "count_or_fraction",
+                    low=0.0,
+                    high=1.0,
+                    low_open=True,
+                ),
+                "bootstrap": _bool(False, doc="draw rows with replacement"),
+            },
+        ),
+        Entry(
+            "inne",
+            "pyod.models.inne",
+            "INNE",
+            "Isolation using nearest-neighbour ensembles",
+            {
+                "n_estimators": _int(200, 50, 500, log=True, doc="ensemble size"),
+                "max_samples": _samples(
+                    "auto",
+                    ("auto", 4, 8, 16, 32, 64, 0.05, 0.1),
+                    count_min=2,
+                    doc="rows per member: 'auto', a count or a fraction",
+                ),
+            },
+        ),
+        Entry(
+            "kde",
+            "pyod.models.kde",
+            "KDE",
+            "Kernel density estimation: negative log-density",
+            {
+                "bandwidth": _float(
+                    1.0, 0.05, 10.0, log=True, min=0.0, min_open=True, doc="kernel bandwidth"
+                ),
+            },
+        ),
+        Entry(
+            "knn",
+            "pyod.models.knn",
+            "KNN",
+            "k-nearest-neighbour distance",
+            {
+                "n_neighbors": _int(5, 1, 100, log=True, doc=_NEIGHBORS_DOC),
+                "method": _cat(
+                    "largest",
+                    ("largest", "mean", "median"),
+                    doc="distance to the k-th neighbour, or mean/median over k",
+                ),
+                "p": _int(2, 1, 3, doc="Minkowski exponent (1: Manhattan, 2: Euclidean)"),
+            },
+        ),
+        Entry(
+            "kpca",
+            "pyod.models.kpca",
+            "KPCA",
+            "Kernel PCA reconstruction error",
+            {
+                "kernel": _cat("rbf", ("linear", "poly", "rbf", "sigmoid", "cosine")),
+                "n_components": _int(
+                    None, 2, 50, log=True, special=(None,), doc="kernel components (None: all)"
+                ),
+                "gamma": _float(
+                    None,
+                    1e-3,
+                    10.0,
+                    log=True,
+                    min=0.0,
+                    min_open=True,
+                    special=(None,),
+                    doc="kernel coefficient (None: 1 / n_features)",
+                ),
+                "degree": _int(3, 2, 5, doc="degree of the poly kernel"),
+                "coef0": _float(1, 0.0, 10.0, doc="independent term of poly/sigmoid kernels"),
+            },
+        ),
+        Entry(
+            "lmdd",
+            "pyod.models.lmdd",
+            "LMDD",
+            "Linear method for deviation-based outlier detection",
+            {
+                "n_iter": _int(50, 10, 200, log=True, min=2, doc="random orderings tried"),
+                "dis_measure": _cat(
+                    "aad", ("aad", "var", "iqr"), doc="dissimilarity measure ('iqr' is much slower)"
+                ),
+            },
+            requires=("numba",),
+            batch_relative=True,
+        ),
+        Entry(
+            "loci",
+            "pyod.models.loci",
+            "LOCI",
+            "Local correlation integral; O(n³), for small data",
+            {
+                "alpha": _float(
+                    0.5, 0.1, 1.0, min=0.0, max=1.0, min_open=True, doc="neighbourhood radius ratio"
+                ),
+                "k": _int(3, 1, 5, doc="outlier cutoff in standard deviations"),
+            },
+            requires=("numba",),
+            batch_relative=True,
+        ),
+        Entry(
+            "loda",
+            "pyod.models.loda",
+            "LODA",
+            "Lightweight on-line detector of anomalies: histograms of random projections",
+            {
+                "n_bins": _int(
+                    10, 5, 100, log=True, special=("auto",), doc="histogram bins or 'auto'"
+                ),
+                "n_random_cuts": _int(100, 10, 500, log=True, doc="number of random projections"),
+            },
+        ),
+        Entry(
+            "lof",
+            "pyod.models.lof",
+            "LOF",
+            "Local outlier factor: local density relative to the neighbours'",
+            {
+                "n_neighbors": _int(20, 1, 100, log=True, doc=_NEIGHBORS_DOC),
+                "p": _int(2, 1, 3, doc="Minkowski exponent (1: Manhattan, 2: Euclidean)"),
+            },
+        ),
+        Entry(
+            "lscp",
+            "pyod.models.lscp",
+            "LSCP",
+            "Locally selective combination of parallel detectors; without 'detector_list' the "
+            "pool is 10 LOF detectors with n_neighbors 5, 10, …, 50",
+            {
+                "local_region_size": _int(
+                    30, 10, 100, log=True, min=2, doc="rows in each local region"
+                ),
+                "local_max_features": _float(
+                    1.0,
+                    0.75,
+                    1.0,
+                    min=0.5,
+                    max=1.0,
+                    min_open=True,
+                    doc="largest share of the features for local regions",
+                ),
+                "n_bins": _int(10, 2, 10, doc="histogram bins for choosing detectors"),
+            },
+        ),
+        Entry(
+            "mad",
+            "pyod.models.mad",
+            "MAD",
+            "Median absolute deviation (modified z-score); univariate: fits exactly 1 feature; "
+            "labels follow contamination, not PyOD's z-score 'threshold'",
+            {
+                "threshold": _float(3.5, 2.0, 5.0, doc="modified z-score PyOD labels outliers at"),
+            },
+            max_features=1,
+        ),
+        Entry(
+            "mcd",
+            "pyod.models.mcd",
+            "MCD",
+            "Minimum covariance determinant: robust Mahalanobis distance",
+            {
+                "support_fraction": _float(
+                    None,
+                    0.5,
+                    1.0,
+                    min=0.0,
+                    max=1.0,
+                    min_open=True,
+                    special=(None,),
+                    doc="share of rows in the support",
+                ),
+                "assume_centered": _bool(False),
+            },
+        ),
+        Entry(
+            "ocsvm",
+            "pyod.models.ocsvm",
+            "OCSVM",
+            "One-class support vector machine",
+            {
+                "kernel": _cat("rbf", ("linear", "poly", "rbf", "sigmoid")),
+                "nu": _float(
+                    0.5,
+                    0.01,
+                    0.99,
+                    min=0.0,
+                    max=1.0,
+                    min_open=True,
+                    doc="upper bound on training errors",
+                ),
+                "gamma": Param(
+                    ParamSpec(
+                        "categorical",
+                        "auto",
+                        choices=("auto", "scale", 0.001, 0.01, 0.1, 1.0),
+                        description="kernel coefficient: 'auto', 'scale' or a float > 0",
+                    ),
+                    "float",
+                    low=0.0,
+                    low_open=True,
+                    special=("auto", "scale"),
+                ),
+                "degree": _int(3, 2, 5, min=0, doc="degree of the poly kernel"),
+                "coef0": _float(0.0, 0.0, 1.0, doc="independent term of poly/sigmoid kernels"),
+                "tol": _float(0.001, 1e-5, 1e-1, log=True, min=0.0, min_open=True),
+                "shrinking": _bool(True),
+            },
+        ),
+        Entry(
+            "pca",
+            "pyod.models.pca",
+            "PCA",
+            "Principal component analysis: weighted distance to the principal hyperplanes",
+            {
+                "n_components": Param(
+                    ParamSpec(
+                        "float",
+                        None,
+                        0.5,
+                        0.99,
+                        description="explained variance to keep (float), components (int), "
+                        "or None for all",
+                    ),
+                    "count_or_fraction",
+                    low=0.0,
+                    high=1.0,
+                    low_open=True,
+                    high_open=True,
+                    special=(None,),
+                ),
+                "whiten": _bool(False),
+                "weighted": _bool(True, doc="weight components by their eigenvalues"),
+                "standardization": _bool(True, doc="standardize features first"),
+            },
+        ),
+        Entry(
+            "qmcd",
+            "pyod.models.qmcd",
+            "QMCD",
+            "Quasi-Monte Carlo discrepancy; parameter-free",
+            requires=("numba",),
+        ),
+        Entry(
+            "rgraph",
+            "pyod.models.rgraph",
+            "RGraph",
+            "R-graph: self-representation graph random walk; slow, scores new data in blocks",
+            {
+                "transition_steps": _int(10, 5, 50, log=True, doc="random-walk steps"),
+                "n_nonzero": _int(10, 5, 50, log=True, doc="nonzero entries per representation"),
+                "gamma": _float(
+                    50.0,
+                    5.0,
+                    500.0,
+                    log=True,
+                    min=0.0,
+                    min_open=True,
+                    doc="sparsity weight (times alpha0)",
+                ),
+                "algorithm": _cat("lasso_lars", ("lasso_lars", "lasso_cd")),
+            },
+            fixed={"verbose": False},
+        ),
+        Entry(
+            "rod",
+            "pyod.models.rod",
+            "ROD",
+            "Rotation-based outlier detection over 3-D subspaces; cost grows with features³",
+            requires=("numba",),
+        ),
+        Entry(
+            "sampling",
+            "pyod.models.sampling",
+            "Sampling",
+            "Distance to a random subsample of the training rows",
+            {
+                "subset_size": Param(
+                    ParamSpec(
+                        "int",
+                        20,
+                        5,
+                        100,
+                        log=True,
+                        description="subsample size (int) or share of rows (float)",
+                    ),
+                    "count_or_fraction",
+                    low=0.0,
+                    high=1.0,
+                    low_open=True,
+                    high_open=True,
+                ),
+            },
+        ),
+        Entry(
+            "sod",
+            "pyod.models.sod",
+            "SOD",
+            "Subspace outlier detection in axis-parallel subspaces of shared neighbours",
+            {
+                "n_neighbors": _int(20, 15, 100, log=True, min=3, doc=_NEIGHBORS_DOC),
+                "ref_set": _int(
+                    10,
+                    2,
+                    10,
+                    min=2,
+                    doc="shared neighbours in the reference set (fewer than n_neighbors)",
+                ),
+                "alpha": _float(
+                    0.8,
+                    0.5,
+                    0.95,
+                    min=0.0,
+                    max=1.0,
+                    min_open=True,
+                    max_open=True,
+                    doc="subspace selection cutoff",
+                ),
+            },
+            requires=("numba",),
+            batch_relative=True,
+        ),
+        Entry(
+            "sos",
+            "pyod.models.sos",
+            "SOS",
+            "Stochastic outlier selection via affinities; O(n²) memory",
+            {
+                "perplexity": _float(
+                    4.5, 1.0, 50.0, log=True, min=1.0, doc="effective number of neighbours"
+                ),
+                "eps": _float(
+                    1e-05,
+                    1e-8,
+                    1e-3,
+                    log=True,
+                    min=0.0,
+                    min_open=True,
+                    doc="binary-search tolerance",
+                ),
+            },
+            requires=("numba",),
+            batch_relative=True,
+        ),
+        # --- ensembles needing optional extras ----------------------------------------------
+        Entry(
+            "feature_bagging",
+            "pyod.models.feature_bagging",
+            "FeatureBagging",
+            "Feature bagging: base detectors on random feature subsets",
+            {
+                "n_estimators": _int(10, 2, 50, log=True, doc="number of base detectors"),
+                "max_features": _float(1.0, 0.5, 1.0, min=0.0, max=1.0, min_open=True),
+                "bootstrap_features": _bool(False),
+                "combination": _cat("average", ("average", "max")),
+            },
+            requires=("combo",),
+        ),
+        Entry(
+            "suod",
+            "pyod.models.suod",
+            "SUOD",
+            "SUOD: accelerated ensemble of heterogeneous detectors",
+            {
+                "combination": _cat("average", ("average", "maximization")),
+                "target_dim_frac": _float(0.5, 0.1, 1.0, min=0.0, max=1.0, min_open=True),
+            },
+            requires=("suod", "combo"),
+        ),
+        Entry(
+            "xgbod",
+            "pyod.models.xgbod",
+            "XGBOD",
+            "Extreme gradient boosting outlier detection (supervised)",
+            {
+                "max_depth": _int(3, 2, 10),
+                "learning_rate": _float(0.1, 0.01, 0.3, log=True, min=0.0, min_open=True),
+                "n_estimators": _int(100, 50, 500, log=True),
+            },
+            requires=("xgboost",),
+            blocked=_SUPERVISED,
+        ),
+        # --- deep learning (torch) -----------------------------------------------------------
+        Entry(
+            "auto_encoder",
+            "pyod.models.auto_encoder",
+            "AutoEncoder",
+            "Fully connected auto-encoder reconstruction error",
+            {
+                "epoch_num": _int(10, 5, 100, log=True),
+                "lr": _float(0.001, 1e-4, 1e-2, log=True, min=0.0, min_open=True),
+                "batch_size": _int(32, 16, 256, log=True),
+                "dropout_rate": _float(0.2, 0.0, 0.5, min=0.0, max=1.0, max_open=True),
+                "batch_norm": _bool(True),
+            },
+            requires=_TORCH,
+            fixed={"verbose": 0},
+        ),
+        Entry(
+            "vae",
+            "pyod.models.vae",
+            "VAE",
+            "Variational auto-encoder reconstruction error",
+            {
+                "epoch_num": _int(30, 5, 100, log=True),
+                "lr": _float(0.001, 1e-4, 1e-2, log=True, min=0.0, min_open=True),
+                "latent_dim": _int(2, 1, 16, log=True),
+                "beta": _float(1.0, 0.1, 10.0, log=True, min=0.0),
+                "dropout_rate": _float(0.2, 0.0, 0.5, min=0.0, max=1.0, max_open=True),
+            },
+            requires=_TORCH,
+            fixed={"verbose": 0},
+        ),
+        Entry(
+            "deep_svdd",
+            "pyod.models.deep_svdd",
+            "DeepSVDD",
+            "Deep support vector data description",
+            {
+                "epochs": _int(100, 10, 300, log=True),
+                "learning_rate": _float(0.0001, 1e-5, 1e-2, log=True, min=0.0, min_open=True),
+                "dropout_rate": _float(0.2, 0.0, 0.5, min=0.0, max=1.0, max_open=True),
+                "use_ae": _bool(False),
+            },
+            requires=_TORCH,
+            fixed={"verbose": 0},
+        ),
+        Entry(
+            "so_gaal",
+            "pyod.models.so_gaal",
+            "SO_GAAL",
+            "Single-objective generative adversarial active learning",
+            {
+                "stop_epochs": _int(20, 10, 100, log=True),
+                "lr_d": _float(0.01, 1e-3, 1e-1, log=True, min=0.0, min_open=True),
+                "lr_g": _float(0.0001, 1e-5, 1e-3, log=True, min=0.0, min_open=True),
+            },
+            requires=_TORCH,
+        ),
+        Entry(
+            "mo_gaal",
+            "pyod.models.mo_gaal",
+            "MO_GAAL",
+            "Multiple-objective generative adversarial active learning",
+            {
+                "k": _int(10, 2, 20, doc="number of sub-generators"),
+                "stop_epochs": _int(20, 10, 100, log=True),
+                "lr_d": _float(0.01, 1e-3, 1e-1, log=True, min=0.0, min_open=True),
+                "lr_g": _float(0.0001, 1e-5, 1e-3, log=True, min=0.0, min_open=True),
+            },
+            requires=_TORCH,
+        ),
+        Entry(
+            "alad",
+            "pyod.models.alad",
+            "ALAD",
+            "Adversarially learned anomaly detection",
+            {
+                "epochs": _int(200, 50, 500, log=True),
+                "latent_dim": _int(2, 1, 16, log=True),
+                "learning_rate_gen": _float(0.0001, 1e-5, 1e-2, log=True, min=0.0, min_open=True),
+                "learning_rate_disc": _float(0.0001, 1e-5, 1e-2, log=True, min=0.0, min_open=True),
+                "add_recon_loss": _bool(False),
+            },
+            requires=_TORCH,
+        ),
+        Entry(
+            "anogan",
+            "pyod.models.anogan",
+            "AnoGAN",
+            "Anomaly detection with generative adversarial networks",
+            {
+                "epochs": _int(500, 100, 1000, log=True),
+                "latent_dim_G": _int(2, 1, 16, log=True),
+                "learning_rate": _float(0.001, 1e-4, 1e-2, log=True, min=0.0, min_open=True),
+            },
+            requires=_TORCH,
+        ),
+        Entry(
+            "dif",
+            "pyod.models.dif",
+            "DIF",
+            "Deep isolation forest: isolation trees on random neural representations",
+            {
+                "n_ensemble": _int(50, 10, 100, log=True),
+                "n_estimators": _int(6, 2, 20),
+                "max_samples": _int(256, 64, 512, log=True),
+                "representation_dim": _int(20, 5, 50, log=True),
+            },
+            requires=_TORCH,
+        ),
+        Entry(
+            "lunar",
+            "pyod.models.lunar",
+            "LUNAR",
+            "LUNAR: graph neural network over nearest-neighbour distances",
+            {
+                "model_type": _cat("WEIGHT", ("WEIGHT", "SCORE")),
+                "n_neighbours": _int(5, 2, 50, log=True),
+                "negative_sampling": _cat("MIXED", ("MIXED", "UNIFORM", "SUBSPACE")),
+                "n_epochs": _int(200, 50, 500, log=True),
+            },
+            requires=_TORCH,
+        ),
+        Entry(
+            "ae1svm",
+            "pyod.models.ae1svm",
+            "AE1SVM",
+            "Auto-encoder with a one-class SVM on its latent space",
+            {
+                "epochs": _int(50, 10, 200, log=True),
+                "learning_rate": _float(0.001, 1e-4, 1e-2, log=True, min=0.0, min_open=True),
+                "nu": _float(0.1, 0.01, 0.5, min=0.0, max=1.0, min_open=True),
+                "kernel_approx_features": _int(1000, 100, 2000, log=True),
+            },
+            requires=_TORCH,
+        ),
+        Entry(
+            "devnet",
+            "pyod.models.devnet",
+            "DevNet",
+            "Deviation networks (semi-supervised)",
+            {
+                "epochs": _int(50, 10, 200, log=True),
+                "batch_size": _int(512, 64, 1024, log=True),
+            },
+            requires=_TORCH,
+            blocked=_SUPERVISED,
+        ),
+    )
+
+
+@functools.cache
+def entries() -> tuple[Entry, ...]:
+    """Every entry of the table, built on first use: ~40 entries of attrs objects cost a few
+    milliseconds, which ``pynomaly plugins list`` (no detectors needed) does not pay."""
+    return _table()
+
+
+@functools.cache
+def _by_id() -> dict[str, Entry]:
+    return {e.id: e for e in entries()}
 
 
 def entry(detector_id: str) -> Entry | None:
     """The table entry of ``detector_id``, or ``None`` if it is not one of ours."""
-    return BY_ID.get(detector_id)
+    return _by_id().get(detector_id)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ENTRIES":  # the table as a constant, for readers who prefer it
+        return entries()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -35,7 +35,7 @@ from pynomaly._version import __version__
 from pynomaly.errors import DataError, InputError, InvalidParameterError
 from pynomaly.markers import hookimpl
 from pynomaly.types import DetectorInfo, FitResult, PluginMetadata, PluginType
-from pynomaly_pyod.catalog import ENTRIES, RESERVED, Entry, Param, entry
+from pynomaly_pyod.catalog import RESERVED, Entry, Param, entries, entry
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     import numpy as np
@@ -119,12 +119,12 @@ def pynomaly_health_check() -> dict[str, Any]:
     if too_old:
         reason = f"pyod {version} is too old: pip install 'pyod>=2'"
         return {"status": "unhealthy", "reason": reason}
-    available = sum(1 for e in ENTRIES if not e.unavailable_reason())
+    available = sum(1 for e in entries() if not e.unavailable_reason())
     return {
         "status": "healthy",
         "pyod": version,
         "available_detectors": available,
-        "unavailable_detectors": len(ENTRIES) - available,
+        "unavailable_detectors": len(entries()) - available,
     }
 
 
@@ -136,7 +136,7 @@ def pynomaly_health_check() -> dict[str, Any]:
 @hookimpl
 def pynomaly_detectors() -> list[DetectorInfo]:
     """Every PyOD tabular detector, from the static table (no PyOD import)."""
-    return [_info(e) for e in ENTRIES]
+    return [_info(e) for e in entries()]
 
 
 def _info(e: Entry) -> DetectorInfo:

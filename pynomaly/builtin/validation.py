@@ -47,6 +47,10 @@ def pynomaly_validate(data: Any, source: str) -> None:
                 "drop or encode it first"
             )
     values = data.to_numpy(dtype=np.float64, copy=False)
+    # one pass summing is far cheaper than a boolean mask of every cell; any NaN or inf makes
+    # the sum non-finite, and only then (or on overflow) is the mask computed to locate it
+    if np.isfinite(values.sum()):
+        return
     finite = np.isfinite(values)
     if not finite.all():
         row, col = np.argwhere(~finite)[0]

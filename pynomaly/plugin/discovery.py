@@ -6,7 +6,6 @@ A :class:`Candidate` only knows how to import its plugin; the manager decides wh
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
@@ -69,6 +68,8 @@ def _importer(module: str) -> Callable[[], object]:
 
 def _file_importer(path: Path) -> Callable[[], object]:
     def load() -> object:
+        import importlib.util
+
         module_name = f"pynomaly_local_plugins.{path.stem}"
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
