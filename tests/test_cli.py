@@ -180,3 +180,26 @@ def test_help_has_examples(invoke):
     top = invoke("--help").output
     assert "pynomaly detect sample:wbc" in top and "PYNOMALY_DISABLE_PLUGIN_AUTOLOAD" in top
     assert "pynomaly detect data.csv -d pyod:ecod" in invoke("detect", "--help").output
+
+
+def test_p_module_registers_an_importable_plugin(tmp_path, cli_env):
+    (tmp_path / "myobserver.py").write_text(
+        "from pynomaly import hookimpl\n\n"
+        "@hookimpl\n"
+        "def pynomaly_after_fit(detector_id, n_samples, duration):\n"
+        "    print(f'observed {detector_id} on {n_samples} rows')\n"
+    )
+    env = {**cli_env, "PYTHONPATH": str(tmp_path)}
+    proc = run_cli("-p", "myobserver", "detect", "sample:wbc", "--json", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("observed sklearn:iforest on 378 rows")
+    bad = run_cli("-p", "no_such_module_xyz", "plugins", "list", cwd=tmp_path, env=env)
+    assert bad.returncode == 2
+    assert "-p no_such_module_xyz: cannot import" in bad.stderr
+
+
+def test_trace_prints_hook_calls(tmp_path, cli_env):
+    env = {**cli_env, "PYNOMALY_TRACE": "1"}
+    proc = run_cli("detect", "sample:wbc", "-d", "pyod:ecod", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "pynomaly_fit" in proc.stderr and "pynomaly_read_data" in proc.stderr
