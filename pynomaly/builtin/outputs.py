@@ -109,7 +109,7 @@ def pynomaly_format_output(result: Any, fmt: str, options: Mapping[str, Any]) ->
     buffer = io.StringIO()
     console = Console(file=buffer, width=int(options.get("width", 100)), color_system=None)
     console.print(table)
-    console.print(_summary_line(result))
+    console.print(_summary_line(result), soft_wrap=True)  # one line, however long
     return buffer.getvalue()
 
 

@@ -33,6 +33,7 @@ from pynomaly.errors import (
 )
 from pynomaly.markers import PROJECT_NAME
 from pynomaly.plugin import discovery
+from pynomaly.plugin.compat import is_compatible
 from pynomaly.plugin.config import validate_config
 from pynomaly.plugin.monitor import HookMonitor, HookStats
 from pynomaly.plugin.records import PluginRecord, PluginStatus
@@ -791,17 +792,7 @@ def _with_plugin(info: Any, plugin: str) -> Any:
 
 
 def _check_compat(meta: PluginMetadata) -> None:
-    if not meta.pynomaly_compat:
-        return
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    try:
-        spec = SpecifierSet(meta.pynomaly_compat)
-    except InvalidSpecifier:
-        raise PynomalyError(
-            f"invalid pynomaly_compat specifier {meta.pynomaly_compat!r} (expected e.g. '>=1.0,<2')"
-        ) from None
-    if not spec.contains(__version__, prereleases=True):
+    if meta.pynomaly_compat and not is_compatible(__version__, meta.pynomaly_compat):
         raise PynomalyError(
             f"incompatible: requires pynomaly{meta.pynomaly_compat}, this is pynomaly {__version__}"
         )
