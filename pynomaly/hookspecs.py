@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 from pynomaly.markers import hookspec
 
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
+    from collections.abc import Iterator
+
     import numpy as np
     import pandas as pd
 
@@ -44,7 +46,9 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
         FitResult,
         OutputInfo,
         PluginMetadata,
+        ProcessingStep,
         SourceInfo,
+        StepInfo,
     )
 
 # --------------------------------------------------------------------------------------------
@@ -269,6 +273,19 @@ def pynomaly_read_data(connection: Connection, query: Mapping[str, Any]) -> pd.D
 
 
 @hookspec(firstresult=True)
+def pynomaly_read_batches(
+    connection: Connection, query: Mapping[str, Any], batch_size: int
+) -> Iterator[pd.DataFrame] | None:
+    """Read the data of an open connection as an iterator of DataFrames of ``batch_size`` rows.
+
+    Called on the plugin that owns ``connection`` when pynomaly scores a source batch by batch
+    (``Model.score_source``, ``pynomaly score``), so that the data never has to fit in memory.
+    Return ``None`` if the source cannot be read in batches: pynomaly then reads it whole with
+    :func:`pynomaly_read_data`. The batches' indexes continue each other (as one read would).
+    """
+
+
+@hookspec(firstresult=True)
 def pynomaly_write_data(
     connection: Connection, data: pd.DataFrame, destination: str, options: Mapping[str, Any]
 ) -> bool | None:
@@ -322,6 +339,28 @@ def pynomaly_preprocess(data: pd.DataFrame, source: str) -> pd.DataFrame | None:
     :func:`pynomaly_validate`. Chained: each plugin in hook order gets the previous plugin's
     output. Return a new DataFrame, or ``None`` to leave the data as it is. Never modify
     ``data`` in place.
+    """
+
+
+@hookspec
+def pynomaly_processing_steps() -> list[StepInfo]:
+    """List the processing steps this plugin offers (``impute``, ``scale`` ...).
+
+    Called on each plugin separately, for listings and error messages.
+    """
+
+
+@hookspec(firstresult=True)
+def pynomaly_create_step(name: str, options: Mapping[str, Any]) -> ProcessingStep | None:
+    """Create the unfitted processing step ``name`` with ``options``.
+
+    Called on the plugins in hook order until one returns non-None, once per step the user
+    asks for (``steps=[("impute", {"strategy": "median"})]``, ``--impute median``). pynomaly
+    fits the step on the training data after :func:`pynomaly_preprocess`, keeps it in the
+    fitted model and applies it to every batch scored later.
+
+    :returns: a :class:`~pynomaly.types.ProcessingStep`, or ``None`` if ``name`` is not yours.
+    :raises pynomaly.errors.InputError: for options that are wrong, naming the option.
     """
 
 

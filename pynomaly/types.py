@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 
 class PluginType(str, enum.Enum):
@@ -167,3 +170,31 @@ class Connection:
     plugin: str
     handle: Any = attrs.field(repr=False)
     options: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+
+
+@attrs.frozen
+class StepInfo:
+    """A processing step a plugin offers, returned by ``pynomaly_processing_steps``.
+
+    ``options`` describes what :func:`~pynomaly.hookspecs.pynomaly_create_step` accepts, e.g.
+    ``{"strategy": ParamSpec("categorical", "median", choices=("mean", "median"))}``.
+    """
+
+    name: str
+    description: str = ""
+    options: Mapping[str, ParamSpec] = attrs.field(factory=dict)
+    plugin: str = ""
+
+
+@runtime_checkable
+class ProcessingStep(Protocol):
+    """A fitted-on-training-data transformation, like a scikit-learn transformer.
+
+    ``fit`` learns from the training frame (medians, scales, categories) and returns the step;
+    ``transform`` applies what was learnt to any frame and returns a new one. Neither may
+    modify its argument. A step is stored in the fitted model, so it must be picklable.
+    """
+
+    def fit(self, data: pd.DataFrame) -> ProcessingStep: ...
+
+    def transform(self, data: pd.DataFrame) -> pd.DataFrame: ...

@@ -1,8 +1,9 @@
 """The library API: ``detect``, ``fit``, ``score``, ``explain``, ``detectors``, ``load_data``.
 
-A call flows: input (DataFrame, array or path) → data source plugin (for paths) → preprocess
-→ validate → float64 matrix → detector plugin (fit / score) → threshold from contamination →
-postprocess → :class:`~pynomaly.detection.results.DetectionResult`.
+A call flows: input (DataFrame, array or path) → data source plugin (for paths) →
+``pynomaly_preprocess`` → label column set aside → processing steps (fitted on the training
+data, kept in the model) → ``pynomaly_validate`` → float64 matrix → detector plugin (fit /
+score) → threshold → ``pynomaly_postprocess`` → :class:`DetectionResult`.
 """
 
 from __future__ import annotations
@@ -10,23 +11,44 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 import pandas as pd
 
-from pynomaly.detection.results import DetectionResult, Model, labels_for, threshold_for
-from pynomaly.errors import DataError, InvalidParameterError
+from pynomaly.detection.results import (
+    DetectionResult,
+    Model,
+    ThresholdRule,
+    labels_for,
+    ranking_metrics,
+)
+from pynomaly.errors import DataError, InputError, InvalidParameterError, PluginError
 from pynomaly.plugin.manager import PluginManager
-from pynomaly.types import DetectorInfo
+from pynomaly.types import DetectorInfo, ProcessingStep
 
 DEFAULT_DETECTOR = "sklearn:iforest"
 DEFAULT_CONTAMINATION = 0.1
 
+# a processing step by name ("impute") or with options (("scale", {"method": "robust"}))
+StepSpec = str | tuple[str, Mapping[str, Any]]
+
 _default: PluginManager | None = None
 _default_lock = threading.Lock()
+
+
+@attrs.frozen
+class _Prepared:
+    """Input after reading, preprocessing, steps and validation."""
+
+    X: np.ndarray
+    frame: pd.DataFrame  # features before the processing steps (for display)
+    source: str
+    y_true: pd.Series | None
+    feature_names: tuple[str, ...]  # the columns of X
 
 
 def default_manager() -> PluginManager:
@@ -75,14 +97,34 @@ def fit(
     *,
     contamination: float = DEFAULT_CONTAMINATION,
     random_state: int | None = None,
+    steps: Sequence[StepSpec] = (),
+    label_column: str | None = None,
+    threshold_percentile: float | None = None,
+    threshold_score: float | None = None,
+    source_options: Mapping[str, Any] | None = None,
     manager: PluginManager | None = None,
     **params: Any,
 ) -> Model:
     """Fit ``detector`` on ``data`` (DataFrame, 2-D array or path); returns a :class:`Model`.
 
-    Extra keyword arguments are the detector's parameters (``n_estimators=200``).
+    Extra keyword arguments are the detector's parameters (``n_estimators=200``). ``steps``
+    are processing steps fitted on ``data`` and applied to everything scored later;
+    ``label_column`` is a ground-truth column (1 = anomaly) kept out of the features. The
+    label threshold follows ``contamination`` unless ``threshold_percentile`` (0–100 of the
+    training scores) or ``threshold_score`` (a fixed score) is given.
     """
-    model, _, _ = _fit(data, detector, contamination, random_state, manager, params)
+    model, _ = _fit(
+        data,
+        detector,
+        contamination,
+        random_state,
+        steps,
+        label_column,
+        _rule(contamination, threshold_percentile, threshold_score),
+        source_options,
+        manager or default_manager(),
+        params,
+    )
     return model
 
 
@@ -92,25 +134,44 @@ def detect(
     *,
     contamination: float = DEFAULT_CONTAMINATION,
     random_state: int | None = None,
+    steps: Sequence[StepSpec] = (),
+    label_column: str | None = None,
+    threshold_percentile: float | None = None,
+    threshold_score: float | None = None,
+    source_options: Mapping[str, Any] | None = None,
     manager: PluginManager | None = None,
     **params: Any,
 ) -> DetectionResult:
-    """Fit ``detector`` on ``data`` and score the same rows.
+    """Fit ``detector`` on ``data`` and score the same rows (arguments as for :func:`fit`).
 
     The scores are the wrapped library's own scores of its training rows (higher = more
-    anomalous); ``labels`` mark the ``contamination`` share above the threshold.
+    anomalous); ``labels`` mark the rows above the threshold. With ``label_column`` the
+    result's ``metrics`` hold ROC AUC and average precision.
     """
     start = time.perf_counter()
     pm = manager or default_manager()
-    model, frame, source = _fit(data, detector, contamination, random_state, pm, params)
-    return _result(pm, model, model.training_scores, frame, source, start)
+    model, prepared = _fit(
+        data,
+        detector,
+        contamination,
+        random_state,
+        steps,
+        label_column,
+        _rule(contamination, threshold_percentile, threshold_score),
+        source_options,
+        pm,
+        params,
+    )
+    return _result(pm, model, model.training_scores, prepared, start)
 
 
 def score(model: Model, data: Any, *, manager: PluginManager | None = None) -> np.ndarray:
     """Scores of new rows with a fitted model (see :meth:`Model.score`)."""
     pm = manager or default_manager()
-    X, _, _ = _matrix(pm, data, model.feature_names)
-    return _checked_scores(pm.score(model.detector, model.state, X), X, model.plugin)
+    prepared = _prepare(pm, data, model, None)
+    return _checked_scores(
+        pm.score(model.detector, model.state, prepared.X), prepared.X, model.plugin
+    )
 
 
 def detect_with(
@@ -119,15 +180,38 @@ def detect_with(
     """Score and label new rows with a fitted model, threshold fixed at fit time."""
     start = time.perf_counter()
     pm = manager or default_manager()
-    X, frame, source = _matrix(pm, data, model.feature_names)
-    scores = _checked_scores(pm.score(model.detector, model.state, X), X, model.plugin)
-    return _result(pm, model, scores, frame, source, start)
+    prepared = _prepare(pm, data, model, None)
+    scores = _checked_scores(
+        pm.score(model.detector, model.state, prepared.X), prepared.X, model.plugin
+    )
+    return _result(pm, model, scores, prepared, start)
+
+
+def detect_batches(
+    model: Model,
+    source: str | os.PathLike[str],
+    *,
+    batch_size: int = 50_000,
+    source_options: Mapping[str, Any] | None = None,
+    manager: PluginManager | None = None,
+) -> Iterator[DetectionResult]:
+    """One :class:`DetectionResult` per batch of ``source``, read with ``pynomaly_read_batches``."""
+    pm = manager or default_manager()
+    uri = os.fspath(source)
+    conn = pm.connect(uri, source_options)
+    for batch in pm.read_batches(conn, batch_size):
+        start = time.perf_counter()
+        prepared = _prepare(pm, batch, model, None, source=uri)
+        scores = _checked_scores(
+            pm.score(model.detector, model.state, prepared.X), prepared.X, model.plugin
+        )
+        yield _result(pm, model, scores, prepared, start)
 
 
 def explain(model: Model, data: Any, *, manager: PluginManager | None = None) -> pd.Series:
     """Per-feature importance for the scores of ``data``: one value per feature, by name."""
     pm = manager or default_manager()
-    X, _, _ = _matrix(pm, data, model.feature_names)
+    X = _prepare(pm, data, model, None).X
     importances = np.asarray(pm.explain(model.detector, model.state, X), dtype=np.float64)
     if importances.shape != (X.shape[1],):
         raise DataError(
@@ -137,7 +221,43 @@ def explain(model: Model, data: Any, *, manager: PluginManager | None = None) ->
     return pd.Series(importances, index=list(model.feature_names), name="importance")
 
 
+def row_contributions(
+    model: Model,
+    rows: pd.DataFrame,
+    *,
+    reference: pd.DataFrame | None = None,
+    manager: PluginManager | None = None,
+) -> pd.DataFrame:
+    """How much each feature raises each row's score: the score minus the score with that
+    feature set to its median in ``reference`` (default: ``rows``). One batch is scored."""
+    pm = manager or default_manager()
+    X = _prepare(pm, rows, model, None).X
+    ref = X if reference is None else _prepare(pm, reference, model, None).X
+    n, m = X.shape
+    perturbed = np.repeat(X, m, axis=0)
+    perturbed[np.arange(n * m), np.tile(np.arange(m), n)] = np.tile(np.median(ref, axis=0), n)
+    base = pm.score(model.detector, model.state, X)
+    changed = np.asarray(pm.score(model.detector, model.state, perturbed)).reshape(n, m)
+    return pd.DataFrame(
+        np.asarray(base)[:, None] - changed, index=rows.index, columns=list(model.feature_names)
+    )
+
+
 # ---------------------------------------------------------------------------------------------
+
+
+def _rule(contamination: float, percentile: float | None, score: float | None) -> ThresholdRule:
+    if percentile is not None and score is not None:
+        raise InputError("give threshold_percentile or threshold_score, not both")
+    if percentile is not None:
+        if not 0.0 <= percentile <= 100.0:
+            raise InvalidParameterError(
+                "threshold", "threshold_percentile", f"must be in [0, 100], got {percentile!r}"
+            )
+        return ThresholdRule("percentile", float(percentile))
+    if score is not None:
+        return ThresholdRule("score", float(score))
+    return ThresholdRule("contamination", float(contamination))
 
 
 def _fit(
@@ -145,10 +265,13 @@ def _fit(
     detector: str,
     contamination: float,
     random_state: int | None,
-    manager: PluginManager | None,
+    steps: Sequence[StepSpec],
+    label_column: str | None,
+    rule: ThresholdRule,
+    source_options: Mapping[str, Any] | None,
+    pm: PluginManager,
     params: Mapping[str, Any],
-) -> tuple[Model, pd.DataFrame, str]:
-    pm = manager or default_manager()
+) -> tuple[Model, _Prepared]:
     if (
         isinstance(contamination, bool)
         or not isinstance(contamination, (int, float))
@@ -165,9 +288,15 @@ def _fit(
         )
     info = pm.resolve_detector(detector)
     checked = pm.validate_parameters(info.id, params)
-    X, frame, source = _matrix(pm, data, None)
+    unfitted = [_make_step(pm, spec) for spec in steps]
+    prepared = _prepare(
+        pm, data, None, unfitted, label_column=label_column, source_options=source_options
+    )
+    X = prepared.X
     if X.shape[0] < 2:
-        raise DataError(f"{source}: need at least 2 rows to fit a detector, got {X.shape[0]}")
+        raise DataError(
+            f"{prepared.source}: need at least 2 rows to fit a detector, got {X.shape[0]}"
+        )
     fitted = pm.fit(info.id, X, checked, float(contamination), random_state)
     train = _checked_scores(fitted.training_scores, X, info.plugin)
     model = Model(
@@ -177,43 +306,56 @@ def _fit(
         contamination=float(contamination),
         random_state=random_state,
         state=fitted.state,
-        threshold=threshold_for(train, contamination),
-        feature_names=tuple(str(c) for c in frame.columns),
+        threshold=rule.threshold(train),
+        feature_names=prepared.feature_names,
         training_scores=train,
+        steps=tuple(unfitted),
+        label_column=label_column,
+        threshold_rule=rule,
     )
-    return model, frame, source
+    return model, prepared
+
+
+def _make_step(pm: PluginManager, spec: StepSpec) -> ProcessingStep:
+    if isinstance(spec, str):
+        return pm.create_step(spec, {})
+    name, options = spec
+    return pm.create_step(name, options)
 
 
 def _result(
-    pm: PluginManager,
-    model: Model,
-    scores: np.ndarray,
-    frame: pd.DataFrame,
-    source: str,
-    start: float,
+    pm: PluginManager, model: Model, scores: np.ndarray, prepared: _Prepared, start: float
 ) -> DetectionResult:
     """Label ``scores`` with the model's threshold, postprocess, and time the whole call."""
+    metrics = {}
+    if prepared.y_true is not None:
+        metrics = ranking_metrics(prepared.y_true.to_numpy(), scores)
     result = DetectionResult(
         scores=scores,
         labels=labels_for(scores, model.threshold),
         threshold=model.threshold,
-        index=frame.index,
+        index=prepared.frame.index,
         detector=model.detector,
         model=model,
-        source=source,
-        data=frame,
+        source=prepared.source,
+        data=prepared.frame,
+        y_true=prepared.y_true,
+        metrics=metrics,
+        manager=pm,
     )
     result = pm.postprocess(result)
     result.duration = time.perf_counter() - start
     return result
 
 
-def _frame(pm: PluginManager, data: Any) -> tuple[pd.DataFrame, str]:
+def _frame(
+    pm: PluginManager, data: Any, source_options: Mapping[str, Any] | None
+) -> tuple[pd.DataFrame, str]:
     if isinstance(data, pd.DataFrame):
         return data, "<DataFrame>"
     if isinstance(data, (str, Path, os.PathLike)):
         source = os.fspath(data)
-        return load_data(source, manager=pm), source
+        return load_data(source, options=source_options, manager=pm), source
     if isinstance(data, pd.Series):
         return data.to_frame(), "<Series>"
     arr = np.asarray(data)
@@ -223,24 +365,76 @@ def _frame(pm: PluginManager, data: Any) -> tuple[pd.DataFrame, str]:
     return pd.DataFrame(arr, columns=columns, copy=False), "<array>"
 
 
-def _matrix(
-    pm: PluginManager, data: Any, expected: tuple[str, ...] | None
-) -> tuple[np.ndarray, pd.DataFrame, str]:
-    frame, source = _frame(pm, data)
-    frame = pm.preprocess(frame, source)
-    pm.validate(frame, source)
-    if expected is not None and len(expected) != frame.shape[1]:
-        raise DataError(
-            f"{source}: the model was fitted on {len(expected)} features, this data has "
-            f"{frame.shape[1]}"
-        )
+def _prepare(
+    pm: PluginManager,
+    data: Any,
+    model: Model | None,
+    unfitted: list[ProcessingStep] | None,
+    *,
+    label_column: str | None = None,
+    source_options: Mapping[str, Any] | None = None,
+    source: str | None = None,
+) -> _Prepared:
+    """Read, preprocess, set the label aside, run the steps (fitting ``unfitted`` ones, else
+    the model's), validate, align the columns with the model's and convert to float64."""
+    frame, where = _frame(pm, data, source_options)
+    where = source or where
+    frame = pm.preprocess(frame, where)
+    label = model.label_column if model is not None else label_column
+    y_true = None
+    if label is not None:
+        if label in frame.columns:
+            y_true = _ground_truth(frame[label], label, where)
+            frame = frame.drop(columns=[label])
+        elif model is None:
+            raise DataError(f"{where}: label column {label!r} not found (columns: {_names(frame)})")
+    features = frame
+    if unfitted is not None:
+        for step in unfitted:
+            features = step.fit(features).transform(features)
+    elif model is not None:
+        for fitted in model.steps:
+            features = fitted.transform(features)
+    pm.validate(features, where)
+    if model is not None:
+        features = _aligned(features, model, where)
     # float64 without a copy when the frame already holds one float64 block
-    return frame.to_numpy(dtype=np.float64, copy=False), frame, source
+    X = features.to_numpy(dtype=np.float64, copy=False)
+    names = tuple(str(c) for c in features.columns)
+    return _Prepared(X=X, frame=frame, source=where, y_true=y_true, feature_names=names)
+
+
+def _aligned(features: pd.DataFrame, model: Model, where: str) -> pd.DataFrame:
+    names = [str(c) for c in features.columns]
+    if names == list(model.feature_names):
+        return features
+    if len(names) != len(model.feature_names) or set(names) != set(model.feature_names):
+        missing = sorted(set(model.feature_names) - set(names))
+        extra = sorted(set(names) - set(model.feature_names))
+        detail = f" (missing: {missing}; unexpected: {extra})" if missing or extra else ""
+        raise DataError(
+            f"{where}: the model was fitted on {len(model.feature_names)} features, this data "
+            f"has {len(names)}{detail}"
+        )
+    return features.set_axis(names, axis=1)[list(model.feature_names)]
+
+
+def _ground_truth(column: pd.Series, name: str, where: str) -> pd.Series:
+    values = pd.unique(column.dropna())
+    if column.isna().any() or not set(values) <= {0, 1}:
+        raise DataError(
+            f"{where}: label column {name!r} must hold 0/1 (1 = anomaly), "
+            f"found {sorted(map(str, values))[:5]}"
+        )
+    return column.astype(np.int8)
+
+
+def _names(frame: pd.DataFrame) -> str:
+    names = [str(c) for c in frame.columns]
+    return ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
 
 
 def _checked_scores(scores: Any, X: np.ndarray, plugin: str) -> np.ndarray:
-    from pynomaly.errors import PluginError
-
     arr = np.asarray(scores, dtype=np.float64).ravel()
     if arr.shape[0] != X.shape[0]:
         raise PluginError(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -11,12 +11,34 @@ import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover
     from pynomaly.plugin.manager import PluginManager
+    from pynomaly.types import ProcessingStep
+
+THRESHOLD_RULES = ("contamination", "percentile", "score")
+
+
+@attrs.frozen
+class ThresholdRule:
+    """How the label threshold is derived from the training scores.
+
+    ``contamination`` (PyOD's rule): the (1 - value) percentile, so that about ``value`` of the
+    training rows are anomalies; ``percentile``: that percentile (0–100) of the training
+    scores; ``score``: the fixed score ``value``.
+    """
+
+    kind: str = attrs.field(validator=attrs.validators.in_(THRESHOLD_RULES))
+    value: float
+
+    def threshold(self, training_scores: np.ndarray) -> float:
+        if self.kind == "contamination":
+            return float(np.percentile(training_scores, 100.0 * (1.0 - self.value)))
+        if self.kind == "percentile":
+            return float(np.percentile(training_scores, self.value))
+        return float(self.value)
 
 
 def threshold_for(training_scores: np.ndarray, contamination: float) -> float:
-    """The score above which a row is an anomaly: PyOD's rule, the (1 - contamination)
-    percentile of the training scores, so that about ``contamination`` of them lie above it."""
-    return float(np.percentile(training_scores, 100.0 * (1.0 - contamination)))
+    """PyOD's threshold: the (1 - contamination) percentile of the training scores."""
+    return ThresholdRule("contamination", contamination).threshold(training_scores)
 
 
 def labels_for(scores: np.ndarray, threshold: float) -> np.ndarray:
@@ -24,9 +46,32 @@ def labels_for(scores: np.ndarray, threshold: float) -> np.ndarray:
     return (scores > threshold).astype(np.int8)
 
 
+def ranking_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """ROC AUC and average precision of ``scores`` against 0/1 ground truth (1 = anomaly).
+
+    Computed here with numpy/pandas (ties get average ranks, as scikit-learn's do), so the core
+    does not depend on a detector library. Empty when only one class is present.
+    """
+    y = np.asarray(y_true, dtype=np.int64)
+    positives = int(y.sum())
+    negatives = len(y) - positives
+    if positives == 0 or negatives == 0:
+        return {}
+    ranks = pd.Series(scores).rank(method="average").to_numpy()
+    roc_auc = (ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives)
+    # average precision: precision at each distinct score threshold, weighted by recall gained
+    order = np.argsort(-scores, kind="mergesort")
+    sorted_scores, sorted_y = scores[order], y[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(sorted_scores)), len(y) - 1]
+    tp = np.cumsum(sorted_y)[last_of_tie]
+    precision = tp / (last_of_tie + 1)
+    recall_gain = np.diff(np.r_[0, tp]) / positives
+    return {"roc_auc": float(roc_auc), "average_precision": float(np.sum(precision * recall_gain))}
+
+
 @attrs.define(eq=False)
 class Model:
-    """A fitted detector: scores and labels new data the way it was trained.
+    """A fitted detector with its fitted processing steps and threshold.
 
     A model holds no reference to a plugin manager, so it pickles; it is scored through the
     default manager unless one is passed.
@@ -41,6 +86,9 @@ class Model:
     threshold: float
     feature_names: tuple[str, ...]
     training_scores: np.ndarray = attrs.field(repr=False)
+    steps: tuple[ProcessingStep, ...] = attrs.field(default=(), repr=False)
+    label_column: str | None = None
+    threshold_rule: ThresholdRule | None = None
 
     @property
     def n_features(self) -> int:
@@ -62,10 +110,30 @@ class Model:
 
         return api.detect_with(self, data, manager=manager)
 
+    def score_source(
+        self,
+        source: str,
+        *,
+        batch_size: int = 50_000,
+        source_options: Mapping[str, Any] | None = None,
+        manager: PluginManager | None = None,
+    ) -> Iterator[DetectionResult]:
+        """Detect on a path or URI batch by batch, never holding all of its data in memory."""
+        from pynomaly.detection import api
+
+        return api.detect_batches(
+            self, source, batch_size=batch_size, source_options=source_options, manager=manager
+        )
+
 
 @attrs.define(eq=False)
 class DetectionResult:
-    """Scores (higher = more anomalous), 0/1 labels and the threshold for a set of rows."""
+    """Scores (higher = more anomalous), 0/1 labels and the threshold for a set of rows.
+
+    ``data`` holds the input features (label column removed, before processing steps) for
+    display; ``y_true`` the label column when one was given, and ``metrics`` its ROC AUC and
+    average precision.
+    """
 
     scores: np.ndarray
     labels: np.ndarray
@@ -76,6 +144,9 @@ class DetectionResult:
     source: str = "<DataFrame>"
     duration: float = 0.0
     data: pd.DataFrame | None = attrs.field(default=None, repr=False)
+    y_true: pd.Series | None = attrs.field(default=None, repr=False)
+    metrics: dict[str, float] = attrs.field(factory=dict)
+    manager: PluginManager | None = attrs.field(default=None, repr=False)
 
     @property
     def n_anomalies(self) -> int:
@@ -94,9 +165,22 @@ class DetectionResult:
             frame = frame.join(self.data, how="left")
         return frame.sort_values("anomaly_score", ascending=False, kind="stable").head(n)
 
+    def contributions(self, n: int = 10) -> pd.DataFrame:
+        """For the ``n`` highest-scoring rows, how much each feature drives its score.
+
+        The score drop when the feature is set to its training median (processing steps
+        applied), one batch of ``n × features`` rows; rows by index, columns by feature.
+        """
+        from pynomaly.detection import api
+
+        if self.data is None:
+            raise ValueError("contributions need the input data, which this result lacks")
+        top = self.top(n).index
+        return api.row_contributions(self.model, self.data.loc[top], manager=self.manager)
+
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary: rows, anomalies, threshold, detector, source, seconds."""
-        return {
+        out = {
             "source": self.source,
             "detector": self.detector,
             "rows": len(self.scores),
@@ -105,3 +189,5 @@ class DetectionResult:
             "threshold": self.threshold,
             "seconds": round(self.duration, 4),
         }
+        out.update(self.metrics)
+        return out

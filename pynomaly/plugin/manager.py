@@ -15,7 +15,7 @@ import inspect
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -45,7 +45,9 @@ from pynomaly.types import (
     OutputInfo,
     PluginMetadata,
     PluginType,
+    ProcessingStep,
     SourceInfo,
+    StepInfo,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,6 +74,7 @@ _HOOK_TYPES: dict[str, PluginType] = {
     "pynomaly_preprocess": PluginType.PROCESSING,
     "pynomaly_postprocess": PluginType.PROCESSING,
     "pynomaly_validate": PluginType.PROCESSING,
+    "pynomaly_create_step": PluginType.PROCESSING,
 }
 
 
@@ -488,6 +491,24 @@ class PluginManager:
     ) -> pd.DataFrame:
         return self._owned(connection, "pynomaly_read_data", query=dict(query or {}))
 
+    def read_batches(
+        self, connection: Connection, batch_size: int, query: Mapping[str, Any] | None = None
+    ) -> Iterator[pd.DataFrame]:
+        """Batches of ``batch_size`` rows, or the whole data as one batch if the owner plugin
+        cannot read in batches."""
+        if batch_size < 1:
+            raise InputError(f"batch size must be at least 1, got {batch_size}")
+        batches = self._call(
+            connection.plugin,
+            "pynomaly_read_batches",
+            connection=connection,
+            query=dict(query or {}),
+            batch_size=batch_size,
+        )
+        if batches is None:
+            return iter([self.read_data(connection, query)])
+        return iter(batches)
+
     def write_data(
         self,
         connection: Connection,
@@ -524,6 +545,25 @@ class PluginManager:
     def validate(self, data: pd.DataFrame, source: str) -> None:
         for plugin in self._implementers("pynomaly_validate"):
             self._call(plugin, "pynomaly_validate", data=data, source=source)
+
+    def processing_steps(self) -> list[StepInfo]:
+        return [
+            _with_plugin(info, plugin)
+            for plugin, infos in self._collect("pynomaly_processing_steps")
+            for info in infos
+        ]
+
+    def create_step(self, name: str, options: Mapping[str, Any] | None = None) -> ProcessingStep:
+        """An unfitted processing step from the first plugin that knows ``name``."""
+        plugin, step = self._first("pynomaly_create_step", name=name, options=dict(options or {}))
+        if step is None:
+            known = ", ".join(sorted({i.name for i in self.processing_steps()})) or "none"
+            raise InputError(f"unknown processing step {name!r} (known: {known})")
+        if not isinstance(step, ProcessingStep):
+            raise PluginError(
+                plugin or "?", "pynomaly_create_step", "returned an object without fit/transform"
+            )
+        return step
 
     def postprocess(self, result: DetectionResult) -> DetectionResult:
         for plugin in self._implementers("pynomaly_postprocess"):
