@@ -1,13 +1,22 @@
-"""Built-in data source plugin ``files``: CSV (optionally gzipped) and Parquet files.
+"""Built-in data source plugin ``files``: CSV, Parquet, JSON Lines and Excel files.
 
-pandas and pyarrow are imported inside the hooks, so listing plugins stays fast.
+- CSV: ``.csv``, ``.tsv`` and their ``.gz`` versions; options ``delimiter``, ``encoding``
+  (default UTF-8, a byte-order mark is skipped), ``index_col``.
+- Parquet: a ``.parquet``/``.pq`` file, or a directory of Parquet files read as one dataset.
+- JSON Lines: ``.jsonl``/``.ndjson`` (optionally ``.gz``), one JSON object per row.
+- Excel: ``.xlsx`` (needs openpyxl: ``pip install 'pynomaly[excel]'``); option ``sheet``.
+
+CSV, Parquet and JSON Lines are also read in batches (``pynomaly_read_batches``) so that
+scoring a large file never holds it all in memory. pandas and pyarrow are imported inside the
+hooks, so listing plugins stays fast.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +25,12 @@ from pynomaly.errors import DataError
 from pynomaly.markers import hookimpl
 from pynomaly.types import Connection, PluginMetadata, PluginType, SourceInfo
 
-CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv")
-PARQUET_SUFFIXES = (".parquet", ".pq")
+SUFFIXES = {
+    "csv": (".csv", ".csv.gz", ".tsv", ".tsv.gz"),
+    "parquet": (".parquet", ".pq"),
+    "jsonl": (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz"),
+    "excel": (".xlsx", ".xlsm"),
+}
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")  # two letters at least: C:\ is a path
 
 
@@ -28,7 +41,7 @@ def pynomaly_plugin_metadata() -> PluginMetadata:
         version=__version__,
         plugin_types=[PluginType.DATA_SOURCE],
         author="pynomaly",
-        description="CSV and Parquet files",
+        description="CSV, Parquet, JSON Lines and Excel files",
         pynomaly_compat=f"=={__version__}",
     )
 
@@ -36,18 +49,22 @@ def pynomaly_plugin_metadata() -> PluginMetadata:
 @hookimpl
 def pynomaly_data_sources() -> list[SourceInfo]:
     return [
-        SourceInfo("csv", "comma-separated text, optionally gzipped", extensions=CSV_SUFFIXES),
+        SourceInfo("csv", "delimited text, optionally gzipped", extensions=SUFFIXES["csv"]),
         SourceInfo(
-            "parquet", "Apache Parquet file or directory of files", extensions=PARQUET_SUFFIXES
+            "parquet", "Apache Parquet file or directory of files", extensions=SUFFIXES["parquet"]
         ),
+        SourceInfo("jsonl", "JSON Lines, one object per row", extensions=SUFFIXES["jsonl"]),
+        SourceInfo("excel", "Excel workbook (needs openpyxl)", extensions=SUFFIXES["excel"]),
     ]
 
 
-def _kind(path: Path) -> str | None:
+def kind_of(path: Path) -> str | None:
+    """The file kind of ``path`` from its name (a directory of Parquet files is parquet)."""
     name = path.name.lower()
-    if name.endswith(CSV_SUFFIXES):
-        return "csv"
-    if name.endswith(PARQUET_SUFFIXES) or (path.is_dir() and any(path.glob("*.parquet"))):
+    for kind, suffixes in SUFFIXES.items():
+        if name.endswith(suffixes):
+            return kind
+    if path.is_dir() and any(path.glob("*.parquet")):
         return "parquet"
     return None
 
@@ -60,10 +77,10 @@ def pynomaly_connect(uri: str, options: Mapping[str, Any]) -> Path | None:
         return None
     path = Path(uri)
     if not path.exists():
-        if _kind(path) is not None or not path.suffix:
+        if kind_of(path) is not None or not path.suffix:
             raise DataError(f"{uri}: no such file or directory")
         return None
-    if _kind(path) is None:
+    if kind_of(path) is None:
         if path.is_dir():
             raise DataError(f"{uri}: is a directory without Parquet files")
         return None
@@ -72,40 +89,122 @@ def pynomaly_connect(uri: str, options: Mapping[str, Any]) -> Path | None:
 
 @hookimpl
 def pynomaly_read_data(connection: Connection, query: Mapping[str, Any]) -> Any:
-    import pandas as pd
-
     path: Path = connection.handle
     opts = {**connection.options, **query}
-    try:
-        if _kind(path) == "csv":
-            sep = opts.get("delimiter", "\t" if path.name.lower().endswith(".tsv") else ",")
-            # index_col=False: a first row longer than the header is an error, not an index;
-            # pandas only warns about it (and drops data), so the warning becomes the error.
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", pd.errors.ParserWarning)
-                return pd.read_csv(path, sep=sep, index_col=opts.get("index_col", False))
+    kind = kind_of(path)
+    with _reading(path, kind):
+        if kind == "csv":
+            return _read_csv(path, opts)
+        if kind == "jsonl":
+            import pandas as pd
+
+            return pd.read_json(path, lines=True)
+        if kind == "excel":
+            return _read_excel(path, opts)
+        import pandas as pd
+
         return pd.read_parquet(path, columns=opts.get("columns"))
-    except pd.errors.ParserWarning:
-        raise DataError(f"{path}: ragged rows: a row has more fields than the header") from None
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: cannot read as {_kind(path)}: {first}") from None
-    except Exception as exc:  # pyarrow's errors do not share a base with the ones above
-        raise DataError(
-            f"{path}: cannot read as {_kind(path)}: {type(exc).__name__}: {exc}"
-        ) from None
+
+
+@hookimpl
+def pynomaly_read_batches(
+    connection: Connection, query: Mapping[str, Any], batch_size: int
+) -> Iterator[Any] | None:
+    path: Path = connection.handle
+    opts = {**connection.options, **query}
+    kind = kind_of(path)
+    if kind == "excel":
+        return None  # openpyxl reads whole workbooks anyway
+    return _batches(path, kind, opts, batch_size)
+
+
+def _batches(path: Path, kind: str | None, opts: Mapping[str, Any], size: int) -> Iterator[Any]:
+    import pandas as pd
+
+    with _reading(path, kind):
+        if kind == "parquet":
+            import pyarrow.dataset as ds
+
+            start = 0
+            for batch in ds.dataset(path, format="parquet").to_batches(batch_size=size):
+                frame = batch.to_pandas()
+                frame.index = pd.RangeIndex(start, start + len(frame))
+                start += len(frame)
+                yield frame
+            return
+        reader = (
+            _read_csv(path, opts, chunksize=size)
+            if kind == "csv"
+            else pd.read_json(path, lines=True, chunksize=size)
+        )
+        with reader:
+            yield from reader
+
+
+@contextmanager
+def _reading(path: Path, kind: str | None) -> Iterator[None]:
+    """Turn the many ways a file can be unreadable into one-line :class:`DataError`s."""
+    try:
+        yield
+    except DataError:
+        raise
+    except Exception as exc:
+        raise _unreadable(path, kind, exc) from None
+
+
+def _unreadable(path: Path, kind: str | None, exc: Exception) -> DataError:
+    import gzip
+    import zlib
+
+    import pandas as pd
+
+    where = f"{path}: cannot read as {kind}"
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return DataError(f"{path}: file is empty")
+    if isinstance(exc, pd.errors.ParserWarning):
+        return DataError(f"{path}: ragged rows: a row has more fields than the header")
+    if isinstance(exc, UnicodeDecodeError):
+        return DataError(f"{where}: not {exc.encoding} text (pass --encoding, e.g. latin-1)")
+    if isinstance(exc, (gzip.BadGzipFile, EOFError, zlib.error)):
+        return DataError(f"{where}: corrupt or truncated compressed data")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return DataError(f"{where}: {first}")
+
+
+def _read_csv(path: Path, opts: Mapping[str, Any], **kwargs: Any) -> Any:
+    import pandas as pd
+
+    tab = path.name.lower().endswith((".tsv", ".tsv.gz"))
+    # index_col=False: a first row longer than the header is an error, not an index;
+    # pandas only warns about it (and drops data), so the warning becomes the error.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        return pd.read_csv(
+            path,
+            sep=opts.get("delimiter") or ("\t" if tab else ","),
+            encoding=opts.get("encoding") or "utf-8-sig",  # utf-8-sig skips a BOM
+            index_col=opts.get("index_col", False),
+            **kwargs,
+        )
+
+
+def _read_excel(path: Path, opts: Mapping[str, Any]) -> Any:
+    import importlib.util
+
+    import pandas as pd
+
+    if importlib.util.find_spec("openpyxl") is None:
+        raise DataError(f"{path}: reading Excel needs openpyxl: pip install 'pynomaly[excel]'")
+    return pd.read_excel(path, sheet_name=opts.get("sheet", 0), engine="openpyxl")
 
 
 @hookimpl
 def pynomaly_get_schema(connection: Connection) -> dict[str, str]:
     path: Path = connection.handle
-    if _kind(path) == "parquet":
-        import pyarrow.parquet as pq
+    if kind_of(path) == "parquet":
+        import pyarrow.dataset as ds
 
-        schema = pq.read_schema(path) if path.is_file() else pq.ParquetDataset(path).schema
-        return {f.name: str(f.type) for f in schema}
+        return {f.name: str(f.type) for f in ds.dataset(path, format="parquet").schema}
     frame = pynomaly_read_data(connection, {})
     return {str(c): str(t) for c, t in frame.dtypes.items()}
 
@@ -113,9 +212,12 @@ def pynomaly_get_schema(connection: Connection) -> dict[str, str]:
 @hookimpl
 def pynomaly_test_connection(connection: Connection) -> bool:
     path: Path = connection.handle
-    if path.is_file():
-        with path.open("rb") as fh:
-            fh.read(1)
+    try:
+        if path.is_file():
+            with path.open("rb") as fh:
+                fh.read(1)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot open: {exc.strerror}") from None
     return True
 
 
@@ -125,15 +227,17 @@ def pynomaly_write_data(
 ) -> bool:
     from pynomaly.builtin.atomic import atomic_write
 
-    kind = _kind(Path(destination))
-    if kind is None:
-        raise DataError(
-            f"{destination}: unknown file type (use {', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES)})"
-        )
+    kind = kind_of(Path(destination))
+    if kind not in ("csv", "parquet", "jsonl"):
+        known = SUFFIXES["csv"] + SUFFIXES["parquet"] + SUFFIXES["jsonl"]
+        raise DataError(f"{destination}: unknown file type (use {', '.join(known)})")
 
     def write(tmp: Path) -> None:
+        gz = "gzip" if destination.endswith(".gz") else None
         if kind == "csv":
-            data.to_csv(tmp, compression="gzip" if destination.endswith(".gz") else None)
+            data.to_csv(tmp, compression=gz)
+        elif kind == "jsonl":
+            data.to_json(tmp, orient="records", lines=True, compression=gz)
         else:
             data.to_parquet(tmp)
 
