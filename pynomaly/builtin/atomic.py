@@ -12,7 +12,7 @@ from pynomaly.errors import InputError
 
 
 def atomic_write(
-    destination: str | os.PathLike[str], write: Callable[[Path], None], *, overwrite: bool
+    destination: str | os.PathLike[str], write: Callable[[Path], object], *, overwrite: bool
 ) -> None:
     """Call ``write(tmp_path)``, then move the result to ``destination`` in one step.
 

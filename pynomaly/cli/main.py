@@ -8,107 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
-import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
 from pynomaly._version import __version__
-from pynomaly.errors import InputError, PynomalyError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
-
-
-class Context:
-    """What the group options decided, shared by the sub-commands."""
-
-    def __init__(
-        self,
-        debug: bool,
-        strict: bool,
-        plugin_args: Sequence[str],
-        plugins_dir: str | None,
-        config: str | None,
-    ) -> None:
-        self.debug = debug
-        self.strict = strict
-        self.disable = [p[3:] for p in plugin_args if p.startswith("no:")]
-        self.extra_modules = [p for p in plugin_args if not p.startswith("no:")]
-        self.plugins_dir = plugins_dir
-        self.config_file = config
-        self._manager: Any = None
-
-    def manager(self) -> Any:
-        if self._manager is None:
-            from pynomaly.plugin.manager import PluginManager
-
-            pm = PluginManager(
-                disable=self.disable,
-                strict=True if self.strict else None,
-                plugins_dir=self.plugins_dir,
-                config=_read_config(self.config_file) if self.config_file else None,
-            )
-            for module in self.extra_modules:
-                import importlib
-
-                try:
-                    obj = importlib.import_module(module)
-                except ImportError as exc:
-                    raise InputError(f"-p {module}: cannot import: {exc}") from None
-                pm.register(obj, name=module)
-            self._manager = pm
-        return self._manager
-
-
-def _read_config(path: str) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise InputError(f"--config {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"--config {path}: not valid JSON: {exc}") from None
-    plugins = data.get("plugins", data) if isinstance(data, dict) else None
-    if not isinstance(plugins, dict) or not all(isinstance(v, dict) for v in plugins.values()):
-        raise InputError(f'--config {path}: expected {{"plugins": {{"NAME": {{...}}}}}}')
-    return plugins
-
-
-def _fail(ctx: Context, exc: BaseException) -> NoReturn:
-    if ctx.debug:
-        traceback.print_exception(exc)
-    code = EXIT_BAD_INPUT if isinstance(exc, InputError) else EXIT_FAILURE
-    click.echo(f"Error: {exc}", err=True)
-    sys.exit(code)
-
-
-def handles_errors(func: F) -> F:
-    """Turn pynomaly's errors into a one-line message and exit code 2 (input) or 1."""
-    import functools
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx: Context = click.get_current_context().find_object(Context)  # type: ignore[assignment]
-        try:
-            return func(*args, **kwargs)
-        except PynomalyError as exc:
-            _fail(ctx, exc)
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            sys.exit(130)
-        except Exception as exc:  # an unexpected bug: say so in one line unless --debug
-            if ctx.debug:
-                raise
-            _fail(
-                ctx, PynomalyError(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug)")
-            )
-
-    return wrapper  # type: ignore[return-value]
+from pynomaly.cli.common import EXIT_FAILURE, Context, handles_errors, print_table
 
 
 @click.group(
@@ -151,116 +57,6 @@ def cli(
 ) -> None:
     """pynomaly: anomaly detection built from plugins."""
     ctx.obj = Context(debug, strict, plugin_args, plugins_dir, config)
-
-
-def _parse_param(item: str) -> tuple[str, Any]:
-    name, sep, raw = item.partition("=")
-    if not sep or not name:
-        raise InputError(f"--param {item!r}: expected NAME=VALUE")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw  # a bare word such as auto or rbf
-    return name.strip(), value
-
-
-@contextmanager
-def _status(message: str) -> Iterator[None]:
-    """A spinner on stderr when it is a terminal; silent when piped."""
-    if not sys.stderr.isatty():
-        yield
-        return
-    from rich.console import Console
-
-    with Console(stderr=True).status(message):
-        yield
-
-
-@cli.command()
-@click.argument("source")
-@click.option(
-    "-d",
-    "--detector",
-    default=None,
-    metavar="ID",
-    help="Detector id, e.g. sklearn:iforest, pyod:ecod or unambiguous short id.  "
-    "[default: sklearn:iforest]",
-)
-@click.option(
-    "-c",
-    "--contamination",
-    type=float,
-    default=0.1,
-    show_default=True,
-    help="Expected share of anomalies, in (0, 0.5]; sets the threshold.",
-)
-@click.option(
-    "--random-state", type=int, default=0, show_default=True, help="Seed, for reproducible results."
-)
-@click.option(
-    "-P",
-    "--param",
-    "params",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Detector parameter (JSON value or bare word); repeatable.",
-)
-@click.option("-o", "--output", metavar="PATH", help="Write index, anomaly_score, is_anomaly here.")
-@click.option("--format", "fmt", metavar="FMT", help="Output file format [from the extension].")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
-@click.option("--top", type=int, default=10, show_default=True, help="Rows in the console table.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of a table.")
-@click.pass_obj
-@handles_errors
-def detect(
-    ctx: Context,
-    source: str,
-    detector: str | None,
-    contamination: float,
-    random_state: int,
-    params: tuple[str, ...],
-    output: str | None,
-    fmt: str | None,
-    overwrite: bool,
-    top: int,
-    as_json: bool,
-) -> None:
-    """Find anomalies in SOURCE: a CSV/Parquet path or a URI such as sample:wbc.
-
-    \b
-    Examples:
-      pynomaly detect sample:wbc
-      pynomaly detect data.csv -d pyod:ecod -c 0.05 -o scores.csv
-      pynomaly detect data.parquet -d sklearn:lof -P n_neighbors=35 --json
-    """
-    from pynomaly.builtin.outputs import format_for
-    from pynomaly.detection import api
-
-    pm = ctx.manager()
-    kwargs = dict(_parse_param(p) for p in params)
-    if output is not None:  # fail on a bad destination before spending time on detection
-        fmt = fmt or format_for(output)
-        if fmt is None:
-            raise InputError(
-                f"--output {output}: unknown file type; pass --format csv|json|parquet"
-            )
-        if Path(output).exists() and not overwrite:
-            raise InputError(f"--output {output}: already exists (use --overwrite to replace it)")
-    with _status(f"Detecting anomalies in {source} ..."):
-        result = api.detect(
-            source,
-            detector or api.DEFAULT_DETECTOR,
-            contamination=contamination,
-            random_state=random_state,
-            manager=pm,
-            **kwargs,
-        )
-    if output is not None:
-        assert fmt is not None
-        pm.export_data(result, output, fmt, {"overwrite": overwrite})
-    click.echo(pm.format_output(result, "json" if as_json else "table", {"top": top}))
-    if output is not None and not as_json:
-        click.echo(f"Wrote {len(result.scores)} rows to {output}")
 
 
 @cli.command()
@@ -316,10 +112,10 @@ def plugins_list(ctx: Context, as_json: bool, stats: bool) -> None:
         )
         for r in rows
     ]
-    _print_table(("name", "version", "types", "status", "origin / reason"), table)
+    print_table(("name", "version", "types", "status", "origin / reason"), table)
     if stats:
         click.echo()
-        _print_table(
+        print_table(
             ("plugin", "hook", "calls", "errors", "seconds"),
             [
                 (s.plugin, s.hook, str(s.calls), str(s.errors), f"{s.seconds:.4f}")
@@ -345,10 +141,14 @@ def plugins_check(ctx: Context, as_json: bool) -> None:
         sys.exit(EXIT_FAILURE)
 
 
-def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    for row in (header, *rows):
-        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+from pynomaly.cli.data import schema, sources, steps  # noqa: E402
+from pynomaly.cli.detection import detect, fit, score  # noqa: E402
+
+for _command in (detect, fit, score, sources, schema, steps):
+    cli.add_command(_command)
+
+
+
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -411,7 +411,8 @@ def _aligned(features: pd.DataFrame, model: Model, where: str) -> pd.DataFrame:
     if len(names) != len(model.feature_names) or set(names) != set(model.feature_names):
         missing = sorted(set(model.feature_names) - set(names))
         extra = sorted(set(names) - set(model.feature_names))
-        detail = f" (missing: {missing}; unexpected: {extra})" if missing or extra else ""
+        parts = [f"missing: {missing}" if missing else "", f"unexpected: {extra}" if extra else ""]
+        detail = f" ({'; '.join(p for p in parts if p)})" if missing or extra else ""
         raise DataError(
             f"{where}: the model was fitted on {len(model.feature_names)} features, this data "
             f"has {len(names)}{detail}"

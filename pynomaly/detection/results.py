@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 import pandas as pd
+
+from pynomaly.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
     from pynomaly.plugin.manager import PluginManager
@@ -191,3 +193,42 @@ class DetectionResult:
         }
         out.update(self.metrics)
         return out
+
+
+def combine_results(results: Iterable[DetectionResult]) -> DetectionResult:
+    """One result from consecutive batch results of the same model, consumed lazily.
+
+    Only scores, labels, indexes and ground truth are kept (not the batches' data), so a large
+    source scored batch by batch never has to fit in memory.
+    """
+    scores: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    indexes: list[pd.Index] = []
+    truths: list[pd.Series] = []
+    first: DetectionResult | None = None
+    duration = 0.0
+    for result in results:
+        first = first or result
+        scores.append(result.scores)
+        labels.append(result.labels)
+        indexes.append(result.index)
+        duration += result.duration
+        if result.y_true is not None:
+            truths.append(result.y_true)
+    if first is None:
+        raise DataError("no rows to score: the source is empty")
+    all_scores = np.concatenate(scores)
+    y_true = pd.concat(truths) if len(truths) == len(scores) else None
+    return DetectionResult(
+        scores=all_scores,
+        labels=np.concatenate(labels),
+        threshold=first.threshold,
+        index=indexes[0].append(indexes[1:]) if len(indexes) > 1 else indexes[0],
+        detector=first.detector,
+        model=first.model,
+        source=first.source,
+        duration=duration,
+        y_true=y_true,
+        metrics=ranking_metrics(y_true.to_numpy(), all_scores) if y_true is not None else {},
+        manager=first.manager,
+    )

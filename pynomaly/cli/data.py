@@ -1,0 +1,96 @@
+"""``pynomaly sources``, ``schema`` and ``steps``: what data can be read and processed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from pynomaly.cli.common import Context, handles_errors, print_table
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@handles_errors
+def sources(ctx: Context, as_json: bool) -> None:
+    """List the data sources of all loaded plugins (URI schemes, file extensions)."""
+    infos = ctx.manager().data_sources()
+    if as_json:
+        rows = [
+            {
+                "name": i.name,
+                "plugin": i.plugin,
+                "description": i.description,
+                "schemes": list(i.schemes),
+                "extensions": list(i.extensions),
+            }
+            for i in infos
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    print_table(
+        ("name", "plugin", "reads", "description"),
+        [
+            (
+                i.name,
+                i.plugin,
+                " ".join([f"{s}:" for s in i.schemes] + list(i.extensions)),
+                i.description,
+            )
+            for i in infos
+        ],
+    )
+
+
+@click.command()
+@click.argument("source")
+@click.option("--table", metavar="NAME", help="Database table (SQL sources).")
+@click.option("--query", metavar="SQL", help="SQL query (SQL sources).")
+@click.option("--delimiter", metavar="CHAR", help="CSV field delimiter.")
+@click.option("--encoding", metavar="NAME", help="Text encoding of CSV files.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@handles_errors
+def schema(ctx: Context, source: str, as_json: bool, **options: Any) -> None:
+    """Print the column names and types of SOURCE.
+
+    \b
+    Examples:
+      pynomaly schema data.csv
+      pynomaly schema sqlite:///shop.db --table orders --json
+    """
+    pm = ctx.manager()
+    connection = pm.connect(source, {k: v for k, v in options.items() if v is not None})
+    pm.test_connection(connection)
+    columns = pm.get_schema(connection)
+    if as_json:
+        click.echo(json.dumps(columns, indent=2))
+    else:
+        print_table(("column", "type"), list(columns.items()))
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@handles_errors
+def steps(ctx: Context, as_json: bool) -> None:
+    """List the processing steps of all loaded plugins, with their options."""
+    infos = ctx.manager().processing_steps()
+    if as_json:
+        rows = [
+            {
+                "name": i.name,
+                "plugin": i.plugin,
+                "description": i.description,
+                "options": {k: v.to_dict() for k, v in i.options.items()},
+            }
+            for i in infos
+        ]
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    print_table(
+        ("name", "plugin", "options", "description"),
+        [(i.name, i.plugin, ", ".join(i.options) or "-", i.description) for i in infos],
+    )

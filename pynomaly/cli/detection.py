@@ -1,0 +1,338 @@
+"""``pynomaly detect``, ``fit`` and ``score``: the commands that run detectors.
+
+Processing-step flags are applied in a fixed order whatever their order on the command line:
+drop → datetime → impute → encode → drop-constant → scale, then each ``--step`` as given.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from pynomaly.cli.common import Context, handles_errors, parse_param, status
+from pynomaly.errors import InputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+source_options = _options(
+    click.option("--table", metavar="NAME", help="Database table to read (SQL sources)."),
+    click.option("--query", metavar="SQL", help="SQL query to read (SQL sources)."),
+    click.option("--delimiter", metavar="CHAR", help="CSV field delimiter [, or tab for .tsv]."),
+    click.option("--encoding", metavar="NAME", help="Text encoding of CSV files [utf-8]."),
+)
+
+model_options = _options(
+    click.option(
+        "-d",
+        "--detector",
+        default=None,
+        metavar="ID",
+        help="Detector id (sklearn:iforest, pyod:ecod, or an unambiguous short id).  "
+        "[default: sklearn:iforest]",
+    ),
+    click.option(
+        "-c",
+        "--contamination",
+        type=float,
+        default=0.1,
+        show_default=True,
+        help="Expected share of anomalies, in (0, 0.5].",
+    ),
+    click.option(
+        "--random-state",
+        type=int,
+        default=0,
+        show_default=True,
+        help="Seed, for reproducible results.",
+    ),
+    click.option(
+        "-P",
+        "--param",
+        "params",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Detector parameter (JSON value or bare word); repeatable.",
+    ),
+    click.option(
+        "--drop", "drop_columns", multiple=True, metavar="COL", help="Drop a column; repeatable."
+    ),
+    click.option(
+        "--datetime",
+        "datetime_mode",
+        type=click.Choice(["expand", "drop"]),
+        help="Expand datetime columns into numbers, or drop them.",
+    ),
+    click.option(
+        "--impute",
+        metavar="STRATEGY",
+        help="Fill missing values: mean, median, most_frequent, constant.",
+    ),
+    click.option("--encode", metavar="METHOD", help="Encode text columns: onehot, ordinal."),
+    click.option("--drop-constant", is_flag=True, help="Drop columns constant in training data."),
+    click.option("--scale", metavar="METHOD", help="Scale features: standard, robust, minmax."),
+    click.option(
+        "--step",
+        "extra_steps",
+        multiple=True,
+        metavar="NAME[:K=V,...]",
+        help="Any processing step by name, with options; repeatable.",
+    ),
+    click.option(
+        "--label-column",
+        metavar="COL",
+        help="Ground-truth column (1 = anomaly): excluded, scored with ROC AUC / AP.",
+    ),
+    click.option(
+        "--threshold-percentile",
+        type=float,
+        metavar="P",
+        help="Label threshold: this percentile of training scores.",
+    ),
+    click.option(
+        "--threshold-score", type=float, metavar="S", help="Label threshold: this fixed score."
+    ),
+)
+
+output_options = _options(
+    click.option(
+        "-o",
+        "--output",
+        metavar="PATH|URL",
+        help="Write index, anomaly_score, is_anomaly (CSV, JSON, JSONL, Parquet, SQL).",
+    ),
+    click.option("--format", "fmt", metavar="FMT", help="Output format [from the extension]."),
+    click.option(
+        "--output-table", metavar="NAME", help="Table for a SQL --output [anomaly_scores]."
+    ),
+    click.option("--overwrite", is_flag=True, help="Replace an existing output."),
+    click.option("--report", metavar="PATH", help="Also write an HTML report here."),
+    click.option("--notify", metavar="URL", help="POST a JSON summary to this webhook."),
+    click.option("--top", type=int, default=10, show_default=True, help="Rows in the table."),
+    click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table."),
+)
+
+
+def _source_options(kw: dict[str, Any]) -> dict[str, Any]:
+    """Take the source flags out of ``kw``: the ones given become source options."""
+    given = {k: kw.pop(k, None) for k in ("table", "query", "delimiter", "encoding")}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _step_spec(text: str) -> tuple[str, dict[str, Any]]:
+    name, _, rest = text.partition(":")
+    options = dict(parse_param(item) for item in rest.split(",") if item) if rest else {}
+    if not name:
+        raise InputError(f"--step {text!r}: expected NAME or NAME:KEY=VALUE,...")
+    return name, options
+
+
+def _steps(kw: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    steps: list[tuple[str, dict[str, Any]]] = []
+    if kw["drop_columns"]:
+        steps.append(("drop", {"columns": list(kw["drop_columns"])}))
+    if kw["datetime_mode"]:
+        steps.append(("datetime", {"mode": kw["datetime_mode"]}))
+    if kw["impute"]:
+        steps.append(("impute", {"strategy": kw["impute"]}))
+    if kw["encode"]:
+        steps.append(("encode", {"method": kw["encode"]}))
+    if kw["drop_constant"]:
+        steps.append(("drop_constant", {}))
+    if kw["scale"]:
+        steps.append(("scale", {"method": kw["scale"]}))
+    steps.extend(_step_spec(s) for s in kw["extra_steps"])
+    return steps
+
+
+def _fit_arguments(kw: Mapping[str, Any]) -> dict[str, Any]:
+    from pynomaly.detection import api
+
+    return {
+        "detector": kw["detector"] or api.DEFAULT_DETECTOR,
+        "contamination": kw["contamination"],
+        "random_state": kw["random_state"],
+        "steps": _steps(dict(kw)),
+        "label_column": kw["label_column"],
+        "threshold_percentile": kw["threshold_percentile"],
+        "threshold_score": kw["threshold_score"],
+        **dict(parse_param(p) for p in kw["params"]),
+    }
+
+
+def _output_format(output: str, fmt: str | None) -> str:
+    from pynomaly.builtin.outputs import format_for
+
+    if fmt:
+        return fmt
+    if "://" in output:
+        return "sql"
+    found = format_for(output)
+    if found is None:
+        raise InputError(f"--output {output}: unknown file type; pass --format")
+    return found
+
+
+def _check_destinations(kw: Mapping[str, Any], save: str | None = None) -> None:
+    """Fail on an unusable destination before spending time on detection."""
+    for flag, path in (
+        ("--output", kw.get("output")),
+        ("--report", kw.get("report")),
+        ("--save", save),
+    ):
+        if path is None or (flag == "--output" and "://" in path):
+            continue
+        if flag == "--output":
+            _output_format(path, kw.get("fmt"))
+        if Path(path).exists() and not kw.get("overwrite"):
+            raise InputError(f"{flag} {path}: already exists (use --overwrite to replace it)")
+
+
+def _deliver(ctx: Context, result: Any, kw: Mapping[str, Any], rows_note: bool = True) -> None:
+    pm = ctx.manager()
+    output = kw.get("output")
+    if output is not None:
+        options = {
+            "overwrite": kw["overwrite"],
+            "table": kw.get("output_table") or "anomaly_scores",
+        }
+        pm.export_data(result, output, _output_format(output, kw.get("fmt")), options)
+    if kw.get("report"):
+        pm.export_data(result, kw["report"], "html", {"overwrite": kw["overwrite"]})
+    click.echo(pm.format_output(result, "json" if kw["as_json"] else "table", {"top": kw["top"]}))
+    if not kw["as_json"]:
+        if output is not None and rows_note:
+            click.echo(f"Wrote {len(result.scores)} rows to {output}")
+        if kw.get("report"):
+            click.echo(f"Wrote report to {kw['report']}")
+    if kw.get("notify"):
+        summary = result.summary()
+        message = (
+            f"pynomaly: {summary['anomalies']} anomalies in {summary['rows']} rows "
+            f"of {summary['source']}"
+        )
+        for plugin, error in pm.send_notification(message, result, {"webhook": kw["notify"]}):
+            click.echo(f"Warning: notification by plugin {plugin} failed: {error}", err=True)
+
+
+@click.command()
+@click.argument("source")
+@source_options
+@model_options
+@output_options
+@click.option("--save", metavar="PATH", help="Also save the fitted model (pickle) here.")
+@click.pass_obj
+@handles_errors
+def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
+    """Find anomalies in SOURCE: a file (CSV, Parquet, JSON Lines, Excel), a database URL
+    or a sample such as sample:wbc.
+
+    \b
+    Examples:
+      pynomaly detect sample:wbc
+      pynomaly detect data.csv -d pyod:ecod -c 0.05 -o scores.csv
+      pynomaly detect data.parquet -d sklearn:lof -P n_neighbors=35 --json
+      pynomaly detect data.csv --impute median --encode onehot --scale robust --label-column y
+      pynomaly detect sqlite:///shop.db --table orders -o sqlite:///shop.db --output-table scores
+    """
+    from pynomaly.detection import api
+
+    _check_destinations(kw, save)
+    options = _source_options(kw)
+    with status(f"Detecting anomalies in {source} ..."):
+        result = api.detect(
+            source, source_options=options, manager=ctx.manager(), **_fit_arguments(kw)
+        )
+    if save:
+        from pynomaly.detection.persistence import save_model
+
+        save_model(result.model, save, overwrite=kw["overwrite"])
+    _deliver(ctx, result, kw)
+
+
+@click.command()
+@click.argument("source")
+@source_options
+@model_options
+@click.option("--save", metavar="PATH", required=True, help="Where to save the model (pickle).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing model file.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@handles_errors
+def fit(ctx: Context, source: str, save: str, overwrite: bool, as_json: bool, **kw: Any) -> None:
+    """Fit a detector on SOURCE and save the model, to score other data with `pynomaly score`.
+
+    \b
+    Examples:
+      pynomaly fit train.csv -d pyod:ecod --impute median --save model.pkl
+      pynomaly score model.pkl new.csv -o scores.csv
+    """
+    from pynomaly.detection import api
+    from pynomaly.detection.persistence import save_model
+
+    _check_destinations({"overwrite": overwrite}, save)
+    with status(f"Fitting on {source} ..."):
+        model = api.fit(
+            source, source_options=_source_options(kw), manager=ctx.manager(), **_fit_arguments(kw)
+        )
+    save_model(model, save, overwrite=overwrite)
+    info = {
+        "model": save,
+        "detector": model.detector,
+        "features": len(model.feature_names),
+        "threshold": model.threshold,
+    }
+    click.echo(
+        json.dumps(info)
+        if as_json
+        else f"Saved {model.detector} model ({len(model.feature_names)} features, "
+        f"threshold {model.threshold:.6g}) to {save}"
+    )
+
+
+@click.command()
+@click.argument("model_path", metavar="MODEL")
+@click.argument("source")
+@source_options
+@output_options
+@click.option(
+    "--batch-size",
+    type=int,
+    default=50_000,
+    show_default=True,
+    help="Rows read and scored at a time.",
+)
+@click.pass_obj
+@handles_errors
+def score(ctx: Context, model_path: str, source: str, batch_size: int, **kw: Any) -> None:
+    """Score SOURCE with a saved MODEL, batch by batch (the data need not fit in memory).
+
+    \b
+    Examples:
+      pynomaly score model.pkl big.csv -o scores.csv --batch-size 100000
+      pynomaly score model.pkl sqlite:///shop.db --table today --json
+    """
+    from pynomaly.detection.persistence import load_model
+    from pynomaly.detection.results import combine_results
+
+    _check_destinations(kw)
+    model = load_model(model_path)
+    with status(f"Scoring {source} ..."):
+        batches = model.score_source(
+            source, batch_size=batch_size, source_options=_source_options(kw), manager=ctx.manager()
+        )
+        result = combine_results(batches)  # keeps scores only: batches' data is let go
+    _deliver(ctx, result, kw)
