@@ -404,7 +404,7 @@ def pynomaly_format_output(
 def pynomaly_export_data(
     result: DetectionResult, destination: str, fmt: str, options: Mapping[str, Any]
 ) -> bool | None:
-    """Write a detection result to ``destination`` in format ``fmt`` (``"csv"``, ``"json"``).
+    """Write a detection result to ``destination`` in format ``fmt`` (``"csv"``, ``"sql"`` ...).
 
     Called on the plugins in hook order until one returns non-None. The file holds the input
     rows' index, ``anomaly_score`` and ``is_anomaly``. Writes must be atomic (temporary file,

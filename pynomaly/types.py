@@ -164,7 +164,8 @@ class OutputInfo:
 
 @attrs.frozen
 class Connection:
-    """An open data source: the URI, the plugin that accepted it and that plugin's handle."""
+    """An open data source: the URI (for display: any password masked as ``***``), the
+    plugin that accepted it and that plugin's handle (which keeps what it needs to connect)."""
 
     uri: str
     plugin: str

@@ -41,7 +41,7 @@ class StepPlugin:
 @pytest.fixture
 def pm(isolated_pm):
     isolated_pm.register(MeanDistance(), "toy")
-    isolated_pm.register(StepPlugin(), "steps")
+    isolated_pm.register(StepPlugin(), "standardize_steps")
     return isolated_pm
 
 
@@ -52,8 +52,8 @@ def test_steps_are_fitted_on_training_data_and_kept_in_the_model(pm, planted):
     np.testing.assert_allclose(model.score(new, manager=pm), expected)
     clone = pickle.loads(pickle.dumps(model))
     np.testing.assert_allclose(clone.score(new, manager=pm), expected)
-    assert [i.name for i in pm.processing_steps()] == ["standardize"]
-    with pytest.raises(InputError, match="unknown processing step 'nope' \\(known: standardize\\)"):
+    assert "standardize" in [i.name for i in pm.processing_steps()]
+    with pytest.raises(InputError, match="unknown processing step 'nope' \\(known: .*standardize"):
         pynomaly.fit(train, "toy:dist", steps=["nope"], manager=pm)
 
 

@@ -460,5 +460,7 @@ def test_entry_point_plugins_are_discovered_from_installed_metadata(tmp_path, mo
 def test_available_filters_by_plugin_type(isolated_pm):
     isolated_pm.load_all()
     names = {m.name for m in isolated_pm.available("data_source")}
-    assert names == {"files", "samples"}
-    assert {m.name for m in isolated_pm.available("output")} == {"outputs"}
+    assert names == {"files", "samples", "sql"}
+    assert {m.name for m in isolated_pm.available("output")} == {
+        "outputs", "report", "webhook", "sql"
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,9 +27,7 @@ def atomic_write(
         raise InputError(f"{dest}: directory {dest.parent} does not exist")
     if dest.exists() and not overwrite:
         raise InputError(f"{dest}: already exists (use --overwrite / overwrite=True to replace it)")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _new_temporary(dest)
     try:
         write(tmp)
         if overwrite:
@@ -46,3 +44,15 @@ def atomic_write(
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _new_temporary(dest: Path) -> Path:
+    """A new empty file beside ``dest``, created with mode 0666 minus the umask (what a plain
+    ``open()`` gives; ``mkstemp`` would make the result 0600)."""
+    while True:
+        tmp = dest.parent / f".{dest.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp

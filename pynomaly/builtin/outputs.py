@@ -1,26 +1,56 @@
-"""Built-in output plugin ``outputs``: console table and JSON text, CSV/JSON/Parquet files,
-and notifications to the log.
+"""Built-in output plugin ``outputs``: console table and JSON text, CSV/JSON/JSON Lines/Parquet
+files, and notifications to the log.
 
-Files hold the input rows' index, ``anomaly_score`` and ``is_anomaly`` and are written
-atomically.
+Text formats (``pynomaly_format_output``):
+
+* ``table``: the top anomalies as a plain-text (no ANSI codes) rich table, with the features
+  that drive each row's score, then a one-line summary. Options: ``top`` (rows, 10),
+  ``features`` (contributing features per row, 3; 0 for none), ``width`` (characters, 100).
+* ``json``: ``{"summary": {...}, "top": [{"index", "anomaly_score", "is_anomaly",
+  "contributions"?}, ...]}``. Options: ``top``, ``features``.
+
+File formats (``pynomaly_export_data``), one record per input row in input order, written
+atomically (temporary file, then rename) and never over an existing file unless
+``options["overwrite"]``:
+
+* ``csv`` (``.csv``, ``.csv.gz``): index, ``anomaly_score``, ``is_anomaly``.
+* ``json`` (``.json``): ``{"summary": {...}, "rows": [{"index", "anomaly_score",
+  "is_anomaly"}, ...]}``.
+* ``jsonl`` (``.jsonl``, ``.ndjson``): one ``{"index", "anomaly_score", "is_anomaly"}``
+  object per line.
+* ``parquet`` (``.parquet``): like csv.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import logging
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pynomaly._version import __version__
+from pynomaly.errors import InputError
 from pynomaly.markers import hookimpl
 from pynomaly.types import OutputInfo, PluginMetadata, PluginType
 
 log = logging.getLogger("pynomaly.notify")
 
-FILE_FORMATS = {"csv": (".csv", ".csv.gz"), "json": (".json",), "parquet": (".parquet",)}
+# formats this plugin writes, by file-name suffix (longest suffixes are matched as given)
+FILE_FORMATS: dict[str, tuple[str, ...]] = {
+    "csv": (".csv", ".csv.gz"),
+    "json": (".json",),
+    "jsonl": (".jsonl", ".ndjson"),
+    "parquet": (".parquet",),
+}
+# every format a destination's extension implies, including those of other built-in plugins
+EXTENSIONS: dict[str, tuple[str, ...]] = {**FILE_FORMATS, "html": (".html", ".htm")}
+
+# errors that mean "this destination cannot be written": the caller's input, not a crash
+_INPUT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR, errno.EISDIR}
 
 
 @hookimpl
@@ -30,7 +60,7 @@ def pynomaly_plugin_metadata() -> PluginMetadata:
         version=__version__,
         plugin_types=[PluginType.OUTPUT],
         author="pynomaly",
-        description="console table, JSON, CSV and Parquet results; log notifications",
+        description="console table, JSON, CSV, JSON Lines and Parquet results; log notifications",
         pynomaly_compat=f"=={__version__}",
     )
 
@@ -38,8 +68,13 @@ def pynomaly_plugin_metadata() -> PluginMetadata:
 @hookimpl
 def pynomaly_outputs() -> list[OutputInfo]:
     return [
-        OutputInfo("table", "top anomalies as a console table"),
-        OutputInfo("json", "summary and top anomalies as JSON (text or file)", (".json",)),
+        OutputInfo("table", "top anomalies with their main contributing features (console)"),
+        OutputInfo("json", "summary and every row's score and label as JSON", (".json",)),
+        OutputInfo(
+            "jsonl",
+            "one JSON object per row: index, anomaly_score, is_anomaly",
+            (".jsonl", ".ndjson"),
+        ),
         OutputInfo(
             "csv", "one row per input row: index, anomaly_score, is_anomaly", (".csv", ".csv.gz")
         ),
@@ -48,69 +83,236 @@ def pynomaly_outputs() -> list[OutputInfo]:
 
 
 def format_for(destination: str) -> str | None:
-    """The file format implied by a destination's extension, if any."""
-    name = destination.lower()
-    for fmt, suffixes in FILE_FORMATS.items():
+    """The file format implied by a destination's extension (``csv``, ``json``, ``jsonl``,
+    ``parquet``, ``html``), or ``None``."""
+    name = str(destination).lower()
+    for fmt, suffixes in EXTENSIONS.items():
         if name.endswith(suffixes):
             return fmt
     return None
 
 
-def _summary_line(result: Any) -> str:
+# --------------------------------------------------------------------------------------------
+# Shared helpers (also used by the report and webhook plugins)
+# --------------------------------------------------------------------------------------------
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready version of an index value or number (numpy scalars, tuples, timestamps)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, tuple):
+        return [plain(v) for v in value]
+    if hasattr(value, "isoformat"):  # datetime, pandas Timestamp
+        return value.isoformat()
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            return plain(item())
+        except (TypeError, ValueError):
+            pass
+    return str(value)
+
+
+def summary_line(result: Any) -> str:
+    """One line: rows, anomalies, threshold, detector, source, time, ROC AUC / AP if known."""
     s = result.summary()
-    return (
+    line = (
         f"{s['rows']} rows, {s['anomalies']} anomalies (contamination {s['contamination']:g}, "
         f"threshold {s['threshold']:.6g}) — {s['detector']} on {s['source']} "
         f"in {s['seconds']:.2f} s"
     )
+    metrics = [
+        f"{label} {result.metrics[key]:.3f}"
+        for key, label in (("roc_auc", "ROC AUC"), ("average_precision", "AP"))
+        if key in result.metrics
+    ]
+    return line + (" — " + ", ".join(metrics) if metrics else "")
 
 
-def _json_document(result: Any, top: int) -> dict[str, Any]:
-    rows = result.top(top)[["anomaly_score", "is_anomaly"]]
-    return {
-        "summary": result.summary(),
-        "top": [
-            {
-                "index": _plain(idx),
-                "anomaly_score": float(r.anomaly_score),
-                "is_anomaly": int(r.is_anomaly),
-            }
-            for idx, r in zip(rows.index, rows.itertuples(index=False), strict=True)
-        ],
-    }
+_summary_line = summary_line  # the former private name
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
+def top_contributors(
+    result: Any, n: int, features: int
+) -> tuple[dict[Any, list[tuple[str, float]]], str | None]:
+    """For the ``n`` top rows, their ``features`` most contributing features (positive
+    contributions only, largest first), by index; and why there are none, if so."""
+    if features <= 0 or n <= 0:
+        return {}, None
+    if result.data is None:
+        return {}, "no input data in this result"
+    try:
+        contributions = result.contributions(n)
+    except Exception as exc:  # an explanation must never break the output itself
+        log.debug("contributions failed", exc_info=True)
+        return {}, f"contributions unavailable: {type(exc).__name__}: {exc}"
+    out: dict[Any, list[tuple[str, float]]] = {}
+    for idx, row in contributions.iterrows():
+        best = row[row > 0].sort_values(ascending=False, kind="stable").head(features)
+        out[idx] = [(str(name), float(value)) for name, value in best.items()]
+    return out, None
+
+
+def top_records(result: Any, n: int, features: int = 0) -> list[dict[str, Any]]:
+    """The ``n`` highest-scoring rows as JSON-ready dicts; with ``features`` > 0 each has a
+    ``contributions`` mapping (feature → score contribution) when the data allows it."""
+    rows = result.top(n)[["anomaly_score", "is_anomaly"]]
+    contributors, _ = top_contributors(result, n, features)
+    records = []
+    for idx, score, label in zip(
+        rows.index, rows["anomaly_score"].tolist(), rows["is_anomaly"].tolist(), strict=True
+    ):
+        record: dict[str, Any] = {
+            "index": plain(idx),
+            "anomaly_score": float(score),
+            "is_anomaly": int(label),
+        }
+        if contributors:
+            record["contributions"] = dict(contributors.get(idx, []))
+        records.append(record)
+    return records
+
+
+def _json_document(result: Any, top: int, features: int = 0) -> dict[str, Any]:
+    return {"summary": result.summary(), "top": top_records(result, top, features)}
+
+
+def _row_records(result: Any) -> Any:
+    """Every row as ``{"index", "anomaly_score", "is_anomaly"}``, in input order (a generator)."""
+    for idx, score, label in zip(
+        result.index.tolist(), result.scores.tolist(), result.labels.tolist(), strict=True
+    ):
+        yield {"index": plain(idx), "anomaly_score": float(score), "is_anomaly": int(label)}
+
+
+# --------------------------------------------------------------------------------------------
+# Text
+# --------------------------------------------------------------------------------------------
+
+
+def _table(result: Any, top: int, features: int, width: int) -> str:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text  # cells as Text: "[" in a column name is not markup
+
+    frame = result.top(top)
+    contributors, why_not = top_contributors(result, top, features)
+    truth = None
+    if result.y_true is not None and result.index.is_unique:
+        truth = result.y_true.reindex(frame.index)
+    rows: list[list[str]] = []
+    for rank, (idx, score, label) in enumerate(
+        zip(frame.index, frame["anomaly_score"], frame["is_anomaly"], strict=True), start=1
+    ):
+        cells = [str(rank), str(idx), f"{score:.6g}", "yes" if label else "no"]
+        if truth is not None:
+            value = truth.get(idx)
+            cells.append("?" if value is None or value != value else str(int(value)))
+        rows.append(cells)
+    headers = ["#", str(frame.index.name or "row"), "anomaly_score", "anomaly"]
+    if truth is not None:
+        headers.append("label")
+    below: list[str] = []  # contributions listed under the table when it is too narrow
+    if contributors:
+        texts = [
+            [f"{name} ({value:+.3g})" for name, value in contributors.get(idx, [])]
+            for idx in frame.index
+        ]
+        # one line per row when it fits beside the other columns, else one feature per line
+        others = sum(
+            max(len(c) for c in [h, *col]) + 3 for h, *col in zip(headers, *rows, strict=True)
+        )
+        longest = max((len(", ".join(t)) for t in texts), default=0)
+        room = width - others - 3
+        if room >= 24:
+            sep = ", " if longest <= room else "\n"
+            headers.append("top contributing features")
+            for cells, parts in zip(rows, texts, strict=True):
+                cells.append(sep.join(parts) or "-")
+        else:
+            for cells, parts in zip(rows, texts, strict=True):
+                head = f"  {cells[1]}: "
+                for k, part in enumerate(parts or ["-"]):
+                    below.append((head if k == 0 else " " * len(head)) + part)
+    table = Table(
+        title=Text(f"Top {len(frame)} anomalies"), title_justify="left", box=box.SIMPLE_HEAD
+    )
+    for n, header in enumerate(headers):
+        if header == "top contributing features" and n == len(headers) - 1:
+            table.add_column(Text(header), overflow="fold", ratio=1)
+        elif header in ("anomaly", "label"):
+            table.add_column(Text(header), justify="center", no_wrap=True)
+        elif n == 2:  # the score: never folded
+            table.add_column(
+                Text(header), justify="right", min_width=max(len(r[2]) for r in rows or [[""] * 3])
+            )
+        else:
+            table.add_column(Text(header), justify="right", overflow="fold")
+    for cells in rows:
+        table.add_row(*(Text(c) for c in cells))
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer, width=width, color_system=None, force_terminal=False, highlight=False
+    )
+    console.print(table)
+    if below:
+        console.print(Text("Top contributing features:"))
+        for line in below:
+            console.print(Text(line), overflow="fold")
+        console.print()
+    if why_not and result.data is not None:
+        console.print(f"({why_not})", soft_wrap=True, markup=False)
+    console.print(summary_line(result), soft_wrap=True, markup=False)  # one line
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
 
 
 @hookimpl
 def pynomaly_format_output(result: Any, fmt: str, options: Mapping[str, Any]) -> str | None:
     top = int(options.get("top", 10))
+    features = int(options.get("features", 3))
     if fmt == "json":
-        return json.dumps(_json_document(result, top), indent=2, default=str)
+        return json.dumps(_json_document(result, top, features), indent=2, default=str)
     if fmt != "table":
         return None
-    from rich.console import Console
-    from rich.table import Table
+    return _table(result, top, features, int(options.get("width", 100)))
 
-    frame = result.top(top)
-    table = Table(title=f"Top {len(frame)} anomalies", title_justify="left")
-    table.add_column(str(frame.index.name or "row"), justify="right")
-    table.add_column("anomaly_score", justify="right")
-    table.add_column("is_anomaly", justify="center")
-    features = [c for c in frame.columns if c not in ("anomaly_score", "is_anomaly")]
-    shown = features[: int(options.get("features", 3))]
-    for name in shown:
-        table.add_column(str(name), justify="right", overflow="ellipsis", max_width=14)
-    for idx, row in frame.iterrows():
-        cells = [str(idx), f"{row['anomaly_score']:.6g}", "yes" if row["is_anomaly"] else "no"]
-        table.add_row(*cells, *(f"{row[n]:.4g}" for n in shown))
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=int(options.get("width", 100)), color_system=None)
-    console.print(table)
-    console.print(_summary_line(result), soft_wrap=True)  # one line, however long
-    return buffer.getvalue()
+
+# --------------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------------
+
+
+def _write_json(result: Any, tmp: Path) -> None:
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write('{"summary": ')
+        fh.write(json.dumps(result.summary(), default=str))
+        fh.write(', "rows": [')
+        for i, record in enumerate(_row_records(result)):
+            fh.write(("\n" if i == 0 else ",\n") + json.dumps(record, default=str))
+        fh.write("\n]}\n")
+
+
+def _write_jsonl(result: Any, tmp: Path) -> None:
+    with tmp.open("w", encoding="utf-8", newline="\n") as fh:
+        for record in _row_records(result):
+            fh.write(json.dumps(record, default=str))
+            fh.write("\n")
+
+
+def write_file(destination: str, write: Any, options: Mapping[str, Any]) -> None:
+    """``atomic_write`` with unwritable destinations reported as :class:`InputError`."""
+    from pynomaly.builtin.atomic import atomic_write
+
+    try:
+        atomic_write(destination, write, overwrite=bool(options.get("overwrite")))
+    except OSError as exc:
+        if exc.errno in _INPUT_ERRNOS:
+            raise InputError(f"{destination}: cannot write: {exc.strerror or exc}") from exc
+        raise
 
 
 @hookimpl
@@ -119,22 +321,23 @@ def pynomaly_export_data(
 ) -> bool | None:
     if fmt not in FILE_FORMATS:
         return None
-    from pynomaly.builtin.atomic import atomic_write
-
-    frame = result.to_frame()
 
     def write(tmp: Path) -> None:
         if fmt == "csv":
-            frame.to_csv(tmp, compression="gzip" if destination.endswith(".gz") else None)
+            result.to_frame().to_csv(
+                tmp, compression="gzip" if str(destination).endswith(".gz") else None
+            )
         elif fmt == "parquet":
-            frame.to_parquet(tmp)
+            result.to_frame().to_parquet(tmp)
+        elif fmt == "jsonl":
+            _write_jsonl(result, tmp)
         else:
-            tmp.write_text(json.dumps(_json_document(result, len(frame)), default=str))
+            _write_json(result, tmp)
 
-    atomic_write(destination, write, overwrite=bool(options.get("overwrite")))
+    write_file(str(destination), write, options)
     return True
 
 
 @hookimpl
 def pynomaly_send_notification(message: str, result: Any, options: Mapping[str, Any]) -> None:
-    log.info("%s%s", message, f" ({_summary_line(result)})" if result is not None else "")
+    log.info("%s%s", message, f" ({summary_line(result)})" if result is not None else "")

@@ -1,6 +1,22 @@
 """Built-in processing plugin ``validation``: the data must be a non-empty numeric table.
 
-Rejections name the column and, for bad values, the first offending row.
+It runs on every batch after preprocessing and the processing steps, so it sees what the
+detector would get. Each rejection is a one-line :class:`~pynomaly.errors.DataError` that
+starts with the source, names the column and, for a bad value, the first row holding one, and
+suggests the processing step that fixes it:
+
+* no columns, or no rows;
+* duplicate column names;
+* a column that is not numeric (booleans count as 0/1): text or categories (``--encode
+  onehot`` or ``--drop COL``), dates (``--datetime expand``);
+* a missing value (``--impute median``) or an infinite one.
+
+Constant columns are allowed, even when every column is constant: a batch scored later may
+well be a single row, and this hook cannot tell a training batch from a scored one. Training
+data without any spread is for the fit itself to reject.
+
+The common case stays cheap: one sum over the float64 matrix finds that every value is finite;
+only when it is not are the cells searched for the offending one.
 """
 
 from __future__ import annotations
@@ -36,28 +52,70 @@ def pynomaly_validate(data: Any, source: str) -> None:
         raise DataError(f"{source}: no rows (only a header?)")
     duplicated = data.columns[data.columns.duplicated()].unique().tolist()
     if duplicated:
-        raise DataError(f"{source}: duplicate column names {duplicated}")
+        raise DataError(f"{source}: duplicate column names {duplicated}; rename them")
     for name, dtype in data.dtypes.items():
         if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype)):
-            column = data[name]
-            bad = column[~column.map(_is_number)]
-            example = f"; row {bad.index[0]!r} holds {bad.iloc[0]!r}" if len(bad) else ""
-            raise DataError(
-                f"{source}: column {name!r} is not numeric (dtype {dtype}){example}; "
-                "drop or encode it first"
-            )
+            raise DataError(_not_numeric(data[name], name, source))
     values = data.to_numpy(dtype=np.float64, copy=False)
     # one pass summing is far cheaper than a boolean mask of every cell; any NaN or inf makes
     # the sum non-finite, and only then (or on overflow) is the mask computed to locate it
-    if np.isfinite(values.sum()):
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow, inf - inf: no warnings
+        total = values.sum()
+    if np.isfinite(total):
         return
     finite = np.isfinite(values)
     if not finite.all():
         row, col = np.argwhere(~finite)[0]
+        value = values[row, col]
+        count = int(np.count_nonzero(~finite[:, col]))
+        how_many = f"; {count} such values in this column" if count > 1 else ""
+        if np.isnan(value):
+            what, fix = "NaN", "impute missing values (--impute median) or drop such rows"
+        else:
+            what, fix = str(value), "replace infinite values or drop such rows"
         raise DataError(
-            f"{source}: column {data.columns[col]!r} has a missing or infinite value "
-            f"({values[row, col]}) at row {data.index[row]!r}; impute or drop such rows first"
+            f"{source}: column {_plain(data.columns[col])!r} has a missing or infinite value "
+            f"at row {_plain(data.index[row])!r} ({what}{how_many}); {fix}"
         )
+
+
+def _not_numeric(column: Any, name: Any, source: str) -> str:
+    """The message for a column the detectors cannot take, with the step that fixes it."""
+    from pandas.api.types import is_datetime64_any_dtype, is_timedelta64_dtype
+
+    dtype = column.dtype
+    if is_datetime64_any_dtype(dtype) or is_timedelta64_dtype(dtype):
+        return (
+            f"{source}: column {name!r} holds dates (dtype {dtype}); turn them into numbers "
+            f"(--datetime expand) or drop it (--drop {name})"
+        )
+    values = column.dropna()
+    bad = values[~values.map(_is_number).astype(bool)] if len(values) else values
+    if not len(bad):
+        return (
+            f"{source}: column {name!r} is not numeric (dtype {dtype}) although its values are "
+            f"numbers; convert it (pandas.to_numeric) or drop it (--drop {name})"
+        )
+    row, value = _plain(bad.index[0]), _plain(bad.iloc[0])
+    hint = f"encode it (--encode onehot) or drop it (--drop {name})"
+    if isinstance(value, str) and _is_date(value):
+        from pynomaly.builtin.steps import iso_dates
+
+        # the datetime step takes columns of ISO dates unasked; others must be named to it
+        how = "--datetime expand" if iso_dates(column) else f"--step datetime:columns={name}"
+        hint = f"it looks like a date: expand it ({how}) or drop it (--drop {name})"
+    return (
+        f"{source}: column {name!r} is not numeric (dtype {dtype}); "
+        f"row {row!r} holds {value!r}; {hint}"
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds, so that messages show ``3``, not
+    ``np.int64(3)``."""
+    import numpy as np
+
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _is_number(value: object) -> bool:
@@ -65,4 +123,21 @@ def _is_number(value: object) -> bool:
         float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return False
+    return True
+
+
+def _is_date(text: str) -> bool:
+    """Whether ``text`` reads as a date (has digits and a date or time separator)."""
+    import warnings
+
+    import pandas as pd
+
+    if not any(ch.isdigit() for ch in text) or not any(ch in text for ch in "-/:."):
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            pd.Timestamp(text)
+        except (TypeError, ValueError):
+            return False
     return True

@@ -15,6 +15,7 @@ import click
 
 from pynomaly.cli.common import Context, handles_errors, parse_param, status
 from pynomaly.errors import InputError
+from pynomaly.redact import mask_uri
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,7 +89,7 @@ model_options = _options(
         "--step",
         "extra_steps",
         multiple=True,
-        metavar="NAME[:K=V,...]",
+        metavar="NAME[:K=V;K=V]",
         help="Any processing step by name, with options; repeatable.",
     ),
     click.option(
@@ -133,10 +134,11 @@ def _source_options(kw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _step_spec(text: str) -> tuple[str, dict[str, Any]]:
+    # options are separated by ';' so that a value may be a comma-separated list
     name, _, rest = text.partition(":")
-    options = dict(parse_param(item) for item in rest.split(",") if item) if rest else {}
+    options = dict(parse_param(item) for item in rest.split(";") if item) if rest else {}
     if not name:
-        raise InputError(f"--step {text!r}: expected NAME or NAME:KEY=VALUE,...")
+        raise InputError(f"--step {text!r}: expected NAME or NAME:KEY=VALUE;KEY=VALUE")
     return name, options
 
 
@@ -215,7 +217,7 @@ def _deliver(ctx: Context, result: Any, kw: Mapping[str, Any], rows_note: bool =
     click.echo(pm.format_output(result, "json" if kw["as_json"] else "table", {"top": kw["top"]}))
     if not kw["as_json"]:
         if output is not None and rows_note:
-            click.echo(f"Wrote {len(result.scores)} rows to {output}")
+            click.echo(f"Wrote {len(result.scores)} rows to {mask_uri(output)}")
         if kw.get("report"):
             click.echo(f"Wrote report to {kw['report']}")
     if kw.get("notify"):
@@ -252,7 +254,7 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
 
     _check_destinations(kw, save)
     options = _source_options(kw)
-    with status(f"Detecting anomalies in {source} ..."):
+    with status(f"Detecting anomalies in {mask_uri(source)} ..."):
         result = api.detect(
             source, source_options=options, manager=ctx.manager(), **_fit_arguments(kw)
         )
@@ -284,7 +286,7 @@ def fit(ctx: Context, source: str, save: str, overwrite: bool, as_json: bool, **
     from pynomaly.detection.persistence import save_model
 
     _check_destinations({"overwrite": overwrite}, save)
-    with status(f"Fitting on {source} ..."):
+    with status(f"Fitting on {mask_uri(source)} ..."):
         model = api.fit(
             source, source_options=_source_options(kw), manager=ctx.manager(), **_fit_arguments(kw)
         )
@@ -330,7 +332,7 @@ def score(ctx: Context, model_path: str, source: str, batch_size: int, **kw: Any
 
     _check_destinations(kw)
     model = load_model(model_path)
-    with status(f"Scoring {source} ..."):
+    with status(f"Scoring {mask_uri(source)} ..."):
         batches = model.score_source(
             source, batch_size=batch_size, source_options=_source_options(kw), manager=ctx.manager()
         )

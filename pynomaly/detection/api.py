@@ -28,6 +28,7 @@ from pynomaly.detection.results import (
 )
 from pynomaly.errors import DataError, InputError, InvalidParameterError, PluginError
 from pynomaly.plugin.manager import PluginManager
+from pynomaly.redact import mask_uri
 from pynomaly.types import DetectorInfo, ProcessingStep
 
 DEFAULT_DETECTOR = "sklearn:iforest"
@@ -197,8 +198,8 @@ def detect_batches(
 ) -> Iterator[DetectionResult]:
     """One :class:`DetectionResult` per batch of ``source``, read with ``pynomaly_read_batches``."""
     pm = manager or default_manager()
-    uri = os.fspath(source)
-    conn = pm.connect(uri, source_options)
+    conn = pm.connect(os.fspath(source), source_options)
+    uri = conn.uri  # password masked
     for batch in pm.read_batches(conn, batch_size):
         start = time.perf_counter()
         prepared = _prepare(pm, batch, model, None, source=uri)
@@ -297,6 +298,11 @@ def _fit(
         raise DataError(
             f"{prepared.source}: need at least 2 rows to fit a detector, got {X.shape[0]}"
         )
+    # (only at fit time: a scored batch of one row is constant in every column, and fine)
+    if not np.any(X[1:] != X[0]):
+        raise DataError(
+            f"{prepared.source}: every column is constant in the training data; nothing to detect"
+        )
     fitted = pm.fit(info.id, X, checked, float(contamination), random_state)
     train = _checked_scores(fitted.training_scores, X, info.plugin)
     model = Model(
@@ -355,7 +361,7 @@ def _frame(
         return data, "<DataFrame>"
     if isinstance(data, (str, Path, os.PathLike)):
         source = os.fspath(data)
-        return load_data(source, options=source_options, manager=pm), source
+        return load_data(source, options=source_options, manager=pm), mask_uri(source)
     if isinstance(data, pd.Series):
         return data.to_frame(), "<Series>"
     arr = np.asarray(data)

@@ -161,24 +161,35 @@ class DetectionResult:
         )
 
     def top(self, n: int = 10) -> pd.DataFrame:
-        """The ``n`` highest-scoring rows, with their features when the input data is known."""
-        frame = self.to_frame()
-        if self.data is not None:
-            frame = frame.join(self.data, how="left")
-        return frame.sort_values("anomaly_score", ascending=False, kind="stable").head(n)
+        """The ``n`` highest-scoring rows, with their features when the input data is known.
 
-    def contributions(self, n: int = 10) -> pd.DataFrame:
+        Selected by position, so that a duplicated index cannot mix rows up.
+        """
+        order = self._top_positions(n)
+        frame = self.to_frame().iloc[order]
+        if self.data is not None:
+            frame = pd.concat([frame, self.data.iloc[order].set_axis(frame.index)], axis=1)
+        return frame
+
+    def contributions(self, n: int = 10, *, sample: int = 2000) -> pd.DataFrame:
         """For the ``n`` highest-scoring rows, how much each feature drives its score.
 
-        The score drop when the feature is set to its training median (processing steps
-        applied), one batch of ``n × features`` rows; rows by index, columns by feature.
+        The score drop when the feature is set to its median over the input data (a sample
+        of at most ``sample`` rows, processing steps applied), so a row's contributions do not
+        depend on ``n``. One batch of ``n × features`` rows is scored; rows by index, columns
+        by feature.
         """
         from pynomaly.detection import api
 
         if self.data is None:
-            raise ValueError("contributions need the input data, which this result lacks")
-        top = self.top(n).index
-        return api.row_contributions(self.model, self.data.loc[top], manager=self.manager)
+            raise DataError("contributions need the input data, which this result lacks")
+        data = self.data
+        reference = data if len(data) <= sample else data.sample(sample, random_state=0)
+        rows = data.iloc[self._top_positions(n)]
+        return api.row_contributions(self.model, rows, reference=reference, manager=self.manager)
+
+    def _top_positions(self, n: int) -> np.ndarray:
+        return np.argsort(-self.scores, kind="stable")[:n]
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary: rows, anomalies, threshold, detector, source, seconds."""

@@ -19,8 +19,12 @@ ENTRY_POINT_GROUP = "pynomaly.plugins"
 BUILTIN_PLUGINS: dict[str, str] = {
     "files": "pynomaly.builtin.files",
     "samples": "pynomaly.builtin.samples",
+    "steps": "pynomaly.builtin.steps",
     "validation": "pynomaly.builtin.validation",
     "outputs": "pynomaly.builtin.outputs",
+    "report": "pynomaly.builtin.report",
+    "webhook": "pynomaly.builtin.webhook",
+    "sql": "pynomaly.builtin.sql",
 }
 
 

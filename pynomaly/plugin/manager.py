@@ -38,6 +38,7 @@ from pynomaly.plugin.config import validate_config
 from pynomaly.plugin.monitor import HookMonitor, HookStats
 from pynomaly.plugin.records import PluginRecord, PluginStatus
 from pynomaly.plugin.settings import Settings
+from pynomaly.redact import mask_uri
 from pynomaly.types import (
     Connection,
     DetectorInfo,
@@ -476,15 +477,16 @@ class PluginManager:
         """Open ``uri`` with the first data-source plugin that accepts it."""
         options = dict(options or {})
         plugin, handle = self._first("pynomaly_connect", uri=uri, options=options)
+        shown = mask_uri(uri)  # a connection, its errors and results never carry a password
         if plugin is None:
             kinds = sorted(
                 {f"{s}:" for src in self.data_sources() for s in src.schemes}
                 | {e for src in self.data_sources() for e in src.extensions}
             )
             raise SourceNotFoundError(
-                f"{uri}: no data source plugin reads this (known: {', '.join(kinds)})"
+                f"{shown}: no data source plugin reads this (known: {', '.join(kinds)})"
             )
-        return Connection(uri=uri, plugin=plugin, handle=handle, options=options)
+        return Connection(uri=shown, plugin=plugin, handle=handle, options=options)
 
     def read_data(
         self, connection: Connection, query: Mapping[str, Any] | None = None

@@ -1,0 +1,816 @@
+"""Built-in processing plugin ``steps``: transformations fitted on the training data.
+
+Every step learns what it needs from the training frame (medians, scales, categories, which
+columns are constant), is kept in the fitted :class:`~pynomaly.Model` and applied unchanged to
+every batch scored later. Steps run in the order given, after ``pynomaly_preprocess`` and
+before validation; they never modify the caller's DataFrame and pickle with the model. An
+option left out or set to ``None`` takes its default; a wrong option is an
+:class:`~pynomaly.errors.InputError` naming the step and the option. Column lists
+(``columns``) are a list of names or one comma-separated string.
+
+Warnings (all-missing columns, dropped constant columns, many categories) go to the
+``pynomaly.processing`` logger.
+
+``impute`` — fill missing values (NaN, None, NA; not infinities)
+    ``strategy``: ``median`` (default), ``mean``, ``most_frequent`` or ``constant``;
+    ``fill_value``: the value of ``constant`` (default 0 in numeric columns, ``"missing"`` in
+    others), and the value used for a column with no value at all in the training data (with
+    a warning; default again 0 / ``"missing"``), so that impute never leaves a NaN behind;
+    ``columns``: the columns to impute (default: every numeric column for ``mean`` and
+    ``median``, every column for ``most_frequent``, every column but dates for
+    ``constant``). Means and medians are
+    taken over the finite training values; ``most_frequent`` takes the smallest of tied values.
+    Numeric columns that get filled become float64. ::
+
+        pynomaly.detect(df, steps=[("impute", {"strategy": "median"})])       # --impute median
+
+``scale`` — centre and scale numeric columns with training statistics
+    ``method``: ``standard`` (default; mean and population standard deviation), ``robust``
+    (median and interquartile range 25–75 %) or ``minmax`` (to [0, 1] over the training
+    range); ``columns``: the columns to scale (default: every numeric, non-boolean column).
+    A column with no spread in the training data (constant) gets scale 1 instead of a
+    division by zero, so it becomes 0 with every method. NaN stays NaN. ::
+
+        pynomaly.detect(df, steps=[("scale", {"method": "robust"})])          # --scale robust
+
+``encode`` — turn text and categorical columns into numbers
+    ``method``: ``onehot`` (default) or ``ordinal``; ``columns``: the columns to encode
+    (default: every object, string and category column, except text columns of ISO 8601
+    dates, which are for the ``datetime`` step; booleans already count as 0/1). The
+    categories are the sorted values seen in training. ``onehot`` replaces column ``c`` by
+    float columns ``c=value`` (1.0 / 0.0) in its place; ``ordinal`` replaces it by the
+    category's position (0, 1, ...). A value not seen in training, or a missing value,
+    becomes all zeros (``onehot``) or -1 (``ordinal``). ::
+
+        pynomaly.detect(df, steps=[("encode", {"method": "onehot"})])         # --encode onehot
+
+``drop`` — remove columns
+    ``columns`` (required): the columns to remove; a column that is not in the training data
+    is an error naming it. Batches scored later may lack the dropped columns. ::
+
+        pynomaly.detect(df, steps=[("drop", {"columns": "id,comment"})])      # --drop id
+
+``datetime`` — turn dates into numbers, or remove them
+    ``mode``: ``expand`` (default) replaces a date column ``c`` by float columns
+    ``c_year``, ``c_month``, ``c_day``, ``c_dayofweek`` (Monday = 0) and ``c_hour`` in its
+    place; ``drop`` removes it. ``columns``: the columns to treat (default: every datetime64
+    column, and every text column whose values are all ISO 8601 dates such as
+    ``2024-05-01`` or ``2024-05-01T13:45:00+02:00`` — the way dates arrive from CSV files).
+    Named text columns are parsed as dates whatever their format (a value that is not a date
+    is an error naming its row); a missing date gives NaN features (follow with
+    ``impute``). ::
+
+        pynomaly.detect(df, steps=[("datetime", {"mode": "expand"})])         # --datetime expand
+        pynomaly.detect(df, steps=[("datetime", {"columns": "day"})])  # "01/05/2024" text
+
+``drop_constant`` — remove the columns that are constant in the training data
+    No options. The dropped columns are named in a warning; batches scored later lose the
+    same columns. Training data in which every column is constant is an error: nothing
+    would be left to detect anomalies on. ::
+
+        pynomaly.detect(df, steps=["drop_constant"])                          # --drop-constant
+
+Chained, in the user's order::
+
+    model = pynomaly.fit(df, "pyod:ecod", steps=[
+        ("impute", {"strategy": "median"}),
+        ("encode", {"method": "onehot"}),
+        ("scale", {"method": "robust"}),
+    ])
+    model.score(new_df)  # the same medians, categories and scales, learnt from df
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pynomaly._version import __version__
+from pynomaly.errors import DataError, InputError, PynomalyError
+from pynomaly.markers import hookimpl
+from pynomaly.types import ParamSpec, PluginMetadata, PluginType, StepInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+log = logging.getLogger("pynomaly.processing")
+
+MANY_CATEGORIES = 100  # encode warns above this many categories in one column
+
+# an ISO 8601 date, with an optional time and UTC offset: text the datetime step takes unasked
+ISO_DATE = re.compile(
+    r"\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+)
+
+_COLUMNS_HELP = "column names: a list or one comma-separated string"
+
+
+def _columns_spec(what: str) -> ParamSpec:
+    return ParamSpec("categorical", None, description=f"{what} ({_COLUMNS_HELP})")
+
+
+# ---------------------------------------------------------------------------------------------
+# Option parsing
+# ---------------------------------------------------------------------------------------------
+
+
+def _choice(step: str, option: str, value: Any, choices: tuple[str, ...]) -> str:
+    if isinstance(value, str):
+        normalized = value.strip().lower().replace("-", "_")
+        if normalized in choices:
+            return normalized
+    raise InputError(
+        f"step {step}: option {option!r} must be one of {', '.join(choices)}; got {value!r}"
+    )
+
+
+def _column_list(step: str, option: str, value: Any) -> tuple[Any, ...]:
+    if isinstance(value, str):
+        names: list[Any] = [part.strip() for part in value.split(",")]
+    elif isinstance(value, (list, tuple)):
+        names = [v.strip() if isinstance(v, str) else v for v in value]
+    else:
+        raise InputError(
+            f"step {step}: option {option!r} must be a list of column names or a "
+            f"comma-separated string; got {value!r}"
+        )
+    if not names or any(n == "" or n is None for n in names):
+        raise InputError(
+            f"step {step}: option {option!r} must name columns, without empty names; got {value!r}"
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def _fill(step: str, option: str, value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InputError(
+            f"step {step}: option {option!r} must be a number or a text; got {value!r}"
+        )
+    if isinstance(value, float) and value != value:  # NaN
+        raise InputError(f"step {step}: option {option!r} must not be NaN")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Column helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _kind(dtype: Any) -> str:
+    """``"number"`` (numeric or boolean), ``"date"`` (datetime64, timedelta) or ``"other"``."""
+    from pandas.api.types import (
+        is_datetime64_any_dtype,
+        is_numeric_dtype,
+        is_timedelta64_dtype,
+    )
+
+    if is_datetime64_any_dtype(dtype) or is_timedelta64_dtype(dtype):
+        return "date"
+    if is_numeric_dtype(dtype):
+        return "number"
+    return "other"
+
+
+def _is_bool(dtype: Any) -> bool:
+    from pandas.api.types import is_bool_dtype
+
+    return bool(is_bool_dtype(dtype))
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (``3``, not ``np.int64(3)``)."""
+    import numpy as np
+
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def iso_dates(column: pd.Series) -> bool:
+    """Whether a text column holds ISO 8601 dates only (and at least one)."""
+    import pandas as pd
+
+    if _kind(column.dtype) != "other" or isinstance(column.dtype, pd.CategoricalDtype):
+        return False
+    values = column.dropna()
+    head = values.iloc[:20].tolist()  # a cheap look first: most text columns stop here
+    if not head or not all(isinstance(v, str) and ISO_DATE.fullmatch(v.strip()) for v in head):
+        return False
+    for utc in (False, True):
+        try:
+            parsed = pd.to_datetime(values, errors="coerce", format="ISO8601", utc=utc)
+        except (TypeError, ValueError):  # mixed UTC offsets need utc=True
+            continue
+        return not parsed.isna().any()
+    return False
+
+
+def _shown(labels: Any, limit: int = 10) -> str:
+    names = [str(c) for c in labels]
+    return ", ".join(names[:limit]) + (" ..." if len(names) > limit else "")
+
+
+def _find(step: str, data: pd.DataFrame, names: tuple[Any, ...]) -> list[Any]:
+    """The frame's column labels for ``names`` (exact label, else the same text)."""
+    by_text = {str(c): c for c in data.columns}
+    found = []
+    for name in names:
+        if name in data.columns:
+            found.append(name)
+        elif str(name) in by_text:
+            found.append(by_text[str(name)])
+        else:
+            raise InputError(
+                f"step {step}: column {name!r} not found (columns: {_shown(data.columns)})"
+            )
+    return list(dict.fromkeys(found))
+
+
+def _rebuild(data: pd.DataFrame, replaced: Mapping[Any, Mapping[Any, Any]]) -> pd.DataFrame:
+    """A new frame with each column of ``replaced`` swapped, in its place, for its new
+    columns (``{name: 1-D array}``; empty to remove it); the other columns are kept."""
+    import pandas as pd
+
+    columns: dict[Any, Any] = {}
+    for label in data.columns:
+        if label in replaced:
+            columns.update(replaced[label])
+        else:
+            columns[label] = data[label].array
+    if not columns:
+        return pd.DataFrame(index=data.index)
+    return pd.DataFrame(columns, index=data.index)
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps
+# ---------------------------------------------------------------------------------------------
+
+
+class Step:
+    """Base of the built-in steps: option checking, the fitted flag, a readable repr."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    OPTIONS: ClassVar[dict[str, ParamSpec]] = {}
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(self.OPTIONS), key=str)
+        if unknown:
+            known = ", ".join(self.OPTIONS) or "none"
+            raise InputError(f"step {self.name}: unknown option {unknown[0]!r} (options: {known})")
+        given = {k: v for k, v in options.items() if v is not None}
+        self.options = self._parse(given)
+        self.fitted = False
+
+    def _parse(self, options: dict[str, Any]) -> dict[str, Any]:
+        return options
+
+    def fit(self, data: pd.DataFrame) -> Step:
+        self._check(data)
+        self._learn(data)
+        self.fitted = True
+        return self
+
+    def transform(self, data: pd.DataFrame) -> pd.DataFrame:
+        if not self.fitted:
+            raise PynomalyError(f"step {self.name}: transform called before fit")
+        self._check(data)
+        return self._apply(data)
+
+    def _check(self, data: pd.DataFrame) -> None:
+        if data.columns.has_duplicates:
+            duplicated = data.columns[data.columns.duplicated()].unique()
+            raise DataError(f"step {self.name}: duplicate column names {_shown(duplicated)}")
+
+    def _learn(self, data: pd.DataFrame) -> None:
+        raise NotImplementedError
+
+    def _apply(self, data: pd.DataFrame) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        state = "" if self.fitted else ", unfitted"
+        return f"{type(self).__name__}({shown}{state})"
+
+
+class Impute(Step):
+    name = "impute"
+    description = "fill missing values with training medians, means, modes or a constant"
+    STRATEGIES = ("mean", "median", "most_frequent", "constant")
+    OPTIONS: ClassVar[dict[str, ParamSpec]] = {
+        "strategy": ParamSpec("categorical", "median", choices=STRATEGIES),
+        "fill_value": ParamSpec(
+            "float",
+            None,
+            description="the constant, and the fill of columns empty in training "
+            "(default 0, or 'missing' in text columns)",
+        ),
+        "columns": _columns_spec("the columns to impute (default: every applicable one)"),
+    }
+
+    def _parse(self, options: dict[str, Any]) -> dict[str, Any]:
+        parsed: dict[str, Any] = {"strategy": "median"}
+        if "strategy" in options:
+            parsed["strategy"] = _choice(
+                self.name, "strategy", options["strategy"], self.STRATEGIES
+            )
+        if "fill_value" in options:
+            parsed["fill_value"] = _fill(self.name, "fill_value", options["fill_value"])
+        if "columns" in options:
+            parsed["columns"] = _column_list(self.name, "columns", options["columns"])
+        return parsed
+
+    def _number_fill(self) -> float:
+        import math
+
+        value = self.options.get("fill_value", 0.0)
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise InputError(
+                f"step impute: option 'fill_value' must be a finite number to fill numeric "
+                f"columns; got {value!r}"
+            )
+        return number
+
+    def _learn(self, data: pd.DataFrame) -> None:
+        import numpy as np
+
+        strategy = self.options["strategy"]
+        if "columns" in self.options:
+            targets = _find(self.name, data, self.options["columns"])
+        else:
+            targets = [
+                c
+                for c in data.columns
+                if (_kind(data[c].dtype) == "number")
+                or (strategy == "most_frequent")
+                or (strategy == "constant" and _kind(data[c].dtype) == "other")
+            ]
+        values: dict[Any, Any] = {}
+        empty: list[Any] = []
+        for label in targets:
+            column = data[label]
+            kind = _kind(column.dtype)
+            if kind == "number":
+                numbers = column.to_numpy(dtype=np.float64, na_value=np.nan)
+                numbers = numbers[np.isfinite(numbers)]
+                if strategy == "constant":
+                    values[label] = self._number_fill()
+                elif numbers.size == 0:
+                    values[label] = self._number_fill()
+                    empty.append(label)
+                elif strategy == "mean":
+                    values[label] = float(numbers.mean())
+                elif strategy == "median":
+                    values[label] = float(np.median(numbers))
+                else:
+                    found, counts = np.unique(numbers, return_counts=True)
+                    values[label] = float(found[np.argmax(counts)])  # smallest of the ties
+            elif strategy in ("mean", "median"):
+                raise InputError(
+                    f"step impute: column {label!r} is not numeric (dtype {column.dtype}); "
+                    f"strategy {strategy} needs numbers (use most_frequent or constant)"
+                )
+            elif strategy == "constant":
+                if kind == "date":
+                    raise InputError(
+                        f"step impute: strategy constant cannot fill the dates of column {label!r}"
+                    )
+                values[label] = self.options.get("fill_value", "missing")
+            else:
+                mode = _mode(column)
+                if mode is None:
+                    values[label] = self.options.get("fill_value", "missing")
+                    empty.append(label)
+                else:
+                    values[label] = mode
+        if empty:
+            log.warning(
+                "step impute: column%s %s %s no value in the training data; filled with %s",
+                "s" if len(empty) > 1 else "",
+                _shown(empty),
+                "have" if len(empty) > 1 else "has",
+                ", ".join(sorted({repr(values[c]) for c in empty})),
+            )
+        self.values_ = values
+
+    def _apply(self, data: pd.DataFrame) -> pd.DataFrame:
+        import numpy as np
+        import pandas as pd
+
+        replaced: dict[Any, dict[Any, Any]] = {}
+        for label, value in self.values_.items():
+            if label not in data.columns:
+                continue  # the model's column check names it
+            column = data[label]
+            if not column.hasnans:
+                continue
+            if _kind(column.dtype) == "number" and isinstance(value, float):
+                filled = column.to_numpy(dtype=np.float64, na_value=np.nan)
+                filled = np.where(np.isnan(filled), value, filled)
+            else:
+                if isinstance(column.dtype, pd.StringDtype):
+                    value = str(value)
+                elif (
+                    isinstance(column.dtype, pd.CategoricalDtype)
+                    and value not in column.cat.categories
+                ):
+                    column = column.cat.add_categories([value])
+                filled = column.fillna(value).array
+            replaced[label] = {label: filled}
+        return _rebuild(data, replaced) if replaced else data.copy(deep=False)
+
+
+def _mode(column: pd.Series) -> Any:
+    """The most frequent non-missing value (the smallest of ties when they compare)."""
+    counts = column.value_counts(dropna=True)
+    if counts.empty:
+        return None
+    top = counts[counts == counts.max()].index.tolist()
+    try:
+        return min(top)
+    except TypeError:
+        return top[0]
+
+
+class Scale(Step):
+    name = "scale"
+    description = "centre and scale numeric columns with training statistics"
+    METHODS = ("standard", "robust", "minmax")
+    OPTIONS: ClassVar[dict[str, ParamSpec]] = {
+        "method": ParamSpec("categorical", "standard", choices=METHODS),
+        "columns": _columns_spec("the columns to scale (default: every numeric column)"),
+    }
+
+    def _parse(self, options: dict[str, Any]) -> dict[str, Any]:
+        parsed: dict[str, Any] = {"method": "standard"}
+        if "method" in options:
+            parsed["method"] = _choice(self.name, "method", options["method"], self.METHODS)
+        if "columns" in options:
+            parsed["columns"] = _column_list(self.name, "columns", options["columns"])
+        return parsed
+
+    def _learn(self, data: pd.DataFrame) -> None:
+        import warnings
+
+        import numpy as np
+
+        if "columns" in self.options:
+            targets = _find(self.name, data, self.options["columns"])
+            for label in targets:
+                if _kind(data[label].dtype) != "number":
+                    raise InputError(
+                        f"step scale: column {label!r} is not numeric "
+                        f"(dtype {data[label].dtype}); encode it first"
+                    )
+        else:
+            targets = [
+                c
+                for c in data.columns
+                if _kind(data[c].dtype) == "number" and not _is_bool(data[c].dtype)
+            ]
+        X = _matrix(self.name, data, targets)
+        method = self.options["method"]
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = bool(np.isfinite(X.sum()))  # the cheap check, as in validation
+        if X.shape[0] == 0:  # no rows: validation rejects the data after the steps
+            center, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        elif finite and method in ("standard", "minmax"):  # no NaN to skip: the fast way
+            with np.errstate(over="ignore", invalid="ignore"):
+                if method == "standard":
+                    center, scale = X.mean(axis=0), X.std(axis=0)
+                else:
+                    center = X.min(axis=0)
+                    scale = X.max(axis=0) - center
+        else:
+            X = np.where(np.isfinite(X), X, np.nan)  # statistics of the finite values
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # columns without finite values
+                if method == "standard":
+                    center, scale = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
+                elif method == "robust":
+                    q25, median, q75 = np.nanpercentile(X, [25, 50, 75], axis=0)
+                    center, scale = median, q75 - q25
+                else:
+                    center = np.nanmin(X, axis=0)
+                    scale = np.nanmax(X, axis=0) - center
+        center = np.where(np.isfinite(center), center, 0.0)
+        # no spread (constant column): scale 1 rather than a division by (almost) zero
+        scale = np.where(np.isfinite(scale) & (scale >= 10 * np.finfo(np.float64).eps), scale, 1.0)
+        self.columns_ = targets
+        self.center_ = np.atleast_1d(center).astype(np.float64)
+        self.scale_ = np.atleast_1d(scale).astype(np.float64)
+
+    def _apply(self, data: pd.DataFrame) -> pd.DataFrame:
+        import pandas as pd
+
+        keep = [i for i, c in enumerate(self.columns_) if c in data.columns]
+        labels = [self.columns_[i] for i in keep]
+        if not labels:
+            return data.copy(deep=False)
+        Z = (_matrix(self.name, data, labels) - self.center_[keep]) / self.scale_[keep]
+        if labels == list(data.columns):  # the common case: one float64 block, no copy later
+            return pd.DataFrame(Z, index=data.index, columns=data.columns)
+        return _rebuild(data, {c: {c: Z[:, i]} for i, c in enumerate(labels)})
+
+
+def _matrix(step: str, data: pd.DataFrame, labels: list[Any]) -> Any:
+    import numpy as np
+
+    try:
+        return data[labels].to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        for label in labels:
+            try:
+                data[label].to_numpy(dtype=np.float64, na_value=np.nan)
+            except (TypeError, ValueError):
+                raise DataError(
+                    f"step {step}: column {label!r} is not numeric (dtype {data[label].dtype})"
+                ) from None
+        raise
+
+
+class Encode(Step):
+    name = "encode"
+    description = "one-hot or ordinal codes for text and categorical columns"
+    METHODS = ("onehot", "ordinal")
+    OPTIONS: ClassVar[dict[str, ParamSpec]] = {
+        "method": ParamSpec("categorical", "onehot", choices=METHODS),
+        "columns": _columns_spec("the columns to encode (default: every text/category column)"),
+    }
+
+    def _parse(self, options: dict[str, Any]) -> dict[str, Any]:
+        parsed: dict[str, Any] = {"method": "onehot"}
+        if "method" in options:
+            parsed["method"] = _choice(self.name, "method", options["method"], self.METHODS)
+        if "columns" in options:
+            parsed["columns"] = _column_list(self.name, "columns", options["columns"])
+        return parsed
+
+    def _learn(self, data: pd.DataFrame) -> None:
+        if "columns" in self.options:
+            targets = _find(self.name, data, self.options["columns"])
+        else:
+            targets = [
+                c
+                for c in data.columns
+                if _kind(data[c].dtype) == "other" and not iso_dates(data[c])
+            ]
+        categories: dict[Any, list[Any]] = {}
+        for label in targets:
+            values = data[label].dropna().unique().tolist()
+            try:
+                values = sorted(values)
+            except TypeError:  # mixed types: by text, numbers before text of equal spelling
+                values = sorted(values, key=lambda v: (str(v), type(v).__name__))
+            categories[label] = values
+            if len(values) > MANY_CATEGORIES and self.options["method"] == "onehot":
+                log.warning(
+                    "step encode: column %r has %d categories, one-hot makes a column of each; "
+                    "consider dropping it or the ordinal method",
+                    label,
+                    len(values),
+                )
+        if self.options["method"] == "onehot":
+            existing = {str(c) for c in data.columns if c not in categories}
+            for label, values in categories.items():
+                for value in values:
+                    name = f"{label}={value}"
+                    if name in existing:
+                        raise DataError(
+                            f"step encode: one-hot column name {name!r} is already taken; "
+                            "rename a column first"
+                        )
+                    existing.add(name)
+        self.categories_ = categories
+
+    def _apply(self, data: pd.DataFrame) -> pd.DataFrame:
+        import numpy as np
+        import pandas as pd
+
+        replaced: dict[Any, dict[Any, Any]] = {}
+        for label, values in self.categories_.items():
+            if label not in data.columns:
+                raise DataError(f"step encode: column {label!r} (encoded in training) is missing")
+            column = data[label]
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                column = column.astype(object)
+            codes = pd.Index(values, dtype=object).get_indexer(column)  # unseen, missing: -1
+            if self.options["method"] == "ordinal":
+                replaced[label] = {label: codes.astype(np.float64)}
+            else:
+                onehot = codes[:, None] == np.arange(len(values))
+                replaced[label] = {
+                    f"{label}={value}": onehot[:, i].astype(np.float64)
+                    for i, value in enumerate(values)
+                }
+        return _rebuild(data, replaced) if replaced else data.copy(deep=False)
+
+
+class Drop(Step):
+    name = "drop"
+    description = "remove the named columns"
+    OPTIONS: ClassVar[dict[str, ParamSpec]] = {
+        "columns": _columns_spec("the columns to remove (required)"),
+    }
+
+    def _parse(self, options: dict[str, Any]) -> dict[str, Any]:
+        if "columns" not in options:
+            raise InputError("step drop: option 'columns' is required (the columns to remove)")
+        return {"columns": _column_list(self.name, "columns", options["columns"])}
+
+    def _learn(self, data: pd.DataFrame) -> None:
+        labels = _find(self.name, data, self.options["columns"])
+        if len(labels) == data.shape[1]:
+            raise InputError(
+                f"step drop: dropping every column ({_shown(labels)}) leaves nothing to detect on"
+            )
+        self.columns_ = labels
+
+    def _apply(self, data: pd.DataFrame) -> pd.DataFrame:
+        return data.drop(columns=[c for c in self.columns_ if c in data.columns])
+
+
+class DateTime(Step):
+    name = "datetime"
+    description = "expand dates into year, month, day, dayofweek, hour, or drop them"
+    MODES = ("expand", "drop")
+    # column suffix -> attribute of the ``.dt`` accessor
+    PARTS: ClassVar[dict[str, str]] = {
+        "year": "year",
+        "month": "month",
+        "day": "day",
+        "dayofweek": "day_of_week",
+        "hour": "hour",
+    }
+    OPTIONS: ClassVar[dict[str, ParamSpec]] = {
+        "mode": ParamSpec("categorical", "expand", choices=MODES),
+        "columns": _columns_spec(
+            "the columns to treat, text ones parsed as dates (default: every datetime column)"
+        ),
+    }
+
+    def _parse(self, options: dict[str, Any]) -> dict[str, Any]:
+        parsed: dict[str, Any] = {"mode": "expand"}
+        if "mode" in options:
+            parsed["mode"] = _choice(self.name, "mode", options["mode"], self.MODES)
+        if "columns" in options:
+            parsed["columns"] = _column_list(self.name, "columns", options["columns"])
+        return parsed
+
+    def _learn(self, data: pd.DataFrame) -> None:
+        from pandas.api.types import is_datetime64_any_dtype
+
+        if "columns" in self.options:
+            targets = _find(self.name, data, self.options["columns"])
+            for label in targets:
+                dtype = data[label].dtype
+                if not is_datetime64_any_dtype(dtype) and _kind(dtype) != "other":
+                    raise InputError(
+                        f"step datetime: column {label!r} holds {dtype} values, not dates or "
+                        "text to parse as dates"
+                    )
+        else:
+            targets = [
+                c
+                for c in data.columns
+                if is_datetime64_any_dtype(data[c].dtype) or iso_dates(data[c])
+            ]
+        if self.options["mode"] == "expand":
+            existing = {str(c) for c in data.columns if c not in targets}
+            for label in targets:
+                for part in self.PARTS:
+                    name = f"{label}_{part}"
+                    if name in existing:
+                        raise DataError(
+                            f"step datetime: column name {name!r} is already taken; "
+                            "rename a column first"
+                        )
+                    existing.add(name)
+            for label in targets:
+                _dates(data[label], label)  # text that is not a date fails at fit already
+        self.columns_ = targets
+
+    def _apply(self, data: pd.DataFrame) -> pd.DataFrame:
+        import numpy as np
+
+        missing = [c for c in self.columns_ if c not in data.columns]
+        if missing and self.options["mode"] == "expand":
+            raise DataError(f"step datetime: column {missing[0]!r} (dates in training) is missing")
+        if self.options["mode"] == "drop":
+            return data.drop(columns=[c for c in self.columns_ if c in data.columns])
+        replaced: dict[Any, dict[Any, Any]] = {}
+        for label in self.columns_:
+            dates = _dates(data[label], label).dt
+            replaced[label] = {
+                f"{label}_{part}": getattr(dates, attr).to_numpy(dtype=np.float64, na_value=np.nan)
+                for part, attr in self.PARTS.items()
+            }
+        return _rebuild(data, replaced) if replaced else data.copy(deep=False)
+
+
+def _dates(column: pd.Series, label: Any) -> pd.Series:
+    """``column`` as datetime64 values; text is parsed, and a value that is no date fails."""
+    import warnings
+
+    import pandas as pd
+    from pandas.api.types import is_datetime64_any_dtype
+
+    if is_datetime64_any_dtype(column.dtype):
+        return column
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "could not infer format" and the like
+        try:
+            parsed = pd.to_datetime(column, errors="coerce")
+            if (parsed.isna() & column.notna()).any():  # several formats: element by element
+                parsed = pd.to_datetime(column, errors="coerce", format="mixed")
+        except (TypeError, ValueError):  # e.g. mixed time zones
+            parsed = pd.to_datetime(column, errors="coerce", format="mixed", utc=True)
+    bad = (parsed.isna() & column.notna()).to_numpy()
+    if bad.any():
+        at = int(bad.argmax())
+        raise DataError(
+            f"step datetime: column {label!r} row {_plain(column.index[at])!r} holds "
+            f"{_plain(column.iloc[at])!r}, which is not a date"
+        )
+    return parsed
+
+
+class DropConstant(Step):
+    name = "drop_constant"
+    description = "remove the columns that are constant in the training data"
+    OPTIONS: ClassVar[dict[str, ParamSpec]] = {}
+
+    def _learn(self, data: pd.DataFrame) -> None:
+        import numpy as np
+
+        constant: list[Any] = []
+        if data.shape[0] >= 2:  # one row proves nothing (and the core rejects it anyway)
+            for label in data.columns:
+                column = data[label]
+                if _kind(column.dtype) == "number":
+                    x = column.to_numpy(dtype=np.float64, na_value=np.nan)
+                    same = (x == x[0]) | (np.isnan(x) & np.isnan(x[0]))
+                    if same.all():
+                        constant.append(label)
+                else:
+                    try:
+                        if column.nunique(dropna=False) <= 1:
+                            constant.append(label)
+                    except TypeError:  # unhashable values: not judged
+                        pass
+        if constant and len(constant) == data.shape[1]:
+            raise DataError(
+                f"step drop_constant: every column is constant in the training data "
+                f"({_shown(constant)}); nothing would be left to detect anomalies on"
+            )
+        if constant:
+            log.warning(
+                "step drop_constant: dropping %d constant column%s: %s",
+                len(constant),
+                "s" if len(constant) > 1 else "",
+                _shown(constant, limit=50),
+            )
+        self.columns_ = constant
+
+    def _apply(self, data: pd.DataFrame) -> pd.DataFrame:
+        return data.drop(columns=[c for c in self.columns_ if c in data.columns])
+
+
+STEPS: dict[str, type[Step]] = {
+    cls.name: cls for cls in (Impute, Scale, Encode, Drop, DateTime, DropConstant)
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Hooks
+# ---------------------------------------------------------------------------------------------
+
+
+@hookimpl
+def pynomaly_plugin_metadata() -> PluginMetadata:
+    return PluginMetadata(
+        name="steps",
+        version=__version__,
+        plugin_types=[PluginType.PROCESSING],
+        author="pynomaly",
+        description="processing steps: " + ", ".join(STEPS),
+        pynomaly_compat=f"=={__version__}",
+    )
+
+
+@hookimpl
+def pynomaly_processing_steps() -> list[StepInfo]:
+    return [StepInfo(cls.name, cls.description, dict(cls.OPTIONS)) for cls in STEPS.values()]
+
+
+@hookimpl
+def pynomaly_create_step(name: str, options: Mapping[str, Any]) -> Step | None:
+    cls = STEPS.get(name.replace("-", "_")) if isinstance(name, str) else None
+    return None if cls is None else cls(options)

@@ -1,0 +1,360 @@
+"""The built-in ``report`` plugin: one self-contained HTML file per detection result, parsed
+with html.parser and rendered in a real headless Chromium when one is installed."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import struct
+import subprocess
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import attrs
+import numpy as np
+import pandas as pd
+import pytest
+
+import pynomaly
+from pynomaly.builtin import outputs, report
+from pynomaly.errors import InputError, PluginError
+from pynomaly.plugin.manager import PluginManager
+
+CHROMIUM = Path("/usr/bin/chromium")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SECTIONS = {"summary", "scores", "top-anomalies", "feature-importance", "roc"}
+
+
+class Page(HTMLParser):
+    """The parts of a report the tests look at."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.sections: list[str] = []
+        self.images: list[dict[str, str | None]] = []
+        self.text: list[str] = []
+        self.top_rows: list[list[str]] = []
+        self._in_top = False
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        self.tags.append((tag, attributes))
+        if tag == "section":
+            self.sections.append(attributes.get("id") or "")
+        elif tag == "img":
+            self.images.append(attributes)
+        elif tag == "table" and "top" in (attributes.get("class") or "").split():
+            self._in_top = True
+        elif tag == "tr" and self._in_top:
+            self._row = []
+        elif tag == "td" and self._row is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._row is not None and self._cell is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            if self._row:
+                self.top_rows.append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._in_top = False
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == PNG_MAGIC
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def decoded_images(page: Page) -> list[bytes]:
+    out = []
+    for img in page.images:
+        src = img.get("src") or ""
+        prefix = "data:image/png;base64,"
+        assert src.startswith(prefix), src[:60]
+        out.append(base64.b64decode(src[len(prefix) :], validate=True))
+    return out
+
+
+@pytest.fixture(scope="module")
+def manager(tmp_path_factory: pytest.TempPathFactory) -> PluginManager:
+    return PluginManager(plugins_dir=str(tmp_path_factory.mktemp("no-plugins") / "none"))
+
+
+@pytest.fixture(scope="module")
+def labelled(manager):
+    return pynomaly.detect(
+        "sample:wbc",
+        "sklearn:iforest",
+        random_state=0,
+        label_column="is_malignant",
+        source_options={"labels": True},
+        manager=manager,
+    )
+
+
+@pytest.fixture(scope="module")
+def written(labelled, tmp_path_factory):
+    """The report of sample:wbc with ground truth, and how long writing it took."""
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    start = time.perf_counter()
+    labelled.manager.export_data(labelled, str(out), "html", {"top": 12})
+    return out, time.perf_counter() - start
+
+
+# --------------------------------------------------------------------------------------------
+# Structure
+# --------------------------------------------------------------------------------------------
+
+
+def test_report_has_every_section_and_is_fast(written):
+    out, seconds = written
+    assert seconds < 4.0, f"report took {seconds:.2f} s"  # ~0.7 s here; generous for CI
+    page = Page(out.read_text(encoding="utf-8"))
+    assert set(page.sections) == SECTIONS
+    assert page.sections[0] == "summary"
+    text = " ".join(" ".join(page.text).split())
+    assert "378" in text and "38" in text
+    assert "sklearn:iforest" in text and "sample:wbc" in text
+    assert "ROC AUC" in text and "Average precision" in text
+
+
+def test_report_images_are_inline_pngs(written):
+    out, _ = written
+    page = Page(out.read_text(encoding="utf-8"))
+    images = decoded_images(page)
+    assert len(images) == 3  # histogram, feature importance, ROC/PR curves
+    for data, img in zip(images, page.images, strict=True):
+        width, height = png_size(data)
+        assert width >= 400 and height >= 200
+        assert img.get("alt")
+
+
+def test_report_has_no_external_reference(written):
+    out, _ = written
+    html = out.read_text(encoding="utf-8")
+    lowered = html.lower()
+    for needle in ("http://", "https://", 'src="//', "href=", "url(", "@import", "<script"):
+        assert needle not in lowered, needle
+    page = Page(html)
+    for tag, attributes in page.tags:
+        assert tag not in ("script", "link", "iframe", "object", "embed"), tag
+        for name in ("src", "href", "srcset", "action"):
+            value = attributes.get(name)
+            assert value is None or value.startswith("data:"), (tag, name, value[:40])
+    assert "default-src 'none'" in html  # and the browser is told so
+
+
+def test_top_table_lists_the_top_rows_with_contributions(written, labelled):
+    out, _ = written
+    page = Page(out.read_text(encoding="utf-8"))
+    assert len(page.top_rows) == 12
+    top = labelled.top(12)
+    contributors, _ = outputs.top_contributors(labelled, 12, 3)
+    for rank, (row, idx) in enumerate(zip(page.top_rows, top.index, strict=True), start=1):
+        assert row[0] == str(rank)
+        assert row[1] == str(idx)
+        assert float(row[2]) == pytest.approx(top.loc[idx, "anomaly_score"], rel=1e-4)
+        assert row[3] == "anomaly"
+        assert row[4] == str(int(labelled.y_true[idx]))
+        names = [name for name, _ in contributors[idx]]
+        assert names, idx
+        positions = [row[5].index(name) for name in names]
+        assert positions == sorted(positions)  # largest contribution first
+
+
+def test_roc_curve_matches_the_result_metrics(labelled):
+    y = labelled.y_true.to_numpy()
+    fpr, tpr = report.roc_curve(y, labelled.scores)
+    assert fpr[0] == tpr[0] == 0.0 and fpr[-1] == tpr[-1] == 1.0
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+    auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+    assert auc == pytest.approx(labelled.metrics["roc_auc"], abs=1e-12)
+    from sklearn.metrics import roc_curve
+
+    sk_fpr, sk_tpr, _ = roc_curve(y, labelled.scores, drop_intermediate=False)
+    np.testing.assert_allclose(fpr, sk_fpr)
+    np.testing.assert_allclose(tpr, sk_tpr)
+
+
+def test_histogram_bins_put_the_threshold_on_an_edge(labelled):
+    scores, threshold = labelled.scores, labelled.threshold
+    edges = report.bin_edges(scores, threshold)
+    assert edges[0] <= scores.min() and edges[-1] >= scores.max()
+    assert np.min(np.abs(edges - threshold)) < 1e-12
+    assert 10 <= len(edges) - 1 <= 62
+    outside = report.bin_edges(scores, scores.max() + 1.0)  # a threshold above every score
+    assert outside[0] == scores.min() and outside[-1] == scores.max()
+
+
+# --------------------------------------------------------------------------------------------
+# Variants: no ground truth, no data, hostile text, big data
+# --------------------------------------------------------------------------------------------
+
+
+def test_report_without_ground_truth_has_no_roc(manager, tmp_path):
+    res = pynomaly.detect("sample:wbc", "sklearn:iforest", random_state=0, manager=manager)
+    out = tmp_path / "plain.html"
+    manager.export_data(res, str(out), "html")
+    page = Page(out.read_text(encoding="utf-8"))
+    assert set(page.sections) == SECTIONS - {"roc"}
+    assert len(decoded_images(page)) == 2
+    assert len(page.top_rows) == 20  # the default
+    assert all(len(row) == 5 for row in page.top_rows)  # no label column
+
+
+def test_report_without_input_data_still_renders(labelled, tmp_path):
+    bare = attrs.evolve(labelled, data=None)
+    out = tmp_path / "bare.html"
+    labelled.manager.export_data(bare, str(out), "html", {"top": 5})
+    page = Page(out.read_text(encoding="utf-8"))
+    assert set(page.sections) == SECTIONS
+    assert len(decoded_images(page)) == 2  # histogram and ROC; no importance without data
+    text = " ".join(page.text)
+    assert "the result holds no input data" in text
+    assert len(page.top_rows) == 5 and all(len(row) == 5 for row in page.top_rows)
+
+
+def test_user_text_is_escaped(manager, tmp_path):
+    rng = np.random.default_rng(3)
+    hostile = ["<script>alert(1)</script>", "a&b", '"quoted"', "$x^2$"]
+    frame = pd.DataFrame(rng.standard_normal((80, 4)), columns=hostile)
+    frame.index = [f"<i>{i}</i>" for i in range(80)]
+    frame.iloc[5] = [8.0, -8.0, 8.0, -8.0]
+    res = pynomaly.detect(frame, "sklearn:iforest", random_state=0, manager=manager)
+    res = attrs.evolve(res, source="<img src=x onerror=alert(1)>.csv")
+    out = tmp_path / "hostile.html"
+    manager.export_data(res, str(out), "html", {"title": "<b>Q3</b> & more"})
+    html = out.read_text(encoding="utf-8")
+    assert "<script" not in html and "<img src=x" not in html and "<i>" not in html
+    assert "<b>Q3</b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;Q3&lt;/b&gt; &amp; more" in html
+    page = Page(html)
+    assert {tag for tag, _ in page.tags} <= {
+        "html", "head", "meta", "title", "style", "body", "main", "header", "h1", "p",
+        "code", "section", "h2", "div", "table", "thead", "tbody", "tr", "th", "td", "span",
+        "figure", "img", "figcaption", "footer",
+    }  # fmt: skip
+    text = " ".join(page.text)
+    assert "<script>alert(1)</script>" in text  # shown as text, intact
+    assert page.top_rows[0][1] == "<i>5</i>"
+    assert len(decoded_images(page)) == 2  # "$x^2$" did not break matplotlib
+
+
+def test_feature_importance_uses_a_sample_of_big_data(manager, tmp_path, monkeypatch):
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(rng.standard_normal((6000, 3)), columns=["a", "b", "c"])
+    res = pynomaly.detect(
+        frame, "sklearn:iforest", random_state=0, manager=manager, n_estimators=20
+    )
+    seen: list[int] = []
+    real = pynomaly.explain
+
+    def spy(model, data, **kwargs):
+        seen.append(len(data))
+        return real(model, data, **kwargs)
+
+    monkeypatch.setattr(pynomaly, "explain", spy)
+    out = tmp_path / "big.html"
+    manager.export_data(res, str(out), "html")
+    assert seen == [2000]
+    assert "measured on 2,000 rows (a random sample)" in out.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def test_report_is_written_atomically_and_not_over_a_file(labelled, tmp_path):
+    out = tmp_path / "report.html"
+    out.write_text("keep me")
+    with pytest.raises(InputError, match="already exists"):
+        labelled.manager.export_data(labelled, str(out), "html", {"top": 3})
+    assert out.read_text() == "keep me"
+    labelled.manager.export_data(labelled, str(out), "html", {"top": 3, "overwrite": True})
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_failing_report_leaves_nothing(labelled, tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr(report, "_plot", boom)
+    with pytest.raises(PluginError, match="renderer crashed"):
+        labelled.manager.export_data(labelled, str(tmp_path / "r.html"), "html")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_html_is_listed_and_found_from_the_extension(manager):
+    assert outputs.format_for("Report.HTML") == "html"
+    infos = {o.name: o for o in manager.outputs()}
+    assert infos["html"].plugin == "report"
+    assert ".html" in infos["html"].extensions
+
+
+# --------------------------------------------------------------------------------------------
+# A real browser
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium (apt-get install chromium)")
+def test_report_renders_in_headless_chromium(written, tmp_path):
+    from PIL import Image
+
+    out, _ = written
+    png = tmp_path / "shot.png"
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    proc = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            f"--screenshot={png}",
+            "--window-size=1200,2400",
+            out.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert png.exists(), proc.stderr[-2000:]
+    with Image.open(png) as image:
+        assert image.size == (1200, 2400)
+        small = image.convert("RGB").resize((300, 600))
+    colours = small.getcolors(maxcolors=300 * 600)
+    assert colours is not None
+    assert len(colours) > 50  # text, plots, badges: far from a blank page
+    most = max(count for count, _ in colours)
+    assert most < 0.9 * 300 * 600  # no single colour fills the page
+    rgb = {colour for _, colour in colours}
+    reds = [c for c in rgb if c[0] > 180 and c[1] < 120 and c[2] < 120]
+    blues = [c for c in rgb if c[2] > 130 and c[0] < 110]
+    assert reds and blues  # the anomaly and normal colours of the plots are painted
+    shutil.rmtree(profile, ignore_errors=True)
