@@ -34,6 +34,12 @@ source_options = _options(
     click.option("--query", metavar="SQL", help="SQL query to read (SQL sources)."),
     click.option("--delimiter", metavar="CHAR", help="CSV field delimiter [, or tab for .tsv]."),
     click.option("--encoding", metavar="NAME", help="Text encoding of CSV files [utf-8]."),
+    click.option("--index-col", metavar="COL", help="Column to use as the row index."),
+    click.option(
+        "--credentials-file",
+        metavar="PATH",
+        help="JSON/INI file with database user, password, host (SQL sources).",
+    ),
 )
 
 model_options = _options(
@@ -122,6 +128,14 @@ output_options = _options(
     click.option("--overwrite", is_flag=True, help="Replace an existing output."),
     click.option("--report", metavar="PATH", help="Also write an HTML report here."),
     click.option("--notify", metavar="URL", help="POST a JSON summary to this webhook."),
+    click.option(
+        "--notify-timeout",
+        type=float,
+        default=5.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Timeout of each webhook attempt.",
+    ),
     click.option("--top", type=int, default=10, show_default=True, help="Rows in the table."),
     click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table."),
 )
@@ -129,7 +143,8 @@ output_options = _options(
 
 def _source_options(kw: dict[str, Any]) -> dict[str, Any]:
     """Take the source flags out of ``kw``: the ones given become source options."""
-    given = {k: kw.pop(k, None) for k in ("table", "query", "delimiter", "encoding")}
+    keys = ("table", "query", "delimiter", "encoding", "index_col", "credentials_file")
+    given = {k: kw.pop(k, None) for k in keys}
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -226,8 +241,12 @@ def _deliver(ctx: Context, result: Any, kw: Mapping[str, Any], rows_note: bool =
             f"pynomaly: {summary['anomalies']} anomalies in {summary['rows']} rows "
             f"of {summary['source']}"
         )
-        for plugin, error in pm.send_notification(message, result, {"webhook": kw["notify"]}):
-            click.echo(f"Warning: notification by plugin {plugin} failed: {error}", err=True)
+        options = {"webhook": kw["notify"], "timeout": kw["notify_timeout"]}
+        failures = pm.send_notification(message, result, options)
+        if failures:  # the results are delivered; say the notification was not, and exit 1
+            for plugin, error in failures:
+                click.echo(f"Error: notification by plugin {plugin} failed: {error}", err=True)
+            raise SystemExit(1)
 
 
 @click.command()
