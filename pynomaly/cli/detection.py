@@ -190,7 +190,9 @@ def _fit_arguments(kw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _output_format(output: str, fmt: str | None) -> str:
+def _output_format(output: str, fmt: str | None, pm: Any = None) -> str:
+    """``fmt``, else the format a database URL or the destination's extension implies
+    (built-in formats first, then those the output plugins declare)."""
     from pynomaly.builtin.outputs import format_for
 
     if fmt:
@@ -198,12 +200,17 @@ def _output_format(output: str, fmt: str | None) -> str:
     if "://" in output:
         return "sql"
     found = format_for(output)
+    if found is None and pm is not None:
+        name = output.lower()
+        found = next(
+            (o.name for o in pm.outputs() if o.extensions and name.endswith(o.extensions)), None
+        )
     if found is None:
         raise InputError(f"--output {output}: unknown file type; pass --format")
     return found
 
 
-def _check_destinations(kw: Mapping[str, Any], save: str | None = None) -> None:
+def _check_destinations(kw: Mapping[str, Any], save: str | None = None, pm: Any = None) -> None:
     """Fail on an unusable destination before spending time on detection."""
     for flag, path in (
         ("--output", kw.get("output")),
@@ -213,7 +220,7 @@ def _check_destinations(kw: Mapping[str, Any], save: str | None = None) -> None:
         if path is None or (flag == "--output" and "://" in path):
             continue
         if flag == "--output":
-            _output_format(path, kw.get("fmt"))
+            _output_format(path, kw.get("fmt"), pm)
         if Path(path).exists() and not kw.get("overwrite"):
             raise InputError(f"{flag} {path}: already exists (use --overwrite to replace it)")
 
@@ -226,7 +233,7 @@ def _deliver(ctx: Context, result: Any, kw: Mapping[str, Any], rows_note: bool =
             "overwrite": kw["overwrite"],
             "table": kw.get("output_table") or "anomaly_scores",
         }
-        pm.export_data(result, output, _output_format(output, kw.get("fmt")), options)
+        pm.export_data(result, output, _output_format(output, kw.get("fmt"), pm), options)
     if kw.get("report"):
         pm.export_data(result, kw["report"], "html", {"overwrite": kw["overwrite"]})
     click.echo(pm.format_output(result, "json" if kw["as_json"] else "table", {"top": kw["top"]}))
@@ -271,7 +278,7 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
     """
     from pynomaly.detection import api
 
-    _check_destinations(kw, save)
+    _check_destinations(kw, save, ctx.manager())
     options = _source_options(kw)
     with status(f"Detecting anomalies in {mask_uri(source)} ..."):
         result = api.detect(
@@ -349,7 +356,7 @@ def score(ctx: Context, model_path: str, source: str, batch_size: int, **kw: Any
     from pynomaly.detection.persistence import load_model
     from pynomaly.detection.results import combine_results
 
-    _check_destinations(kw)
+    _check_destinations(kw, pm=ctx.manager())
     model = load_model(model_path)
     with status(f"Scoring {mask_uri(source)} ..."):
         batches = model.score_source(

@@ -148,7 +148,9 @@ for _command in (detect, fit, score, sources, schema, steps):
     cli.add_command(_command)
 
 
+from pynomaly.cli.scaffold import plugin as _plugin_group  # noqa: E402
 
+cli.add_command(_plugin_group)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,621 @@
+"""Conformance checks of algorithm plugins: the detector list and, per detector, parameters,
+scores, orientation, reproducibility, purity, explanations and pickling."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import re
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from pynomaly.errors import InputError, InvalidParameterError
+from pynomaly.testing._core import (
+    CONTAMINATION,
+    N_FEATURES,
+    N_TRAIN,
+    OUTLIER_DISTANCE,
+    SEED,
+    SuiteBase,
+    _array,
+    _close,
+    _describe,
+    _expect,
+    _max_diff,
+    _Memo,
+    _Problem,
+    _raiser,
+)
+from pynomaly.types import DetectorInfo, ParamSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from pynomaly.types import FitResult
+
+_DETECTOR_ID = re.compile(r"^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$")
+
+
+class AlgorithmChecks(SuiteBase):
+    """Checks of plugins that offer detectors."""
+
+    def own_detectors(self) -> list[DetectorInfo]:
+        return [d for d in self.pm.detectors() if d.plugin == self.name]
+
+    def algorithm_checks(self) -> Iterator[tuple[str, str, Callable[[], str | None]]]:
+        yield "detector_list", "", self.check_detector_list
+        own = {d.id: d for d in self.own_detectors()}
+        if self.detector_filter is None:
+            selected = [d for d in own.values() if d.available]
+        else:
+            selected = []
+            for wanted in self.detector_filter:
+                info = own.get(wanted) or next(
+                    (d for d in own.values() if d.short_id == wanted), None
+                )
+                if info is None or not info.available:
+                    available = ", ".join(d.id for d in own.values() if d.available)
+                    got = "no such detector" if info is None else f"unavailable: {info.reason}"
+                    yield (
+                        "detector_list",
+                        wanted,
+                        _raiser(
+                            _Problem(
+                                f"an available detector of plugin {self.name!r}",
+                                f"{wanted!r}: {got} (available: {available or 'none'})",
+                                "pass detectors=[...] with ids from `pynomaly detectors`",
+                            )
+                        ),
+                    )
+                    continue
+                selected.append(info)
+        self.checked_detectors = [d.id for d in selected]
+        for info in selected:
+            run = _DetectorRun(self, info)
+            yield "param_space", info.id, run.check_param_space
+            yield "param_values", info.id, run.check_param_values
+            yield "one_score_per_row", info.id, run.check_one_score_per_row
+            yield "scores_finite", info.id, run.check_scores_finite
+            yield "higher_is_anomalous", info.id, run.check_higher_is_anomalous
+            yield "reproducible", info.id, run.check_reproducible
+            yield "input_unchanged", info.id, run.check_input_unchanged
+            yield "score_new_data", info.id, run.check_score_new_data
+            yield "explain", info.id, run.check_explain
+            yield "pickle", info.id, run.check_pickle
+
+    def check_detector_list(self) -> str:
+        fix = "return [DetectorInfo('namespace:name', 'description', params={...}), ...]"
+        try:
+            raw = self.hook("pynomaly_detectors")
+        except Exception as exc:
+            raise _Problem("pynomaly_detectors to list detectors", _describe(exc), fix) from exc
+        infos = list(raw or [])
+        _expect(bool(infos), "at least one detector", "an empty list", fix)
+        wrong = [type(i).__name__ for i in infos if not isinstance(i, DetectorInfo)]
+        _expect(not wrong, "DetectorInfo objects", ", ".join(wrong), fix)
+        bad_ids = [i.id for i in infos if not _DETECTOR_ID.match(i.id)]
+        _expect(not bad_ids, "ids of the form 'namespace:name'", ", ".join(map(repr, bad_ids)), fix)
+        ids = [i.id for i in infos]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        _expect(not dupes, "unique ids", "duplicates " + ", ".join(dupes), fix)
+        silent = [i.id for i in infos if not i.available and not i.reason.strip()]
+        _expect(
+            not silent,
+            "a reason for every unavailable detector",
+            "none for " + ", ".join(silent),
+            "set DetectorInfo(available=False, reason='needs torch: pip install torch')",
+        )
+        taken = {d.id: d.plugin for d in self.pm.detectors() if d.plugin != self.name}
+        shadowed = [f"{i} (by {taken[i]})" for i in ids if i in taken]
+        _expect(
+            not shadowed,
+            "detector ids no other plugin provides",
+            "already provided: " + ", ".join(shadowed),
+            "use your own namespace in the ids",
+        )
+        available = sum(i.available for i in infos)
+        return f"{len(infos)} detectors, {available} available"
+
+    def fit_width(self, detector: str, X: np.ndarray) -> np.ndarray:
+        """``X``, or its first column if the detector fits one feature only."""
+        width = self.memo.get(f"width-{detector}", lambda: None)
+        return X[:, :1].copy() if width == 1 else X
+
+
+class _Fit:
+    """A fit on writable arrays, with copies taken before fitting to detect modification."""
+
+    def __init__(self, train: np.ndarray, test: np.ndarray) -> None:
+        self.train, self.test = train, test
+        self.train_before, self.test_before = train.copy(), test.copy()
+        self.result: FitResult
+
+
+class _DetectorRun:
+    """The checks of one detector; fits are shared between checks and made on first use."""
+
+    def __init__(self, suite: SuiteBase, info: DetectorInfo) -> None:
+        self.suite, self.info, self.id = suite, info, info.id
+        self.pm = suite.pm
+        self.memo = _Memo()
+
+    # --- shared fits ----------------------------------------------------------------------------
+
+    def _fit(self, X: np.ndarray, what: str, *, negotiate: bool = False) -> FitResult:
+        """Fit with default parameters; an InputError propagates only when ``negotiate``
+        (the caller then tries data of another width)."""
+        try:
+            return self.pm.fit(self.id, X, {}, CONTAMINATION, SEED)
+        except InputError as exc:
+            if negotiate:
+                raise
+            raise _Problem(
+                f"pynomaly_fit to fit {X.shape[0]}×{X.shape[1]} {what} with default parameters",
+                _describe(exc),
+                "accept data of this shape, or raise InputError already for the "
+                f"{N_TRAIN}×{N_FEATURES} breast-cancer rows the kit fits first",
+            ) from exc
+        except Exception as exc:
+            raise _Problem(
+                f"pynomaly_fit to fit {X.shape[0]}×{X.shape[1]} {what} with default parameters",
+                _describe(exc),
+                "fix the fit hook (raise InputError for data the detector cannot handle)",
+            ) from exc
+
+    def _width(self) -> int | None:
+        """1 if the detector fits one feature only (negotiated on the main data), else None."""
+        self.main()
+        width: int | None = self.suite.memo.get(f"width-{self.id}", lambda: None)
+        return width
+
+    def main(self) -> _Fit:
+        """Fit on 120 breast-cancer rows (10 features; 1 if the detector refuses more)."""
+
+        def fit() -> _Fit:
+            import numpy as np
+
+            train_df, test_df = self.suite.breast_cancer()
+            train = np.array(train_df.to_numpy(dtype=np.float64), order="C", copy=True)
+            test = np.array(test_df.to_numpy(dtype=np.float64), order="C", copy=True)
+            fitted = _Fit(train, test)
+            try:
+                fitted.result = self._fit(train, "breast-cancer rows", negotiate=True)
+                return fitted
+            except InputError as first:
+                fitted = _Fit(fitted.train_before[:, :1].copy(), fitted.test_before[:, :1].copy())
+                try:
+                    fitted.result = self._fit(
+                        fitted.train, "breast-cancer rows (1 feature)", negotiate=True
+                    )
+                except InputError:
+                    raise _Problem(
+                        f"pynomaly_fit to fit {train.shape[0]}×{train.shape[1]} (or ×1) "
+                        "breast-cancer rows with default parameters",
+                        _describe(first),
+                        "accept numeric data of any width, or at least one column",
+                    ) from first
+                self.suite.memo.get(f"width-{self.id}", lambda: 1)
+                return fitted
+
+        result: _Fit = self.memo.get("main", fit)
+        return result
+
+    def shaped(self, X: np.ndarray) -> np.ndarray:
+        return X[:, :1].copy() if self._width() == 1 else X.copy()
+
+    def main_test_scores(self) -> np.ndarray:
+        def score() -> np.ndarray:
+            fit = self.main()
+            return self._score(fit.result.state, fit.test, "new breast-cancer rows")
+
+        result: np.ndarray = self.memo.get("main_test_scores", score)
+        return result
+
+    def _score(self, state: Any, X: np.ndarray, what: str) -> np.ndarray:
+        try:
+            return self.pm.score(self.id, state, X)
+        except Exception as exc:
+            raise _Problem(
+                f"pynomaly_score to score {X.shape[0]}×{X.shape[1]} {what}",
+                _describe(exc),
+                "fix the score hook",
+            ) from exc
+
+    def read_only_fit(self) -> FitResult:
+        def fit() -> FitResult:
+            fitted = self.main()
+            X = fitted.train_before.copy()
+            X.setflags(write=False)
+            try:
+                return self.pm.fit(self.id, X, {}, CONTAMINATION, SEED)
+            except Exception as exc:
+                raise _Problem(
+                    "pynomaly_fit to accept a read-only array",
+                    _describe(exc),
+                    "never write into X; work on a copy (X = X.copy()) if you must change it",
+                ) from exc
+
+        result: FitResult = self.memo.get("read_only_fit", fit)
+        return result
+
+    def planted_fit(self) -> tuple[FitResult, int]:
+        def fit() -> tuple[FitResult, int]:
+            X, row = self.suite.planted("train")
+            assert row is not None
+            return self._fit(self.shaped(X), "planted-outlier rows"), row
+
+        result: tuple[FitResult, int] = self.memo.get("planted_fit", fit)
+        return result
+
+    def clean_fit(self) -> FitResult:
+        def fit() -> FitResult:
+            X, _ = self.suite.planted("clean")
+            return self._fit(self.shaped(X), "standard-normal rows")
+
+        result: FitResult = self.memo.get("clean_fit", fit)
+        return result
+
+    # --- checks -----------------------------------------------------------------------------------
+
+    def check_param_space(self) -> str:
+        problems = []
+        for name, spec in self.info.params.items():
+            problems += [f"{name!r}: {p}" for p in _space_problems(name, spec)]
+        _expect(
+            not problems,
+            "a well-formed hyperparameter space",
+            "; ".join(problems),
+            "fix the ParamSpec entries in DetectorInfo.params",
+        )
+        return f"{len(self.info.params)} parameters"
+
+    def check_param_values(self) -> str:
+        import numpy as np
+
+        rng = np.random.default_rng(SEED)
+        space = {  # malformed specs are param_space's to report
+            n: s for n, s in self.info.params.items() if not _space_problems(n, s)
+        }
+        tried = 0
+        rejected: list[str] = []
+
+        def attempt(params: dict[str, Any]) -> None:
+            nonlocal tried
+            tried += 1
+            try:
+                self.pm.validate_parameters(self.id, params)
+            except InvalidParameterError as exc:
+                rejected.append(f"{params!r}: {exc.problem}")
+            except Exception as exc:
+                rejected.append(f"{params!r}: {_describe(exc)}")
+
+        attempt({})
+        draws: dict[str, list[Any]] = {}
+        for name, spec in space.items():
+            attempt({name: spec.default})
+            draws[name] = [_sample(spec, rng) for _ in range(3)]
+            for value in [*draws[name], *_bounds(spec)]:
+                attempt({name: value})
+        for i in range(3 if space else 0):  # joint draws: the values combined
+            attempt({name: values[i] for name, values in draws.items()})
+        _expect(
+            not rejected,
+            "validate_parameters to accept the defaults and every value sampled from the "
+            "hyperparameter space",
+            f"{len(rejected)} of {tried} rejected: " + " | ".join(rejected[:5]),
+            "narrow the space to values the detector accepts (or accept them)",
+        )
+        return f"{tried} parameter sets accepted"
+
+    def check_one_score_per_row(self) -> str:
+        fit = self.main()
+        n = fit.train.shape[0]
+        fix = "return one score per row of X as a 1-D array (scores.ravel())"
+        train_scores = _array(fit.result.training_scores)
+        _expect(
+            train_scores.shape == (n,),
+            f"{n} training scores, shape ({n},)",
+            f"shape {train_scores.shape}",
+            "put one score per training row in FitResult.training_scores; " + fix,
+        )
+        again = _array(self._score(fit.result.state, fit.train_before.copy(), "training rows"))
+        _expect(
+            again.shape == (n,),
+            f"pynomaly_score of the {n} training rows to return shape ({n},)",
+            f"shape {again.shape}",
+            fix,
+        )
+        return f"{n} scores"
+
+    def check_scores_finite(self) -> str:
+        import numpy as np
+
+        fit = self.main()
+        for what, scores in (
+            ("training scores", _array(fit.result.training_scores)),
+            ("scores of new rows", _array(self.main_test_scores())),
+        ):
+            bad = int(np.count_nonzero(~np.isfinite(scores)))
+            _expect(
+                bad == 0,
+                f"finite {what}",
+                f"{bad} NaN/inf among {scores.size}",
+                "guard divisions and logs (add an epsilon to spreads, clip densities)",
+            )
+        return "all finite"
+
+    def check_higher_is_anomalous(self) -> str:
+        fix = (
+            "scores must be higher = more anomalous: negate a library's 'lower = more abnormal' "
+            "scores (such as scikit-learn's score_samples)"
+        )
+        fitted, row = self.planted_fit()
+        scores = _array(fitted.training_scores)
+        _expect(
+            scores.ndim == 1 and scores.size > row,
+            "one training score per row",
+            f"shape {scores.shape}",
+            fix,
+        )
+        n = scores.size
+        self._top(
+            scores,
+            row,
+            f"the planted outlier (row {row} of {n}, "
+            f"{OUTLIER_DISTANCE:g} standard deviations out in every feature) to get the "
+            "highest training score",
+            fix,
+        )
+        batch, brow = self.suite.planted("batch")
+        assert brow is not None
+        new = _array(self._score(self.clean_fit().state, self.shaped(batch), "new rows"))
+        self._top(
+            new,
+            brow,
+            f"a new obvious outlier (row {brow} of {new.size} new rows) to "
+            "get the highest score from a model fitted on clean data",
+            fix,
+        )
+        return "the planted outliers score highest"
+
+    @staticmethod
+    def _top(scores: np.ndarray, row: int, expected: str, fix: str) -> None:
+        import numpy as np
+
+        others = np.delete(scores, row)
+        above = int(np.count_nonzero(others > scores[row]))
+        ties = int(np.count_nonzero(others == scores[row]))
+        if above == 0 and ties == 0:
+            return
+        rank = above + 1
+        got = (
+            f"rank {rank} of {scores.size} (score {scores[row]:.4g}; top {scores.max():.4g}, "
+            f"median {np.median(scores):.4g})"
+        )
+        if ties:
+            got += f", tied with {ties} other row(s)"
+        raise _Problem(expected, got, fix)
+
+    def check_reproducible(self) -> str:
+        fit = self.main()
+        try:
+            other = self.read_only_fit()
+            note = ""
+        except _Problem:  # reported by input_unchanged; compare with a writable refit
+            other = self._fit(fit.train_before.copy(), "breast-cancer rows")
+            note = " (writable refit)"
+        fix = "pass random_state to every random number generator the detector uses"
+        _expect(
+            _close(fit.result.training_scores, other.training_scores),
+            "the same training scores from two fits with random_state=0",
+            lambda: _max_diff(fit.result.training_scores, other.training_scores),
+            fix,
+        )
+        first = self._score(other.state, fit.test_before.copy(), "new breast-cancer rows")
+        second = self._score(other.state, fit.test_before.copy(), "new breast-cancer rows")
+        _expect(
+            _close(first, second),
+            "the same scores when one fitted model scores the same rows twice",
+            lambda: _max_diff(second, first),
+            "do not draw from a random generator kept in the fitted state while scoring (it "
+            "advances on every call); re-create it from the seed in each call, or copy the "
+            "state before scoring",
+        )
+        # scoring is deterministic, so the main model's scores compare whatever it scored before
+        _expect(
+            _close(self.main_test_scores(), first),
+            "the same scores of new rows from two fits with random_state=0",
+            lambda: _max_diff(first, self.main_test_scores()),
+            fix,
+        )
+        return "identical" + note
+
+    def check_input_unchanged(self) -> str:
+        import numpy as np
+
+        fit = self.main()
+        self.main_test_scores()
+        fix = "never modify X in place; work on a copy (X = X.copy()) if you must change it"
+        _expect(
+            np.array_equal(fit.train, fit.train_before),
+            "pynomaly_fit to leave X unchanged",
+            lambda: f"{int(np.count_nonzero(fit.train != fit.train_before))} values changed",
+            fix,
+        )
+        _expect(
+            np.array_equal(fit.test, fit.test_before),
+            "pynomaly_score to leave X unchanged",
+            lambda: f"{int(np.count_nonzero(fit.test != fit.test_before))} values changed",
+            fix,
+        )
+        self.read_only_fit()
+        X = fit.test_before.copy()
+        X.setflags(write=False)
+        try:
+            self.pm.score(self.id, fit.result.state, X)
+        except Exception as exc:
+            raise _Problem(
+                "pynomaly_score to accept a read-only array", _describe(exc), fix
+            ) from exc
+        return "inputs unchanged; read-only arrays accepted"
+
+    def check_score_new_data(self) -> str:
+        import numpy as np
+
+        fit = self.main()
+        scores = _array(self.main_test_scores())
+        m, n = fit.test.shape[0], fit.train.shape[0]
+        _expect(
+            scores.shape == (m,),
+            f"{m} scores for {m} new rows (the model was fitted on {n})",
+            f"shape {scores.shape}",
+            "score the rows of X given to pynomaly_score, not the training rows",
+        )
+        _expect(
+            bool(np.isfinite(scores).all()),
+            "finite scores of new rows",
+            f"{int(np.count_nonzero(~np.isfinite(scores)))} NaN/inf",
+            "guard divisions and logs",
+        )
+        return f"{m} rows scored"
+
+    def check_explain(self) -> str:
+        import numpy as np
+
+        batch, _ = self.suite.planted("batch")
+        X = self.shaped(batch)
+        state = self.clean_fit().state
+        fix = (
+            "return one finite importance >= 0 per feature from pynomaly_explain, or None to "
+            "let pynomaly measure it"
+        )
+        try:
+            own = self.suite.hook("pynomaly_explain", detector_id=self.id, state=state, X=X)
+            importances = _array(own if own is not None else self.pm.explain(self.id, state, X))
+        except Exception as exc:
+            raise _Problem(
+                f"explain to give {X.shape[1]} importances",
+                _describe(exc),
+                "fix pynomaly_explain (or pynomaly_score, which the fallback calls)",
+            ) from exc
+        _expect(
+            importances.shape == (X.shape[1],),
+            f"one importance per feature, shape ({X.shape[1]},)",
+            f"shape {importances.shape}",
+            fix,
+        )
+        _expect(bool(np.isfinite(importances).all()), "finite importances", str(importances), fix)
+        _expect(bool((importances >= 0).all()), "non-negative importances", str(importances), fix)
+        return "own explain hook" if own is not None else "pynomaly's ablation fallback"
+
+    def check_pickle(self) -> str:
+        import pandas as pd
+
+        from pynomaly.detection.api import fit as api_fit
+
+        fitted = self.main()
+        train = pd.DataFrame(fitted.train_before)
+        test = pd.DataFrame(fitted.test_before)
+        fix = (
+            "keep only picklable objects in FitResult.state (no open files, locks, lambdas or "
+            "local classes)"
+        )
+        try:
+            model = api_fit(
+                train, self.id, contamination=CONTAMINATION, random_state=SEED, manager=self.pm
+            )
+        except Exception as exc:
+            raise _Problem("pynomaly.fit to work", _describe(exc), "see the traceback") from exc
+        try:
+            blob = pickle.dumps(model)
+            restored = pickle.loads(blob)
+        except Exception as exc:
+            raise _Problem("the fitted Model to pickle", _describe(exc), fix) from exc
+        _expect(
+            restored.detector == model.detector
+            and restored.threshold == model.threshold
+            and _close(restored.training_scores, model.training_scores),
+            "the unpickled Model's detector, threshold and training scores unchanged",
+            f"{restored.detector}, threshold {restored.threshold}",
+            fix,
+        )
+        expected = model.score(test, manager=self.pm)
+        got = restored.score(test, manager=self.pm)
+        _expect(
+            _close(expected, got),
+            "the unpickled Model to score new rows as the original",
+            lambda: _max_diff(got, expected),
+            fix + "; scoring must not depend on state that is lost when pickling",
+        )
+        return f"{len(blob)} bytes"
+
+
+def _space_problems(name: str, spec: Any) -> list[str]:
+    if not isinstance(spec, ParamSpec):
+        return [f"expected a ParamSpec, got {type(spec).__name__}"]
+    problems: list[str] = []
+    if name in ("contamination", "random_state"):
+        problems.append(
+            "expected no space for it (pynomaly passes it to pynomaly_fit itself), got one"
+        )
+    if spec.kind in ("int", "float"):
+        low, high = spec.low, spec.high
+        numbers_ok = all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in (low, high)
+        )
+        if not numbers_ok:
+            return [*problems, f"expected finite low and high, got low={low!r}, high={high!r}"]
+        assert low is not None and high is not None
+        if low > high:
+            problems.append(f"expected low <= high, got low={low}, high={high}")
+        if spec.kind == "int" and not (float(low).is_integer() and float(high).is_integer()):
+            problems.append(f"expected integer bounds, got low={low}, high={high}")
+        if spec.log and low <= 0:
+            problems.append(f"expected low > 0 for log=True, got low={low}")
+        default = spec.default
+        if isinstance(default, bool) or (
+            isinstance(default, (int, float)) and not low <= default <= high
+        ):
+            problems.append(
+                f"expected the default inside [{low}, {high}] (or None / a string such as "
+                f"'auto' that validate_parameters accepts), got {default!r}"
+            )
+    elif spec.kind == "categorical":
+        if not spec.choices:
+            problems.append("expected non-empty choices, got none")
+        elif len(set(map(repr, spec.choices))) != len(spec.choices):
+            problems.append(f"expected distinct choices, got {list(spec.choices)}")
+        elif spec.default is not None and spec.default not in spec.choices:
+            problems.append(
+                f"expected the default among the choices {list(spec.choices)} (or None), "
+                f"got {spec.default!r}"
+            )
+    elif spec.kind == "bool" and not isinstance(spec.default, bool) and spec.default is not None:
+        problems.append(f"expected a bool default, got {spec.default!r}")
+    return problems
+
+
+def _sample(spec: ParamSpec, rng: Any) -> Any:
+    if spec.kind == "bool":
+        return bool(rng.integers(2))
+    if spec.kind == "categorical":
+        return spec.choices[int(rng.integers(len(spec.choices)))]
+    low, high = float(spec.low or 0), float(spec.high or 0)
+    if spec.log and low > 0:
+        value = math.exp(rng.uniform(math.log(low), math.log(high)))
+    else:
+        value = rng.uniform(low, high)
+    if spec.kind == "int":
+        return int(min(high, max(low, round(value))))
+    return float(min(high, max(low, value)))
+
+
+def _bounds(spec: ParamSpec) -> list[Any]:
+    if spec.kind == "int":
+        return [int(spec.low or 0), int(spec.high or 0)]
+    if spec.kind == "float":
+        return [float(spec.low or 0), float(spec.high or 0)]
+    if spec.kind == "bool":
+        return [True, False]
+    return list(spec.choices)
