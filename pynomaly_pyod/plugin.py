@@ -217,6 +217,10 @@ def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> Any:
             f"{detector_id}: {e.cls} scores rows within their batch and needs more than "
             f"n_neighbors={k} rows per batch, got {X.shape[0]}"
         )
+    if e.name == "lscp":
+        # LSCP draws from the RandomState it keeps in decision_function: score with a copy so
+        # that a fitted model gives the same scores for the same rows every time
+        state = copy.deepcopy(state)
     try:
         return state.decision_function(X)
     except ValueError as exc:  # e.g. a batch-relative detector given fewer rows than neighbours

@@ -332,6 +332,18 @@ class PluginManager:
         """Names of the loaded plugins, in load order."""
         return [r.name for r in self._records.values() if r.status is PluginStatus.LOADED]
 
+    def config_of(self, name: str) -> Mapping[str, Any]:
+        """The configuration the loaded plugin ``name`` was last initialized or configured with."""
+        self._loaded_record(name)
+        return dict(self._configs.get(name, {}))
+
+    @property
+    def pluggy_manager(self) -> pluggy.PluginManager:
+        """The underlying :class:`pluggy.PluginManager`, for tools that observe hook calls
+        (the testing kit's recorder). Hooks called through it bypass pynomaly's per-plugin
+        isolation and error reporting: applications use this facade's methods instead."""
+        return self._pm
+
     def stats(self) -> list[HookStats]:
         """Hook calls, errors and cumulative time, per plugin and hook."""
         return self._monitor.stats()
@@ -633,7 +645,11 @@ class PluginManager:
 
     def _set(self, cand: discovery.Candidate, status: PluginStatus, reason: str = "") -> None:
         self._candidates[cand.name] = cand
-        self._records[cand.name] = PluginRecord(cand.name, cand.origin, status, reason)
+        rec = self._records.get(cand.name)
+        if rec is not None and rec.origin == cand.origin:  # reloading: callers keep the record
+            rec.status, rec.reason, rec.metadata, rec.plugin = status, reason, None, None
+        else:
+            self._records[cand.name] = PluginRecord(cand.name, cand.origin, status, reason)
 
     def _fail(self, cand: discovery.Candidate, reason: str, *, raise_errors: bool = False) -> None:
         fatal = raise_errors or self.settings.strict

@@ -407,7 +407,7 @@ class _Suite(AlgorithmChecks, DataSourceChecks, OutputChecks, ProcessingChecks):
 
     def check_lifecycle(self, types: set[PluginType]) -> str:
         record = self.pm.record(self.name)
-        config = self.pm.settings.config.get(self.name)
+        config = self.pm.config_of(self.name)
         with HookRecorder(self.pm) as rec:
             self.pm.unload(self.name)
             _expect(

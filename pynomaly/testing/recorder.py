@@ -28,12 +28,8 @@ HOOK_PREFIX = "pynomaly_"
 
 
 def pluggy_manager(manager: PluginManager) -> pluggy.PluginManager:
-    """The pluggy manager behind a pynomaly :class:`~pynomaly.PluginManager`.
-
-    The facade keeps it in the private attribute ``_pm`` and offers no accessor; this is the one
-    place in the testing kit that reaches into it (a public accessor would be better).
-    """
-    return manager._pm
+    """The pluggy manager behind a pynomaly :class:`~pynomaly.PluginManager`."""
+    return manager.pluggy_manager
 
 
 def hook_name(name: str) -> str:
