@@ -7,6 +7,7 @@ found on this machine, best of N fresh processes each; and the time plugin disco
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -43,11 +44,19 @@ def script(name: str) -> str | None:
     return str(local) if local.exists() else shutil.which(name)
 
 
+# Measured as users run it: with compiled bytecode (pip writes .pyc files at install time).
+# Some machines set PYTHONDONTWRITEBYTECODE, which would make every run compile every module.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def best_of(cmd: list[str], runs: int) -> float:
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)  # warm-up
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        subprocess.run(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=ENV
+        )
         times.append(time.perf_counter() - start)
     return min(times)
 
@@ -68,7 +77,7 @@ def main() -> None:
         print(f"  {label:<24} {best_of(cmd, args.runs):.3f} s")
     samples = [
         subprocess.run(
-            [sys.executable, "-c", DISCOVERY], capture_output=True, text=True, check=True
+            [sys.executable, "-c", DISCOVERY], capture_output=True, text=True, check=True, env=ENV
         ).stdout.split()
         for _ in range(args.runs)
     ]
