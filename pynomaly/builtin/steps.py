@@ -265,7 +265,18 @@ class Step:
         self.fitted = False
 
     def _parse(self, options: dict[str, Any]) -> dict[str, Any]:
-        return options
+        """Options checked against :attr:`OPTIONS`: a categorical option with choices must be
+        one of them (its default applies when left out); ``columns`` is a list of names.
+        Steps with other options extend this."""
+        parsed: dict[str, Any] = {}
+        for option, spec in self.OPTIONS.items():
+            if option == "columns":
+                if option in options:
+                    parsed[option] = _column_list(self.name, option, options[option])
+            elif spec.kind == "categorical" and spec.choices:
+                value = options.get(option, spec.default)
+                parsed[option] = _choice(self.name, option, value, tuple(spec.choices))
+        return parsed
 
     def fit(self, data: pd.DataFrame) -> Step:
         self._check(data)
@@ -312,15 +323,9 @@ class Impute(Step):
     }
 
     def _parse(self, options: dict[str, Any]) -> dict[str, Any]:
-        parsed: dict[str, Any] = {"strategy": "median"}
-        if "strategy" in options:
-            parsed["strategy"] = _choice(
-                self.name, "strategy", options["strategy"], self.STRATEGIES
-            )
+        parsed = super()._parse(options)
         if "fill_value" in options:
             parsed["fill_value"] = _fill(self.name, "fill_value", options["fill_value"])
-        if "columns" in options:
-            parsed["columns"] = _column_list(self.name, "columns", options["columns"])
         return parsed
 
     def _number_fill(self) -> float:
@@ -448,14 +453,6 @@ class Scale(Step):
         "columns": _columns_spec("the columns to scale (default: every numeric column)"),
     }
 
-    def _parse(self, options: dict[str, Any]) -> dict[str, Any]:
-        parsed: dict[str, Any] = {"method": "standard"}
-        if "method" in options:
-            parsed["method"] = _choice(self.name, "method", options["method"], self.METHODS)
-        if "columns" in options:
-            parsed["columns"] = _column_list(self.name, "columns", options["columns"])
-        return parsed
-
     def _learn(self, data: pd.DataFrame) -> None:
         import warnings
 
@@ -545,14 +542,6 @@ class Encode(Step):
         "columns": _columns_spec("the columns to encode (default: every text/category column)"),
     }
 
-    def _parse(self, options: dict[str, Any]) -> dict[str, Any]:
-        parsed: dict[str, Any] = {"method": "onehot"}
-        if "method" in options:
-            parsed["method"] = _choice(self.name, "method", options["method"], self.METHODS)
-        if "columns" in options:
-            parsed["columns"] = _column_list(self.name, "columns", options["columns"])
-        return parsed
-
     def _learn(self, data: pd.DataFrame) -> None:
         if "columns" in self.options:
             targets = _find(self.name, data, self.options["columns"])
@@ -623,7 +612,7 @@ class Drop(Step):
     def _parse(self, options: dict[str, Any]) -> dict[str, Any]:
         if "columns" not in options:
             raise InputError("step drop: option 'columns' is required (the columns to remove)")
-        return {"columns": _column_list(self.name, "columns", options["columns"])}
+        return super()._parse(options)
 
     def _learn(self, data: pd.DataFrame) -> None:
         labels = _find(self.name, data, self.options["columns"])
@@ -655,14 +644,6 @@ class DateTime(Step):
             "the columns to treat, text ones parsed as dates (default: every datetime column)"
         ),
     }
-
-    def _parse(self, options: dict[str, Any]) -> dict[str, Any]:
-        parsed: dict[str, Any] = {"mode": "expand"}
-        if "mode" in options:
-            parsed["mode"] = _choice(self.name, "mode", options["mode"], self.MODES)
-        if "columns" in options:
-            parsed["columns"] = _column_list(self.name, "columns", options["columns"])
-        return parsed
 
     def _learn(self, data: pd.DataFrame) -> None:
         from pandas.api.types import is_datetime64_any_dtype

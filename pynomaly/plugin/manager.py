@@ -59,8 +59,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("pynomaly.plugins")
 
-# Which plugin type a hook belongs to, to infer the types of a plugin without metadata.
-_HOOK_TYPES: dict[str, PluginType] = {
+# Which plugin type a hook belongs to: infers the types of a plugin without metadata, and
+# the testing kit checks declared types against it.
+HOOK_TYPES: dict[str, PluginType] = {
     "pynomaly_detectors": PluginType.ALGORITHM,
     "pynomaly_fit": PluginType.ALGORITHM,
     "pynomaly_score": PluginType.ALGORITHM,
@@ -716,7 +717,7 @@ class PluginManager:
             return PluginMetadata(
                 name=rec.name,
                 version=cand.dist_version or str(getattr(rec.plugin, "__version__", "0")),
-                plugin_types={t for h, t in _HOOK_TYPES.items() if h in implemented},
+                plugin_types={t for h, t in HOOK_TYPES.items() if h in implemented},
                 description=(inspect.getdoc(rec.plugin) or "").split("\n", 1)[0],
             )
         if isinstance(meta, Mapping):

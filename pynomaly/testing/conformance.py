@@ -46,6 +46,7 @@ from pynomaly import hookspecs
 from pynomaly._version import __version__
 from pynomaly.errors import ConfigurationError, InputError, PynomalyError
 from pynomaly.markers import PROJECT_NAME
+from pynomaly.plugin.manager import HOOK_TYPES
 from pynomaly.plugin.records import PluginStatus
 from pynomaly.testing._algorithm import AlgorithmChecks
 from pynomaly.testing._core import (
@@ -80,21 +81,6 @@ __all__ = [
     "run_check",
 ]
 
-# the hooks that make a plugin of each type (to check the declared plugin_types)
-_HOOK_TYPES: dict[str, PluginType] = {
-    "pynomaly_detectors": PluginType.ALGORITHM,
-    "pynomaly_fit": PluginType.ALGORITHM,
-    "pynomaly_score": PluginType.ALGORITHM,
-    "pynomaly_data_sources": PluginType.DATA_SOURCE,
-    "pynomaly_connect": PluginType.DATA_SOURCE,
-    "pynomaly_read_data": PluginType.DATA_SOURCE,
-    "pynomaly_outputs": PluginType.OUTPUT,
-    "pynomaly_format_output": PluginType.OUTPUT,
-    "pynomaly_export_data": PluginType.OUTPUT,
-    "pynomaly_preprocess": PluginType.PROCESSING,
-    "pynomaly_postprocess": PluginType.PROCESSING,
-    "pynomaly_validate": PluginType.PROCESSING,
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,7 +188,7 @@ class _Suite(AlgorithmChecks, DataSourceChecks, OutputChecks, ProcessingChecks):
         yield item("config_schema", "", self.check_config_schema)
         yield item("health_check", "", self.check_health)
         types = set(record.metadata.plugin_types) if record.metadata else set()
-        types |= {_HOOK_TYPES[h] for h in self.implemented() if h in _HOOK_TYPES}
+        types |= {HOOK_TYPES[h] for h in self.implemented() if h in HOOK_TYPES}
         if PluginType.ALGORITHM in types:
             yield from (item(*c) for c in self.algorithm_checks())
         if PluginType.DATA_SOURCE in types:
@@ -291,7 +277,7 @@ class _Suite(AlgorithmChecks, DataSourceChecks, OutputChecks, ProcessingChecks):
             {
                 f"{t.value} (it implements {h})"
                 for h in sorted(self.implemented())
-                if (t := _HOOK_TYPES.get(h)) is not None and t not in meta.plugin_types
+                if (t := HOOK_TYPES.get(h)) is not None and t not in meta.plugin_types
             }
         )
         _expect(
