@@ -464,3 +464,17 @@ def test_available_filters_by_plugin_type(isolated_pm):
     assert {m.name for m in isolated_pm.available("output")} == {
         "outputs", "report", "webhook", "sql"
     }
+
+
+def test_first_use_from_many_threads_sees_every_plugin(planted):
+    """Services and pynomaly.aio share one manager across threads: discovery must not be
+    observed half-done (it once made 3 of 4 concurrent first calls miss their detector)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from functools import partial
+
+    for _ in range(3):
+        pm = PluginManager(plugins_dir="")
+        ids = ["sklearn:iforest", "pyod:ecod", "pyod:knn", "sklearn:lof"]
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(partial(pynomaly.detect, planted, manager=pm), ids))
+        assert [r.detector for r in results] == ids

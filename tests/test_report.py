@@ -171,7 +171,7 @@ def test_top_table_lists_the_top_rows_with_contributions(written, labelled):
         assert float(row[2]) == pytest.approx(top.loc[idx, "anomaly_score"], rel=1e-4)
         assert row[3] == "anomaly"
         assert row[4] == str(int(labelled.y_true[idx]))
-        names = [name for name, _ in contributors[idx]]
+        names = [name for name, _ in contributors[rank - 1]]
         assert names, idx
         positions = [row[5].index(name) for name in names]
         assert positions == sorted(positions)  # largest contribution first

@@ -137,22 +137,23 @@ _summary_line = summary_line  # the former private name
 
 def top_contributors(
     result: Any, n: int, features: int
-) -> tuple[dict[Any, list[tuple[str, float]]], str | None]:
-    """For the ``n`` top rows, their ``features`` most contributing features (positive
-    contributions only, largest first), by index; and why there are none, if so."""
+) -> tuple[list[list[tuple[str, float]]], str | None]:
+    """For the ``n`` top rows, in the order of ``result.top(n)``, their ``features`` most
+    contributing features (positive contributions only, largest first); and why there are
+    none, if so. By position, so that a duplicated index cannot mix rows up."""
     if features <= 0 or n <= 0:
-        return {}, None
+        return [], None
     if result.data is None:
-        return {}, "no input data in this result"
+        return [], "no input data in this result"
     try:
         contributions = result.contributions(n)
     except Exception as exc:  # an explanation must never break the output itself
         log.debug("contributions failed", exc_info=True)
-        return {}, f"contributions unavailable: {type(exc).__name__}: {exc}"
-    out: dict[Any, list[tuple[str, float]]] = {}
-    for idx, row in contributions.iterrows():
+        return [], f"contributions unavailable: {type(exc).__name__}: {exc}"
+    out: list[list[tuple[str, float]]] = []
+    for _, row in contributions.iterrows():
         best = row[row > 0].sort_values(ascending=False, kind="stable").head(features)
-        out[idx] = [(str(name), float(value)) for name, value in best.items()]
+        out.append([(str(name), float(value)) for name, value in best.items()])
     return out, None
 
 
@@ -162,8 +163,8 @@ def top_records(result: Any, n: int, features: int = 0) -> list[dict[str, Any]]:
     rows = result.top(n)[["anomaly_score", "is_anomaly"]]
     contributors, _ = top_contributors(result, n, features)
     records = []
-    for idx, score, label in zip(
-        rows.index, rows["anomaly_score"].tolist(), rows["is_anomaly"].tolist(), strict=True
+    for position, (idx, score, label) in enumerate(
+        zip(rows.index, rows["anomaly_score"].tolist(), rows["is_anomaly"].tolist(), strict=True)
     ):
         record: dict[str, Any] = {
             "index": plain(idx),
@@ -171,7 +172,7 @@ def top_records(result: Any, n: int, features: int = 0) -> list[dict[str, Any]]:
             "is_anomaly": int(label),
         }
         if contributors:
-            record["contributions"] = dict(contributors.get(idx, []))
+            record["contributions"] = dict(contributors[position])
         records.append(record)
     return records
 
@@ -219,8 +220,8 @@ def _table(result: Any, top: int, features: int, width: int) -> str:
     below: list[str] = []  # contributions listed under the table when it is too narrow
     if contributors:
         texts = [
-            [f"{name} ({value:+.3g})" for name, value in contributors.get(idx, [])]
-            for idx in frame.index
+            [f"{name} ({value:+.3g})" for name, value in contributors[position]]
+            for position in range(len(frame))
         ]
         # one line per row when it fits beside the other columns, else one feature per line
         others = sum(

@@ -309,7 +309,8 @@ def _top_section(result: Any, top: int, features: int, sample: int) -> str:
             value = truth.get(idx)
             cells.append(f"<td>{'?' if value is None or value != value else int(value)}</td>")
         if contributions is not None:
-            cells.append(f"<td>{_contrib_cell(contributions, idx, row, features, scale)}</td>")
+            values = contributions.iloc[rank - 1]  # same order as frame: by position
+            cells.append(f"<td>{_contrib_cell(values, row, features, scale)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     body = (
         f'<table class="top"><thead><tr>{"".join(head)}</tr></thead>'
@@ -323,12 +324,7 @@ def _top_section(result: Any, top: int, features: int, sample: int) -> str:
     return _section("top-anomalies", f"Top {len(frame)} anomalies", body, note)
 
 
-def _contrib_cell(contributions: Any, idx: Any, row: Any, features: int, scale: float) -> str:
-    if idx not in contributions.index:
-        return "-"
-    values = contributions.loc[idx]
-    if getattr(values, "ndim", 1) > 1:  # duplicate index labels: take the first
-        values = values.iloc[0]
+def _contrib_cell(values: Any, row: Any, features: int, scale: float) -> str:
     best = values[values > 0].sort_values(ascending=False, kind="stable").head(features)
     if best.empty:
         return '<span class="note">no single feature raises the score</span>'

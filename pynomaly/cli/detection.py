@@ -175,6 +175,28 @@ def _steps(kw: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return steps
 
 
+# keywords of pynomaly.fit/detect that have their own flags: never detector parameters
+_RESERVED = {
+    "contamination": "-c/--contamination",
+    "random_state": "--random-state",
+    "detector": "-d/--detector",
+    "steps": "the step flags",
+    "label_column": "--label-column",
+    "threshold_percentile": "--threshold-percentile",
+    "threshold_score": "--threshold-score",
+    "source_options": "the source flags",
+    "manager": "-p and --config",
+}
+
+
+def _detector_params(items: tuple[str, ...]) -> dict[str, Any]:
+    params = dict(parse_param(p) for p in items)
+    for name in params:
+        if name in _RESERVED:
+            raise InputError(f"--param {name}: not a detector parameter; use {_RESERVED[name]}")
+    return params
+
+
 def _fit_arguments(kw: Mapping[str, Any]) -> dict[str, Any]:
     from pynomaly.detection import api
 
@@ -186,7 +208,7 @@ def _fit_arguments(kw: Mapping[str, Any]) -> dict[str, Any]:
         "label_column": kw["label_column"],
         "threshold_percentile": kw["threshold_percentile"],
         "threshold_score": kw["threshold_score"],
-        **dict(parse_param(p) for p in kw["params"]),
+        **_detector_params(kw["params"]),
     }
 
 

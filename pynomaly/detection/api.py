@@ -248,6 +248,16 @@ def row_contributions(
 
 
 def _rule(contamination: float, percentile: float | None, score: float | None) -> ThresholdRule:
+    _check_contamination(contamination)
+    for name, value in (("threshold_percentile", percentile), ("threshold_score", score)):
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.number))
+            or not np.isfinite(value)
+        ):
+            raise InvalidParameterError(
+                "threshold", name, f"must be a finite number, got {value!r}"
+            )
     if percentile is not None and score is not None:
         raise InputError("give threshold_percentile or threshold_score, not both")
     if percentile is not None:
@@ -259,6 +269,17 @@ def _rule(contamination: float, percentile: float | None, score: float | None) -
     if score is not None:
         return ThresholdRule("score", float(score))
     return ThresholdRule("contamination", float(contamination))
+
+
+def _check_contamination(contamination: Any) -> None:
+    if (
+        isinstance(contamination, bool)
+        or not isinstance(contamination, (int, float, np.number))
+        or not 0.0 < contamination <= 0.5
+    ):
+        raise InvalidParameterError(
+            "detect", "contamination", f"must be in (0, 0.5], got {contamination!r}"
+        )
 
 
 def _fit(
@@ -273,19 +294,13 @@ def _fit(
     pm: PluginManager,
     params: Mapping[str, Any],
 ) -> tuple[Model, _Prepared]:
-    if (
-        isinstance(contamination, bool)
-        or not isinstance(contamination, (int, float))
-        or not (0.0 < contamination <= 0.5)
-    ):
-        raise InvalidParameterError(
-            detector, "contamination", f"must be in (0, 0.5], got {contamination!r}"
-        )
     if random_state is not None and (
-        isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer))
+        isinstance(random_state, bool)
+        or not isinstance(random_state, (int, np.integer))
+        or not 0 <= random_state < 2**32
     ):
         raise InvalidParameterError(
-            detector, "random_state", f"must be an int or None, got {random_state!r}"
+            detector, "random_state", f"must be an int in [0, 2**32) or None, got {random_state!r}"
         )
     info = pm.resolve_detector(detector)
     checked = pm.validate_parameters(info.id, params)

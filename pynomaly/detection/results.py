@@ -168,7 +168,10 @@ class DetectionResult:
         order = self._top_positions(n)
         frame = self.to_frame().iloc[order]
         if self.data is not None:
-            frame = pd.concat([frame, self.data.iloc[order].set_axis(frame.index)], axis=1)
+            features = self.data.iloc[order].set_axis(frame.index)
+            # an input column may itself be called anomaly_score (a previous run's output)
+            clash = {c: f"{c} (input)" for c in features.columns if c in frame.columns}
+            frame = pd.concat([frame, features.rename(columns=clash)], axis=1)
         return frame
 
     def contributions(self, n: int = 10, *, sample: int = 2000) -> pd.DataFrame:

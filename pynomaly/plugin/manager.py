@@ -10,13 +10,15 @@ Callers never touch ``pm.hook``. Every hook is called on one plugin at a time, s
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
@@ -78,6 +80,21 @@ HOOK_TYPES: dict[str, PluginType] = {
     "pynomaly_validate": PluginType.PROCESSING,
     "pynomaly_create_step": PluginType.PROCESSING,
 }
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _locked(method: _F) -> _F:
+    """Serialize a method that changes which plugins are registered or loaded: services and
+    :mod:`pynomaly.aio` use one manager from several threads."""
+
+    @functools.wraps(method)
+    def wrapper(self: PluginManager, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _resolve(value: Any) -> Any:
@@ -142,11 +159,13 @@ class PluginManager:
         self._callers: dict[tuple[str, str], tuple[Callable[..., Any], bool]] = {}
         self._detectors: dict[str, DetectorInfo] | None = None
         self._discovered = False
+        self._lock = threading.RLock()
 
     # ----------------------------------------------------------------------------------------
     # Discovery and lifecycle
     # ----------------------------------------------------------------------------------------
 
+    @_locked
     def discover(self) -> list[PluginRecord]:
         """Find, import and register every selected plugin; idempotent.
 
@@ -175,6 +194,7 @@ class PluginManager:
                     self._set(cand, PluginStatus.DISABLED, why)
         return self.records()
 
+    @_locked
     def load_all(self) -> list[PluginRecord]:
         """Discover, then initialize every discovered plugin with its configured config."""
         self.discover()
@@ -183,6 +203,7 @@ class PluginManager:
                 self._initialize(rec, self.settings.config.get(rec.name, {}))
         return self.records()
 
+    @_locked
     def load(self, name: str, config: Mapping[str, Any] | None = None) -> PluginRecord:
         """Initialize the discovered plugin ``name`` with ``config`` (validated first).
 
@@ -209,6 +230,7 @@ class PluginManager:
             raise PluginLoadError(name, rec.reason)
         return rec
 
+    @_locked
     def register(
         self, plugin: object, name: str | None = None, *, config: Mapping[str, Any] | None = None
     ) -> str:
@@ -235,6 +257,7 @@ class PluginManager:
         self.load(name, config)
         return name
 
+    @_locked
     def unload(self, name: str) -> None:
         """Run the plugin's cleanup hook and unregister it; its hooks are no longer called."""
         rec = self.record(name)
@@ -245,6 +268,7 @@ class PluginManager:
             self._changed()
         rec.status, rec.reason = PluginStatus.UNLOADED, "unloaded"
 
+    @_locked
     def reload(self, name: str) -> PluginRecord:
         """Unload ``name``, import its module afresh and load it with the same configuration."""
         rec = self.record(name)
@@ -257,6 +281,7 @@ class PluginManager:
             rec.plugin = None  # a local file is executed again by its loader
         return self.load(name, config)
 
+    @_locked
     def configure(self, name: str, config: Mapping[str, Any]) -> None:
         """Validate ``config`` and pass it to the loaded plugin's ``pynomaly_configure``."""
         rec = self._loaded_record(name)
@@ -294,6 +319,7 @@ class PluginManager:
             }
         return result
 
+    @_locked
     def shutdown(self) -> None:
         """Clean up every loaded plugin (errors are logged, never raised)."""
         for rec in self._records.values():
@@ -353,6 +379,7 @@ class PluginManager:
     # Algorithm hooks
     # ----------------------------------------------------------------------------------------
 
+    @_locked
     def detectors(self) -> list[DetectorInfo]:
         """Every detector of every loaded plugin, available or not, sorted by id."""
         if self._detectors is None:
@@ -761,6 +788,7 @@ class PluginManager:
         self._callers.clear()
         self._detectors = None
 
+    @_locked
     def _ready(self) -> None:
         if not self._discovered or any(
             r.status is PluginStatus.DISCOVERED for r in self._records.values()

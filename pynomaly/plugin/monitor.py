@@ -6,6 +6,7 @@ one plugin and the numbers are exact.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -33,13 +34,17 @@ class HookMonitor:
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self._stats: dict[tuple[str, str], HookStats] = {}
-        self._starts: list[float] = []
+        self._local = threading.local()  # start times, per thread: hooks run in several
+        self._lock = threading.Lock()
         self.undo = pm.add_hookcall_monitoring(self._before, self._after)
 
     def _before(
         self, hook_name: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]
     ) -> None:
-        self._starts.append(time.perf_counter())
+        starts = getattr(self._local, "starts", None)
+        if starts is None:
+            starts = self._local.starts = []
+        starts.append(time.perf_counter())
 
     def _after(
         self,
@@ -48,8 +53,14 @@ class HookMonitor:
         impls: Sequence[pluggy.HookImpl],
         kwargs: Mapping[str, Any],
     ) -> None:
-        elapsed = time.perf_counter() - self._starts.pop()
+        elapsed = time.perf_counter() - self._local.starts.pop()
         failed = outcome.exception is not None
+        with self._lock:
+            self._record(hook_name, impls, elapsed, failed)
+
+    def _record(
+        self, hook_name: str, impls: Sequence[pluggy.HookImpl], elapsed: float, failed: bool
+    ) -> None:
         for impl in impls:
             key = (impl.plugin_name, hook_name)
             stats = self._stats.get(key)
