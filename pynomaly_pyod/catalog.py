@@ -267,6 +267,8 @@ def _table() -> tuple[Entry, ...]:
             "COPOD",
             "Copula-based outlier detection; parameter-free",
             requires=("matplotlib",),
+            # new rows are ranked against the training data plus the rest of their batch
+            batch_relative=True,
         ),
         Entry(
             "ecod",
@@ -274,6 +276,8 @@ def _table() -> tuple[Entry, ...]:
             "ECOD",
             "Empirical-cumulative-distribution outlier detection; parameter-free",
             requires=("matplotlib",),
+            # new rows are ranked against the training data plus the rest of their batch
+            batch_relative=True,
         ),
         Entry(
             "gmm",

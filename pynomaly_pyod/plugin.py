@@ -221,6 +221,10 @@ def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> Any:
         # LSCP draws from the RandomState it keeps in decision_function: score with a copy so
         # that a fitted model gives the same scores for the same rows every time
         state = copy.deepcopy(state)
+    elif e.name in ("ecod", "copod"):
+        # their decision_function stores its working arrays on the estimator: a shallow copy
+        # keeps concurrent scoring of one model from mixing them up
+        state = copy.copy(state)
     try:
         return state.decision_function(X)
     except ValueError as exc:  # e.g. a batch-relative detector given fewer rows than neighbours

@@ -109,3 +109,44 @@ def test_json_lines_output(invoke, tmp_path):
     assert invoke("detect", "sample:wbc", "-o", str(out)).exit_code == 0
     rows = pd.read_json(out, lines=True)
     assert len(rows) == 378 and {"anomaly_score", "is_anomaly"} <= set(rows.columns)
+
+
+def test_a_model_with_a_step_from_a_local_plugin_is_saved_and_scored(invoke, tmp_path, monkeypatch):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "clip.py").write_text(
+        "from pynomaly import hookimpl\n\n"
+        "class Clip:\n"
+        "    def fit(self, data):\n"
+        "        self.high = data.quantile(0.99)\n"
+        "        return self\n\n"
+        "    def transform(self, data):\n"
+        "        return data.clip(upper=self.high, axis=1)\n\n"
+        "@hookimpl\n"
+        "def pynomaly_create_step(name, options):\n"
+        "    return Clip() if name == 'clip' else None\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert invoke("fit", "sample:wbc", "--step", "clip", "--save", "m.pkl").exit_code == 0
+    scored = invoke("score", "m.pkl", "sample:wbc", "--json")
+    assert scored.exit_code == 0, scored.output
+    assert json.loads(scored.output)["summary"]["rows"] == 378
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-P", "contamination=0.3"], "--param contamination: not a detector parameter; use -c"),
+        (["--threshold-score", "nan"], "threshold_score' must be a finite number"),
+        (["--random-state", "-1"], "random_state' must be an int in [0, 2**32)"),
+        (["--top", "-3"], "--top"),
+        (["--report", "nodir/r.html"], "nodir/r.html: directory nodir does not exist"),
+        (["--notify", "ftp://x"], "--notify ftp://x: expected an http:// or https:// URL"),
+    ],
+)
+def test_more_bad_arguments(invoke, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("detect", "sample:wbc", "-o", "out.csv", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "out.csv").exists()

@@ -112,3 +112,21 @@ def test_columns_are_matched_by_name_when_scoring(pm, planted):
     np.testing.assert_allclose(model.score(shuffled, manager=pm), model.score(planted, manager=pm))
     with pytest.raises(DataError, match=r"missing: \['d'\]; unexpected: \['e'\]"):
         model.score(planted.rename(columns={"d": "e"}), manager=pm)
+
+
+class Shift:
+    """A global preprocess plugin: adds 100 to column a of every batch."""
+
+    @hookimpl
+    def pynomaly_preprocess(self, data, source):
+        return data.assign(a=data["a"] + 100)
+
+
+def test_contributions_do_not_preprocess_twice(pm, planted):
+    pm.register(Shift(), "shift")
+    res = pynomaly.detect(planted, "toy:dist", manager=pm)
+    contributions = res.contributions(5)
+    top = res.top(5)
+    # removing a feature can at most remove the whole score: with a second +100 it would not
+    assert (contributions.to_numpy() <= top["anomaly_score"].to_numpy()[:, None] + 1e-9).all()
+    assert res.data["a"].mean() > 50  # the result keeps the preprocessed data

@@ -561,3 +561,18 @@ def test_cli_postgres_wrong_password(pg: Postgres, pg_orders: str, cli_env: dict
     assert "cannot connect: password authentication failed" in proc.stderr
     assert "cli-secret-789" not in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://ann:s3cret-pw@db.example/sales",
+        "postgresql://ann:s3cret/pw@w@db.example/sales",
+        "postgresql://ann@db.example/sales?password=s3cret-pw",
+    ],
+)
+def test_passwords_are_masked_in_every_form(url):
+    from pynomaly.redact import mask_uri
+
+    assert "s3cret" not in mask_uri(url)
+    assert "db.example" in mask_uri(url) or "?" in url

@@ -94,16 +94,27 @@ def pynomaly_read_data(connection: Connection, query: Mapping[str, Any]) -> Any:
     kind = kind_of(path)
     with _reading(path, kind):
         if kind == "csv":
-            return _read_csv(path, opts)
-        if kind == "jsonl":
-            import pandas as pd
-
-            return pd.read_json(path, lines=True)
-        if kind == "excel":
-            return _read_excel(path, opts)
+            return _read_csv(path, opts)  # read_csv applies index_col itself
         import pandas as pd
 
-        return pd.read_parquet(path, columns=opts.get("columns"))
+        if kind == "jsonl":
+            frame = pd.read_json(path, lines=True)
+        elif kind == "excel":
+            frame = _read_excel(path, opts)
+        else:
+            frame = pd.read_parquet(path, columns=opts.get("columns"))
+        return _indexed(frame, opts, path)
+
+
+def _indexed(frame: Any, opts: Mapping[str, Any], path: Path) -> Any:
+    """``frame`` indexed by the ``index_col`` option's column, if given."""
+    column = opts.get("index_col")
+    if column is None or column is False:
+        return frame
+    if column not in frame.columns:
+        shown = ", ".join(map(str, frame.columns[:10]))
+        raise DataError(f"{path}: index column {column!r} not found (columns: {shown})")
+    return frame.set_index(column)
 
 
 @hookimpl
@@ -127,8 +138,9 @@ def _batches(path: Path, kind: str | None, opts: Mapping[str, Any], size: int) -
 
             start = 0
             for batch in ds.dataset(path, format="parquet").to_batches(batch_size=size):
-                frame = batch.to_pandas()
-                frame.index = pd.RangeIndex(start, start + len(frame))
+                frame = _indexed(batch.to_pandas(), opts, path)
+                if isinstance(frame.index, pd.RangeIndex):  # a stored index is kept as it is
+                    frame.index = pd.RangeIndex(start, start + len(frame))
                 start += len(frame)
                 yield frame
             return
@@ -138,7 +150,8 @@ def _batches(path: Path, kind: str | None, opts: Mapping[str, Any], size: int) -
             else pd.read_json(path, lines=True, chunksize=size)
         )
         with reader:
-            yield from reader
+            for frame in reader:
+                yield frame if kind == "csv" else _indexed(frame, opts, path)
 
 
 @contextmanager

@@ -349,7 +349,7 @@ def _importance_body(result: Any, sample: int) -> tuple[str, str]:
     data = result.data
     used = data if len(data) <= sample else data.sample(sample, random_state=0)
     try:
-        importance = pynomaly.explain(result.model, used, manager=result.manager)
+        importance = pynomaly.explain(result.model, used, manager=result.manager, preprocessed=True)
     except Exception as exc:
         log.debug("explain failed", exc_info=True)
         return "", f"Feature importance is unavailable: {type(exc).__name__}: {exc}"

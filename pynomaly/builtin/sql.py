@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING, Any
 from pynomaly._version import __version__
 from pynomaly.errors import DataError, InputError
 from pynomaly.markers import hookimpl
+from pynomaly.redact import mask_uri
 from pynomaly.types import Connection, OutputInfo, PluginMetadata, PluginType, SourceInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -87,7 +88,6 @@ WRITE_CHUNKSIZE = 10_000
 
 _URL = re.compile(r"^(?P<backend>[A-Za-z][A-Za-z0-9]*)(?P<driver>\+[A-Za-z0-9_]+)?://")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_USERINFO_PASSWORD = re.compile(r"(://[^:/@]*:).*@")  # to the last "@": over-masking is safe
 _CREDENTIAL_KEYS = {"user", "username", "password", "host", "port", "database"}
 
 
@@ -169,8 +169,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def _mask_text(uri: str) -> str:
-    """Mask the password of a URL that SQLAlchemy could not parse."""
-    return _USERINFO_PASSWORD.sub(r"\1***@", uri)
+    """The URL with any password masked (the one masker pynomaly uses everywhere)."""
+    return mask_uri(uri)
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from pynomaly.cli.common import Context, handles_errors, print_table
+from pynomaly.cli.detection import collect_source_options, source_options
 
 
 @click.command()
@@ -46,10 +47,7 @@ def sources(ctx: Context, as_json: bool) -> None:
 
 @click.command()
 @click.argument("source")
-@click.option("--table", metavar="NAME", help="Database table (SQL sources).")
-@click.option("--query", metavar="SQL", help="SQL query (SQL sources).")
-@click.option("--delimiter", metavar="CHAR", help="CSV field delimiter.")
-@click.option("--encoding", metavar="NAME", help="Text encoding of CSV files.")
+@source_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 @handles_errors
@@ -62,7 +60,7 @@ def schema(ctx: Context, source: str, as_json: bool, **options: Any) -> None:
       pynomaly schema sqlite:///shop.db --table orders --json
     """
     pm = ctx.manager()
-    connection = pm.connect(source, {k: v for k, v in options.items() if v is not None})
+    connection = pm.connect(source, collect_source_options(options))
     pm.test_connection(connection)
     columns = pm.get_schema(connection)
     if as_json:

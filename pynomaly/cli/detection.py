@@ -40,6 +40,13 @@ source_options = _options(
         metavar="PATH",
         help="JSON/INI file with database user, password, host (SQL sources).",
     ),
+    click.option(
+        "--source-option",
+        "source_option",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Any other option of the data source (e.g. labels=true for sample:wbc).",
+    ),
 )
 
 model_options = _options(
@@ -136,16 +143,23 @@ output_options = _options(
         metavar="SECONDS",
         help="Timeout of each webhook attempt.",
     ),
-    click.option("--top", type=int, default=10, show_default=True, help="Rows in the table."),
+    click.option(
+        "--top",
+        type=click.IntRange(min=0),
+        default=10,
+        show_default=True,
+        help="Rows in the table.",
+    ),
     click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table."),
 )
 
 
-def _source_options(kw: dict[str, Any]) -> dict[str, Any]:
+def collect_source_options(kw: dict[str, Any]) -> dict[str, Any]:
     """Take the source flags out of ``kw``: the ones given become source options."""
     keys = ("table", "query", "delimiter", "encoding", "index_col", "credentials_file")
     given = {k: kw.pop(k, None) for k in keys}
-    return {k: v for k, v in given.items() if v is not None}
+    extra = dict(parse_param(item) for item in kw.pop("source_option", ()) or ())
+    return {**extra, **{k: v for k, v in given.items() if v is not None}}
 
 
 def _step_spec(text: str) -> tuple[str, dict[str, Any]]:
@@ -233,7 +247,11 @@ def _output_format(output: str, fmt: str | None, pm: Any = None) -> str:
 
 
 def _check_destinations(kw: Mapping[str, Any], save: str | None = None, pm: Any = None) -> None:
-    """Fail on an unusable destination before spending time on detection."""
+    """Fail on an unusable destination before spending time on detection (and before any
+    output is written: a bad --report must not leave a lone --output behind)."""
+    notify = kw.get("notify")
+    if notify is not None and not notify.lower().startswith(("http://", "https://")):
+        raise InputError(f"--notify {notify}: expected an http:// or https:// URL")
     for flag, path in (
         ("--output", kw.get("output")),
         ("--report", kw.get("report")),
@@ -245,6 +263,9 @@ def _check_destinations(kw: Mapping[str, Any], save: str | None = None, pm: Any 
             _output_format(path, kw.get("fmt"), pm)
         if Path(path).exists() and not kw.get("overwrite"):
             raise InputError(f"{flag} {path}: already exists (use --overwrite to replace it)")
+        parent = Path(path).parent
+        if not parent.is_dir():
+            raise InputError(f"{flag} {path}: directory {parent} does not exist")
 
 
 def _deliver(ctx: Context, result: Any, kw: Mapping[str, Any], rows_note: bool = True) -> None:
@@ -301,7 +322,7 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
     from pynomaly.detection import api
 
     _check_destinations(kw, save, ctx.manager())
-    options = _source_options(kw)
+    options = collect_source_options(kw)
     with status(f"Detecting anomalies in {mask_uri(source)} ..."):
         result = api.detect(
             source, source_options=options, manager=ctx.manager(), **_fit_arguments(kw)
@@ -336,7 +357,10 @@ def fit(ctx: Context, source: str, save: str, overwrite: bool, as_json: bool, **
     _check_destinations({"overwrite": overwrite}, save)
     with status(f"Fitting on {mask_uri(source)} ..."):
         model = api.fit(
-            source, source_options=_source_options(kw), manager=ctx.manager(), **_fit_arguments(kw)
+            source,
+            source_options=collect_source_options(kw),
+            manager=ctx.manager(),
+            **_fit_arguments(kw),
         )
     save_model(model, save, overwrite=overwrite)
     info = {
@@ -379,10 +403,14 @@ def score(ctx: Context, model_path: str, source: str, batch_size: int, **kw: Any
     from pynomaly.detection.results import combine_results
 
     _check_destinations(kw, pm=ctx.manager())
+    ctx.manager().load_all()  # plugins first: a model may hold objects of a local plugin
     model = load_model(model_path)
     with status(f"Scoring {mask_uri(source)} ..."):
         batches = model.score_source(
-            source, batch_size=batch_size, source_options=_source_options(kw), manager=ctx.manager()
+            source,
+            batch_size=batch_size,
+            source_options=collect_source_options(kw),
+            manager=ctx.manager(),
         )
         result = combine_results(batches)  # keeps scores only: batches' data is let go
     _deliver(ctx, result, kw)

@@ -209,10 +209,16 @@ def detect_batches(
         yield _result(pm, model, scores, prepared, start)
 
 
-def explain(model: Model, data: Any, *, manager: PluginManager | None = None) -> pd.Series:
-    """Per-feature importance for the scores of ``data``: one value per feature, by name."""
+def explain(
+    model: Model, data: Any, *, manager: PluginManager | None = None, preprocessed: bool = False
+) -> pd.Series:
+    """Per-feature importance for the scores of ``data``: one value per feature, by name.
+
+    ``preprocessed=True`` for data that already went through ``pynomaly_preprocess``, such as
+    a result's ``data`` (the model's steps are applied either way).
+    """
     pm = manager or default_manager()
-    X = _prepare(pm, data, model, None).X
+    X = _prepare(pm, data, model, None, preprocessed=preprocessed).X
     importances = np.asarray(pm.explain(model.detector, model.state, X), dtype=np.float64)
     if importances.shape != (X.shape[1],):
         raise DataError(
@@ -230,10 +236,14 @@ def row_contributions(
     manager: PluginManager | None = None,
 ) -> pd.DataFrame:
     """How much each feature raises each row's score: the score minus the score with that
-    feature set to its median in ``reference`` (default: ``rows``). One batch is scored."""
+    feature set to its median in ``reference`` (default: ``rows``). One batch is scored.
+
+    ``rows`` and ``reference`` are a result's ``data``: already preprocessed, so only the
+    model's steps are applied to them.
+    """
     pm = manager or default_manager()
-    X = _prepare(pm, rows, model, None).X
-    ref = X if reference is None else _prepare(pm, reference, model, None).X
+    X = _prepare(pm, rows, model, None, preprocessed=True).X
+    ref = X if reference is None else _prepare(pm, reference, model, None, preprocessed=True).X
     n, m = X.shape
     perturbed = np.repeat(X, m, axis=0)
     perturbed[np.arange(n * m), np.tile(np.arange(m), n)] = np.tile(np.median(ref, axis=0), n)
@@ -395,12 +405,14 @@ def _prepare(
     label_column: str | None = None,
     source_options: Mapping[str, Any] | None = None,
     source: str | None = None,
+    preprocessed: bool = False,
 ) -> _Prepared:
     """Read, preprocess, set the label aside, run the steps (fitting ``unfitted`` ones, else
     the model's), validate, align the columns with the model's and convert to float64."""
     frame, where = _frame(pm, data, source_options)
     where = source or where
-    frame = pm.preprocess(frame, where)
+    if not preprocessed:
+        frame = pm.preprocess(frame, where)
     label = model.label_column if model is not None else label_column
     y_true = None
     if label is not None:

@@ -132,9 +132,9 @@ class Model:
 class DetectionResult:
     """Scores (higher = more anomalous), 0/1 labels and the threshold for a set of rows.
 
-    ``data`` holds the input features (label column removed, before processing steps) for
-    display; ``y_true`` the label column when one was given, and ``metrics`` its ROC AUC and
-    average precision.
+    ``data`` holds the input features after ``pynomaly_preprocess`` (label column removed,
+    before the processing steps) for display and contributions; ``y_true`` the label column
+    when one was given, and ``metrics`` its ROC AUC and average precision.
     """
 
     scores: np.ndarray

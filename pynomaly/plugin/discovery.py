@@ -70,11 +70,29 @@ def _importer(module: str) -> Callable[[], object]:
     return lambda: importlib.import_module(module)
 
 
+LOCAL_PACKAGE = "pynomaly_local_plugins"
+
+
+def _local_package(directory: Path) -> None:
+    """Make the plugins directory the package ``pynomaly_local_plugins``, so that objects
+    defined in local plugins (processing steps kept in a saved model) can be unpickled."""
+    import types
+
+    package = sys.modules.get(LOCAL_PACKAGE)
+    if package is None:
+        package = types.ModuleType(LOCAL_PACKAGE, "plugins from the local plugins directory")
+        package.__path__ = []
+        sys.modules[LOCAL_PACKAGE] = package
+    if str(directory) not in package.__path__:
+        package.__path__.append(str(directory))
+
+
 def _file_importer(path: Path) -> Callable[[], object]:
     def load() -> object:
         import importlib.util
 
-        module_name = f"pynomaly_local_plugins.{path.stem}"
+        _local_package(path.parent)
+        module_name = f"{LOCAL_PACKAGE}.{path.stem}"
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
             raise ImportError(f"cannot import {path}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 # Shared by every type
 # --------------------------------------------------------------------------------------------
 
-PYPROJECT = r'''[build-system]
+PYPROJECT = r"""[build-system]
 requires = ["setuptools>=61"]
 build-backend = "setuptools.build_meta"
 
@@ -47,9 +47,9 @@ select = ["E", "F", "W", "I", "B", "UP", "SIM", "RUF"]
 
 [tool.ruff.lint.isort]
 known-first-party = ["pynomaly_{{name}}"]
-'''
+"""
 
-README = r'''# pynomaly-{{name}}
+README = r"""# pynomaly-{{name}}
 
 A pynomaly {{type_label}} plugin: {{description}}.
 
@@ -116,7 +116,7 @@ python -m twine upload pynomaly-{{name}}/dist/*
 
 Users who install it with pip must have this project's pynomaly installed already, so that
 pip never fetches the unrelated `pynomaly` from the index to satisfy `pynomaly>=1.0`.
-'''
+"""
 
 # --------------------------------------------------------------------------------------------
 # algorithm
@@ -308,7 +308,7 @@ def test_bad_parameters_are_rejected(pynomaly_pm):
         pynomaly.validate_parameters(DETECTOR, {"eps": 0}, manager=pm)
 '''
 
-ALGORITHM_USAGE = r'''```bash
+ALGORITHM_USAGE = r"""```bash
 pynomaly detectors                                        # lists {{name}}:mad and its parameters
 pynomaly detect sample:wbc -d {{name}}:mad -P metric=manhattan
 ```
@@ -317,7 +317,7 @@ pynomaly detect sample:wbc -d {{name}}:mad -P metric=manhattan
 import pynomaly
 
 result = pynomaly.detect(df, detector="{{name}}:mad", contamination=0.05)
-```'''
+```"""
 
 # --------------------------------------------------------------------------------------------
 # data_source
@@ -577,7 +577,7 @@ def test_a_missing_file_is_reported(pynomaly_pm, tmp_path):
         pynomaly.load_data(tmp_path / "missing.arff", manager=pm)
 '''
 
-DATA_SOURCE_SAMPLE = r'''% A sample shipped with the plugin: 12 measurements, the last one odd.
+DATA_SOURCE_SAMPLE = r"""% A sample shipped with the plugin: 12 measurements, the last one odd.
 @RELATION sample
 
 @ATTRIBUTE temperature NUMERIC
@@ -597,14 +597,14 @@ DATA_SOURCE_SAMPLE = r'''% A sample shipped with the plugin: 12 measurements, th
 20.1, 1.00, 3.2
 20.2, 0.99, ?
 35.6, 1.45, 0.4
-'''
+"""
 
-DATA_SOURCE_PACKAGE_DATA = r'''
+DATA_SOURCE_PACKAGE_DATA = r"""
 [tool.setuptools.package-data]
 pynomaly_{{name}} = ["*.arff"]
-'''
+"""
 
-DATA_SOURCE_USAGE = r'''```bash
+DATA_SOURCE_USAGE = r"""```bash
 pynomaly detect benchmark.arff                    # any *.arff file
 pynomaly detect arff:benchmark.txt -d pyod:ecod   # the arff: prefix for other file names
 ```
@@ -613,7 +613,7 @@ pynomaly detect arff:benchmark.txt -d pyod:ecod   # the arff: prefix for other f
 import pynomaly
 
 frame = pynomaly.load_data("benchmark.arff")
-```'''
+```"""
 
 # --------------------------------------------------------------------------------------------
 # output
@@ -787,7 +787,7 @@ def test_export_writes_every_row_and_never_clobbers(result, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["scores.md"]  # no temporary file left
 '''
 
-OUTPUT_USAGE = r'''```bash
+OUTPUT_USAGE = r"""```bash
 pynomaly detect sample:wbc -o scores.md --format markdown   # every row, as a Markdown table
 ```
 
@@ -796,7 +796,7 @@ import pynomaly
 
 result = pynomaly.detect(df)
 print(pynomaly.default_manager().format_output(result, "markdown", {"top": 5}))
-```'''
+```"""
 
 # --------------------------------------------------------------------------------------------
 # processing
@@ -970,13 +970,13 @@ def test_configuration_is_validated(pynomaly_pm):
         pm.load("{{name}}")
 '''
 
-PROCESSING_USAGE = r'''It works on every detection once installed:
+PROCESSING_USAGE = r"""It works on every detection once installed:
 
 ```bash
 pynomaly detect data.csv                        # gaps filled, glitches clipped
 echo '{"plugins": {"{{name}}": {"clip_iqr": 5}}}' > config.json
 pynomaly --config config.json detect data.csv   # clip harder
-```'''
+```"""
 
 # --------------------------------------------------------------------------------------------
 
