@@ -454,8 +454,11 @@ def _aligned(features: pd.DataFrame, model: Model, where: str) -> pd.DataFrame:
 
 
 def _ground_truth(column: pd.Series, name: str, where: str) -> pd.Series:
-    values = pd.unique(column.dropna())
-    if column.isna().any() or not set(values) <= {0, 1}:
+    missing = int(column.isna().sum())
+    if missing:
+        raise DataError(f"{where}: label column {name!r} has {missing} missing values")
+    values = pd.unique(column)
+    if not set(values) <= {0, 1}:
         raise DataError(
             f"{where}: label column {name!r} must hold 0/1 (1 = anomaly), "
             f"found {sorted(map(str, values))[:5]}"
