@@ -62,6 +62,9 @@ class Context:
                     raise InputError(f"-p {module}: cannot import: {exc}") from None
                 pm.register(obj, name=module)
             self._manager = pm
+            # plugins' cleanup hooks run when the command ends, as when a library user calls
+            # shutdown(); a command that failed before creating the manager has nothing to clean
+            click.get_current_context().call_on_close(pm.shutdown)
         return self._manager
 
 

@@ -304,7 +304,9 @@ def _deliver(ctx: Context, result: Any, kw: Mapping[str, Any], rows_note: bool =
 @source_options
 @model_options
 @output_options
-@click.option("--save", metavar="PATH", help="Also save the fitted model (pickle) here.")
+@click.option(
+    "--save", metavar="PATH", help="Also save the fitted model here (a pickle: load only your own)."
+)
 @click.pass_obj
 @handles_errors
 def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
@@ -393,6 +395,8 @@ def fit(ctx: Context, source: str, save: str, overwrite: bool, as_json: bool, **
 @handles_errors
 def score(ctx: Context, model_path: str, source: str, batch_size: int, **kw: Any) -> None:
     """Score SOURCE with a saved MODEL, batch by batch (the data need not fit in memory).
+
+    MODEL is a pickle written by `pynomaly fit --save`: load only model files you trust.
 
     \b
     Examples:
