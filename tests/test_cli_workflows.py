@@ -150,3 +150,19 @@ def test_more_bad_arguments(invoke, tmp_path, monkeypatch, args, message):
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_batches_keep_text_columns_text(tmp_path):
+    """A code column that looks numeric in some chunks ("01", "02") but not in others ("X")
+    is read as text in every batch, so the fitted encoder recognises its values."""
+    import pynomaly
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=400), "y": rng.normal(size=400)})
+    frame["code"] = ["01", "02"] * 150 + ["X", "01"] * 50
+    path = tmp_path / "codes.csv"
+    frame.to_csv(path, index=False)
+    model = pynomaly.fit(path, "sklearn:iforest", random_state=0, steps=["encode"])
+    whole = model.score(path)
+    batched = np.concatenate([r.scores for r in model.score_source(str(path), batch_size=100)])
+    np.testing.assert_allclose(batched, whole)

@@ -130,3 +130,13 @@ def test_contributions_do_not_preprocess_twice(pm, planted):
     # removing a feature can at most remove the whole score: with a second +100 it would not
     assert (contributions.to_numpy() <= top["anomaly_score"].to_numpy()[:, None] + 1e-9).all()
     assert res.data["a"].mean() > 50  # the result keeps the preprocessed data
+
+
+def test_a_result_pickles_without_its_manager(pm, planted):
+    import pickle
+
+    res = pynomaly.detect(planted, "toy:dist", manager=pm)
+    clone = pickle.loads(pickle.dumps(res))
+    assert clone.manager is None
+    np.testing.assert_array_equal(clone.scores, res.scores)
+    assert clone.summary() == res.summary()

@@ -1,7 +1,8 @@
 """Built-in data source plugin ``files``: CSV, Parquet, JSON Lines and Excel files.
 
 - CSV: ``.csv``, ``.tsv`` and their ``.gz`` versions; options ``delimiter``, ``encoding``
-  (default UTF-8, a byte-order mark is skipped), ``index_col``.
+  (default UTF-8, a byte-order mark is skipped), ``index_col``, ``text_columns`` (read as
+  text whatever they look like; scoring batch by batch passes the model's text columns).
 - Parquet: a ``.parquet``/``.pq`` file, or a directory of Parquet files read as one dataset.
 - JSON Lines: ``.jsonl``/``.ndjson`` (optionally ``.gz``), one JSON object per row.
 - Excel: ``.xlsx`` (needs openpyxl: ``pip install 'pynomaly[excel]'``); option ``sheet``.
@@ -197,6 +198,8 @@ def _read_csv(path: Path, opts: Mapping[str, Any], **kwargs: Any) -> Any:
             sep=opts.get("delimiter") or ("\t" if tab else ","),
             encoding=opts.get("encoding") or "utf-8-sig",  # utf-8-sig skips a BOM
             index_col=opts.get("index_col", False),
+            # columns known to be text (a model's training input) are never re-typed per chunk
+            dtype=dict.fromkeys(opts.get("text_columns") or (), "str") or None,
             **kwargs,
         )
 

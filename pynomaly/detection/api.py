@@ -198,7 +198,12 @@ def detect_batches(
 ) -> Iterator[DetectionResult]:
     """One :class:`DetectionResult` per batch of ``source``, read with ``pynomaly_read_batches``."""
     pm = manager or default_manager()
-    conn = pm.connect(os.fspath(source), source_options)
+    options = dict(source_options or {})
+    if model.text_columns:
+        # chunks are typed one by one: a code column ("01", "02", later "X") must stay text in
+        # every batch, as in the training read, or the fitted encoders see unknown values
+        options.setdefault("text_columns", list(model.text_columns))
+    conn = pm.connect(os.fspath(source), options)
     uri = conn.uri  # password masked
     for batch in pm.read_batches(conn, batch_size):
         start = time.perf_counter()
@@ -343,6 +348,7 @@ def _fit(
         steps=tuple(unfitted),
         label_column=label_column,
         threshold_rule=rule,
+        text_columns=_text_columns(prepared.frame),
     )
     return model, prepared
 
@@ -464,6 +470,16 @@ def _ground_truth(column: pd.Series, name: str, where: str) -> pd.Series:
             f"found {sorted(map(str, values))[:5]}"
         )
     return column.astype(np.int8)
+
+
+def _text_columns(frame: pd.DataFrame) -> tuple[str, ...]:
+    from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
+
+    return tuple(
+        str(name)
+        for name, dtype in frame.dtypes.items()
+        if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype) or is_datetime64_any_dtype(dtype))
+    )
 
 
 def _names(frame: pd.DataFrame) -> str:

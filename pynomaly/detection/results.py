@@ -91,6 +91,7 @@ class Model:
     steps: tuple[ProcessingStep, ...] = attrs.field(default=(), repr=False)
     label_column: str | None = None
     threshold_rule: ThresholdRule | None = None
+    text_columns: tuple[str, ...] = ()  # read as text when a source is scored batch by batch
 
     @property
     def n_features(self) -> int:
@@ -173,6 +174,16 @@ class DetectionResult:
             clash = {c: f"{c} (input)" for c in features.columns if c in frame.columns}
             frame = pd.concat([frame, features.rename(columns=clash)], axis=1)
         return frame
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the manager (and the plugins it holds) stays behind: a result pickles like its model
+        state = {field.name: getattr(self, field.name) for field in attrs.fields(type(self))}
+        state["manager"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
 
     def contributions(self, n: int = 10, *, sample: int = 2000) -> pd.DataFrame:
         """For the ``n`` highest-scoring rows, how much each feature drives its score.
