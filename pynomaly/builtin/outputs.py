@@ -119,8 +119,13 @@ def plain(value: Any) -> Any:
 def summary_line(result: Any) -> str:
     """One line: rows, anomalies, threshold, detector, source, time, ROC AUC / AP if known."""
     s = result.summary()
+    rule = getattr(result.model, "threshold_rule", None)
+    if rule is None or rule.kind == "contamination":
+        how = f"contamination {s['contamination']:g}"
+    else:
+        how = f"{rule.kind} {rule.value:g}"  # the threshold did not come from contamination
     line = (
-        f"{s['rows']} rows, {s['anomalies']} anomalies (contamination {s['contamination']:g}, "
+        f"{s['rows']} rows, {s['anomalies']} anomalies ({how}, "
         f"threshold {s['threshold']:.6g}) — {s['detector']} on {s['source']} "
         f"in {s['seconds']:.2f} s"
     )
@@ -130,9 +135,6 @@ def summary_line(result: Any) -> str:
         if key in result.metrics
     ]
     return line + (" — " + ", ".join(metrics) if metrics else "")
-
-
-_summary_line = summary_line  # the former private name
 
 
 def top_contributors(
