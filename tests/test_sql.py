@@ -576,3 +576,36 @@ def test_passwords_are_masked_in_every_form(url):
 
     assert "s3cret" not in mask_uri(url)
     assert "db.example" in mask_uri(url) or "?" in url
+
+
+def test_cli_credentials_file_serves_reading_and_writing_back(
+    pg: Postgres, pg_orders: str, tmp_path: Path
+) -> None:
+    """The password lives only in a credentials file: the command reads the table and writes
+    the scores back to the same server with it, and never prints it."""
+    from click.testing import CliRunner
+
+    from pynomaly.cli.main import cli
+
+    creds = tmp_path / "db.json"
+    creds.write_text(json.dumps({"password": pg.password}))
+    url = pg.without_password
+    out = pg.name("cli_scores")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "detect",
+            url,
+            "--table",
+            pg_orders,
+            "--credentials-file",
+            str(creds),
+            "-o",
+            url,
+            "--output-table",
+            out,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert pg.password not in result.output
+    assert out in _tables(pg.url)

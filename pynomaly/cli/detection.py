@@ -268,7 +268,9 @@ def _check_destinations(kw: Mapping[str, Any], save: str | None = None, pm: Any 
             raise InputError(f"{flag} {path}: directory {parent} does not exist")
 
 
-def _deliver(ctx: Context, result: Any, kw: Mapping[str, Any], rows_note: bool = True) -> None:
+def _deliver(
+    ctx: Context, result: Any, kw: Mapping[str, Any], source_options: Mapping[str, Any]
+) -> None:
     pm = ctx.manager()
     output = kw.get("output")
     if output is not None:
@@ -276,12 +278,14 @@ def _deliver(ctx: Context, result: Any, kw: Mapping[str, Any], rows_note: bool =
             "overwrite": kw["overwrite"],
             "table": kw.get("output_table") or "anomaly_scores",
         }
+        if source_options.get("credentials_file"):  # the same database credentials
+            options["credentials_file"] = source_options["credentials_file"]
         pm.export_data(result, output, _output_format(output, kw.get("fmt"), pm), options)
     if kw.get("report"):
         pm.export_data(result, kw["report"], "html", {"overwrite": kw["overwrite"]})
     click.echo(pm.format_output(result, "json" if kw["as_json"] else "table", {"top": kw["top"]}))
     if not kw["as_json"]:
-        if output is not None and rows_note:
+        if output is not None:
             click.echo(f"Wrote {len(result.scores)} rows to {mask_uri(output)}")
         if kw.get("report"):
             click.echo(f"Wrote report to {kw['report']}")
@@ -333,7 +337,7 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
         from pynomaly.detection.persistence import save_model
 
         save_model(result.model, save, overwrite=kw["overwrite"])
-    _deliver(ctx, result, kw)
+    _deliver(ctx, result, kw, options)
 
 
 @click.command()
@@ -409,12 +413,10 @@ def score(ctx: Context, model_path: str, source: str, batch_size: int, **kw: Any
     _check_destinations(kw, pm=ctx.manager())
     ctx.manager().load_all()  # plugins first: a model may hold objects of a local plugin
     model = load_model(model_path)
+    options = collect_source_options(kw)
     with status(f"Scoring {mask_uri(source)} ..."):
         batches = model.score_source(
-            source,
-            batch_size=batch_size,
-            source_options=collect_source_options(kw),
-            manager=ctx.manager(),
+            source, batch_size=batch_size, source_options=options, manager=ctx.manager()
         )
         result = combine_results(batches)  # keeps scores only: batches' data is let go
-    _deliver(ctx, result, kw)
+    _deliver(ctx, result, kw, options)
