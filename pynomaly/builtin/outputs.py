@@ -26,18 +26,18 @@ from __future__ import annotations
 import errno
 import io
 import json
-import logging
 import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pynomaly._log import get_logger
 from pynomaly._version import __version__
 from pynomaly.errors import InputError
 from pynomaly.markers import hookimpl
 from pynomaly.types import OutputInfo, PluginMetadata, PluginType
 
-log = logging.getLogger("pynomaly.notify")
+log = get_logger("pynomaly.notify")
 
 # formats this plugin writes, by file-name suffix (longest suffixes are matched as given)
 FILE_FORMATS: dict[str, tuple[str, ...]] = {

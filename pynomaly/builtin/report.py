@@ -17,18 +17,25 @@ import base64
 import datetime as dt
 import io
 import json
-import logging
 from collections.abc import Callable, Mapping
-from html import escape
 from pathlib import Path
 from typing import Any
 
+from pynomaly._log import get_logger
 from pynomaly._version import __version__
 from pynomaly.errors import InputError
 from pynomaly.markers import hookimpl
 from pynomaly.types import OutputInfo, PluginMetadata, PluginType
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
+
+
+def escape(text: str) -> str:
+    """``html.escape``, imported on first use (this module loads with every command)."""
+    import html
+
+    return html.escape(text)
+
 
 NORMAL = "#4c78a8"
 ANOMALY = "#e45756"

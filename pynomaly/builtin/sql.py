@@ -51,7 +51,6 @@ SQLAlchemy and pandas are imported inside the hooks, so listing plugins stays fa
 
 from __future__ import annotations
 
-import configparser
 import contextlib
 import importlib.util
 import json
@@ -217,6 +216,8 @@ def _credentials(path: Any) -> dict[str, str]:
         if not isinstance(values, dict):
             raise InputError(f"credentials file {file}: expected a JSON object")
     else:
+        import configparser  # only for INI credentials files
+
         parser = configparser.ConfigParser(interpolation=None)
         try:
             parser.read_string(text, source=str(file))

@@ -82,11 +82,11 @@ Chained, in the user's order::
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pynomaly._log import get_logger
 from pynomaly._version import __version__
 from pynomaly.errors import DataError, InputError, PynomalyError
 from pynomaly.markers import hookimpl
@@ -95,7 +95,7 @@ from pynomaly.types import ParamSpec, PluginMetadata, PluginType, StepInfo
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-log = logging.getLogger("pynomaly.processing")
+log = get_logger("pynomaly.processing")
 
 MANY_CATEGORIES = 100  # encode warns above this many categories in one column
 

@@ -20,17 +20,17 @@ it and the detection is not affected. The standard proxy variables are honoured.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Mapping
 from typing import Any
 
+from pynomaly._log import get_logger
 from pynomaly._version import __version__
 from pynomaly.errors import InputError, PluginError
 from pynomaly.markers import hookimpl
 from pynomaly.types import PluginMetadata, PluginType
 
-log = logging.getLogger("pynomaly.notify")
+log = get_logger("pynomaly.notify")
 
 HOOK = "pynomaly_send_notification"
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,6 +82,8 @@ def _read_config(path: str) -> dict[str, Any]:
 
 def _fail(ctx: Context, exc: BaseException) -> NoReturn:
     if ctx.debug:
+        import traceback
+
         traceback.print_exception(exc)
     code = EXIT_BAD_INPUT if isinstance(exc, InputError) else EXIT_FAILURE
     click.echo(f"Error: {exc}", err=True)

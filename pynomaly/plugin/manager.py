@@ -9,11 +9,9 @@ Callers never touch ``pm.hook``. Every hook is called on one plugin at a time, s
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib
 import inspect
-import logging
 import sys
 import threading
 import time
@@ -23,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pluggy
 
 from pynomaly import hookspecs
+from pynomaly._log import get_logger
 from pynomaly._version import __version__
 from pynomaly.errors import (
     AmbiguousDetectorError,
@@ -59,7 +58,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from pynomaly.detection.results import DetectionResult
 
-log = logging.getLogger("pynomaly.plugins")
+log = get_logger("pynomaly.plugins")
 
 # Which plugin type a hook belongs to: infers the types of a plugin without metadata, and
 # the testing kit checks declared types against it.
@@ -411,6 +410,8 @@ class PluginManager:
                     f"detector {detector_id!r} is ambiguous: use one of {ids}"
                 )
             if not matches:
+                import difflib
+
                 close = difflib.get_close_matches(detector_id, list(self._detectors), n=3)
                 hint = f"; did you mean {', '.join(close)}?" if close else ""
                 raise UnknownDetectorError(
