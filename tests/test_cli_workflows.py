@@ -166,3 +166,17 @@ def test_batches_keep_text_columns_text(tmp_path):
     whole = model.score(path)
     batched = np.concatenate([r.scores for r in model.score_source(str(path), batch_size=100)])
     np.testing.assert_allclose(batched, whole)
+
+
+def test_a_short_last_batch_joins_the_one_before(tmp_path, breast_cancer):
+    """COF scores rows against their batch and needs more rows than neighbours: a 10-row tail
+    (200 rows in batches of 190) is scored together with the batch before it."""
+    import pynomaly
+
+    path = tmp_path / "d.csv"
+    breast_cancer.iloc[:200, :5].to_csv(path, index=False)
+    model = pynomaly.fit(path, "pyod:cof")
+    sizes = [len(r.scores) for r in model.score_source(str(path), batch_size=190)]
+    assert sizes == [200]
+    sizes = [len(r.scores) for r in model.score_source(str(path), batch_size=55)]
+    assert sizes == [55, 55, 55, 35]  # a tail of a tenth of a batch or more stays on its own

@@ -205,13 +205,28 @@ def detect_batches(
         options.setdefault("text_columns", list(model.text_columns))
     conn = pm.connect(os.fspath(source), options)
     uri = conn.uri  # password masked
-    for batch in pm.read_batches(conn, batch_size):
+    for batch in _without_short_tail(pm.read_batches(conn, batch_size), batch_size):
         start = time.perf_counter()
         prepared = _prepare(pm, batch, model, None, source=uri)
         scores = _checked_scores(
             pm.score(model.detector, model.state, prepared.X), prepared.X, model.plugin
         )
         yield _result(pm, model, scores, prepared, start)
+
+
+def _without_short_tail(batches: Iterator[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:
+    """The batches, with a last one of fewer than a tenth of ``size`` rows joined to the one
+    before: detectors that score rows against their batch (COF, SOD ...) need enough rows."""
+    held: pd.DataFrame | None = None
+    for batch in batches:
+        if held is not None:
+            if len(batch) < max(1, size // 10):
+                batch = pd.concat([held, batch])
+            else:
+                yield held
+        held = batch
+    if held is not None:
+        yield held
 
 
 def explain(
