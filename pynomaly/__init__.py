@@ -9,8 +9,9 @@ plugin modules (which import :data:`hookimpl`) and ``pynomaly --help`` start fas
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from pynomaly._lazy import lazy_exports
 from pynomaly._version import __version__
 from pynomaly.markers import hookimpl, hookspec
 
@@ -71,16 +72,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pynomaly' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports("pynomaly", _LAZY, globals(), __all__)

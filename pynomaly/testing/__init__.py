@@ -21,7 +21,9 @@ the names below load their modules on first use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pynomaly._lazy import lazy_exports
 
 if TYPE_CHECKING:  # pragma: no cover
     from pynomaly.testing.conformance import (
@@ -67,16 +69,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pynomaly.testing' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports("pynomaly.testing", _LAZY, globals(), __all__)
