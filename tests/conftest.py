@@ -39,6 +39,25 @@ def planted() -> pd.DataFrame:
     return frame
 
 
+@pytest.fixture(scope="module")
+def manager(tmp_path_factory: pytest.TempPathFactory) -> PluginManager:
+    """Every installed plugin but no plugins directory, shared by a module's tests."""
+    return PluginManager(plugins_dir=str(tmp_path_factory.mktemp("no-plugins") / "none"))
+
+
+@pytest.fixture(scope="module")
+def labelled_wbc(manager: PluginManager):
+    """sample:wbc with its ground truth: 378 rows, 30 features, ROC AUC / AP in metrics."""
+    return pynomaly.detect(
+        "sample:wbc",
+        "sklearn:iforest",
+        random_state=0,
+        label_column="is_malignant",
+        source_options={"labels": True},
+        manager=manager,
+    )
+
+
 @pytest.fixture
 def isolated_pm(tmp_path: Path) -> PluginManager:
     """A manager with only the built-in plugins: no entry points, no plugins directory."""

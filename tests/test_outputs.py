@@ -19,7 +19,6 @@ import pytest
 import pynomaly
 from pynomaly.builtin import outputs
 from pynomaly.errors import InputError, PluginError, PynomalyError
-from pynomaly.plugin.manager import PluginManager
 
 ODD_COLUMNS = ["[red]a", "b[/]", "<c>&$x$"]
 FORMATS = ["csv", "json", "jsonl", "parquet"]
@@ -27,21 +26,8 @@ SUFFIX = {"csv": ".csv", "json": ".json", "jsonl": ".jsonl", "parquet": ".parque
 
 
 @pytest.fixture(scope="module")
-def manager(tmp_path_factory: pytest.TempPathFactory) -> PluginManager:
-    return PluginManager(plugins_dir=str(tmp_path_factory.mktemp("no-plugins") / "none"))
-
-
-@pytest.fixture(scope="module")
-def result(manager):
-    """sample:wbc with its ground truth: 378 rows, 30 features, ROC AUC / AP in metrics."""
-    return pynomaly.detect(
-        "sample:wbc",
-        "sklearn:iforest",
-        random_state=0,
-        label_column="is_malignant",
-        source_options={"labels": True},
-        manager=manager,
-    )
+def result(labelled_wbc):
+    return labelled_wbc
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,7 @@ with html.parser and rendered in a real headless Chromium when one is installed.
 from __future__ import annotations
 
 import base64
-import shutil
 import struct
-import subprocess
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,9 +17,22 @@ import pytest
 import pynomaly
 from pynomaly.builtin import outputs, report
 from pynomaly.errors import InputError, PluginError
-from pynomaly.plugin.manager import PluginManager
 
 CHROMIUM = Path("/usr/bin/chromium")
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "screenshot_report.py"
+
+
+def _screenshot_script():
+    """scripts/screenshot_report.py as a module: the test and the manual check share it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("screenshot_report", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SECTIONS = {"summary", "scores", "top-anomalies", "feature-importance", "roc"}
 
@@ -91,20 +102,8 @@ def decoded_images(page: Page) -> list[bytes]:
 
 
 @pytest.fixture(scope="module")
-def manager(tmp_path_factory: pytest.TempPathFactory) -> PluginManager:
-    return PluginManager(plugins_dir=str(tmp_path_factory.mktemp("no-plugins") / "none"))
-
-
-@pytest.fixture(scope="module")
-def labelled(manager):
-    return pynomaly.detect(
-        "sample:wbc",
-        "sklearn:iforest",
-        random_state=0,
-        label_column="is_malignant",
-        source_options={"labels": True},
-        manager=manager,
-    )
+def labelled(labelled_wbc):
+    return labelled_wbc
 
 
 @pytest.fixture(scope="module")
@@ -320,31 +319,8 @@ def test_report_renders_in_headless_chromium(written, tmp_path):
 
     out, _ = written
     png = tmp_path / "shot.png"
-    profile = tmp_path / "profile"
-    profile.mkdir()
-    proc = subprocess.run(
-        [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            f"--user-data-dir={profile}",
-            f"--screenshot={png}",
-            "--window-size=1200,2400",
-            out.resolve().as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert png.exists(), proc.stderr[-2000:]
+    _screenshot_script().screenshot(out, png, width=1200, height=2400)  # the documented check
+    assert png.exists()
     with Image.open(png) as image:
         assert image.size == (1200, 2400)
         small = image.convert("RGB").resize((300, 600))
@@ -357,4 +333,3 @@ def test_report_renders_in_headless_chromium(written, tmp_path):
     reds = [c for c in rgb if c[0] > 180 and c[1] < 120 and c[2] < 120]
     blues = [c for c in rgb if c[2] > 130 and c[0] < 110]
     assert reds and blues  # the anomaly and normal colours of the plots are painted
-    shutil.rmtree(profile, ignore_errors=True)
