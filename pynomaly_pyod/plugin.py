@@ -142,6 +142,8 @@ def pynomaly_detectors() -> list[DetectorInfo]:
 def _info(e: Entry) -> DetectorInfo:
     reason = e.unavailable_reason()
     note = "; new data is scored within its own batch" if e.batch_relative else ""
+    if e.defaults_reason:
+        note += f"; {e.defaults_reason}"
     return DetectorInfo(
         id=e.id,
         description=f"{e.summary}{note} (PyOD {e.cls})",
@@ -282,7 +284,9 @@ def _constructor_args(
 ) -> dict[str, Any]:
     """Keyword arguments for ``cls``: adapter defaults < configured n_jobs < user params."""
     accepted = set(_param_names(cls))
-    kwargs: dict[str, Any] = {k: v for k, v in e.fixed.items() if k in accepted}
+    kwargs: dict[str, Any] = {
+        k: v for k, v in {**e.fixed, **e.defaults}.items() if k in accepted
+    }
     if _config.get("n_jobs") is not None and "n_jobs" in accepted:
         kwargs["n_jobs"] = _config["n_jobs"]
     # A copy: PyOD fits estimator-valued parameters (LSCP's detector_list) in place, and two

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import pytest
 import pynomaly
 from pynomaly.detection import api
 from pynomaly.plugin.manager import PluginManager
+from tests.childenv import child_venv, pip_install
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_PACKAGES = Path(__file__).parent / "plugin_packages"
@@ -81,35 +81,19 @@ def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="session")
 def plugin_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv seeing this checkout's pynomaly, with the three test plugins pip-installed.
+    """A venv seeing the test environment, with the three test plugins pip-installed.
 
     pip must resolve the plugins' ``pynomaly>=1.0`` dependency to the checkout, never to the
-    unrelated ``pynomaly`` distribution on the package index: this is asserted first.
+    unrelated ``pynomaly`` distribution on the package index: :func:`child_venv` asserts it.
     """
     where = tmp_path_factory.mktemp("plugin-venv")
-    env_dir = where / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
-    python = env_dir / "bin" / "python"
-    shown = _run([str(python), "-m", "pip", "show", "-f", "pynomaly"])
-    assert shown.returncode == 0, f"pynomaly is not installed from the checkout:\n{shown.stderr}"
-    assert "Version: " + pynomaly.__version__ in shown.stdout, shown.stdout
-    packages = []
-    for name in ("good", "broken", "incompatible"):  # build from copies: keep the tree clean
-        packages.append(shutil.copytree(PLUGIN_PACKAGES / name, where / name))
-    proc = _run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--no-build-isolation",
-            "--no-index",
-            "--disable-pip-version-check",
-            "-q",
-            *map(str, packages),
-        ]
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    python = child_venv(where / "venv")
+    # build from copies: building writes into the source tree
+    packages = [
+        shutil.copytree(PLUGIN_PACKAGES / name, where / name)
+        for name in ("good", "broken", "incompatible")
+    ]
+    pip_install(python, *packages)
     return python
 
 

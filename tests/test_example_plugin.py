@@ -11,13 +11,13 @@ import json
 import os
 import shutil
 import subprocess
-import venv
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import pynomaly
+from tests.childenv import child_venv, pip_install
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "pynomaly-robustz"
@@ -54,15 +54,8 @@ def example_venv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         where / "pynomaly-robustz",
         ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".*cache"),
     )
-    env_dir = where / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
-    python = env_dir / "bin" / "python"
-    shown = _run([python, "-m", "pip", "show", "pynomaly"])
-    assert shown.returncode == 0, f"pynomaly is not installed from the checkout:\n{shown.stderr}"
-    assert f"Version: {pynomaly.__version__}" in shown.stdout, shown.stdout
-    pip = [python, "-m", "pip", "install", "--no-build-isolation", "--no-index", "-q"]
-    proc = _run([*pip, "--disable-pip-version-check", copy])
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    python = child_venv(where / "venv")
+    pip_install(python, copy)
     return python, copy
 
 

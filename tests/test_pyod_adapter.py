@@ -21,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 import pynomaly
 import pynomaly_pyod.plugin as plugin
 from pynomaly.errors import ConfigurationError, DataError, InputError, InvalidParameterError
+from pynomaly.testing.datasets import planted
 from pynomaly.types import ParamSpec
 from pynomaly_pyod.catalog import ENTRIES, RESERVED, Entry
 
@@ -181,10 +182,28 @@ def test_space_is_well_formed(e: Entry) -> None:
 
 @pytest.mark.parametrize("e", AVAILABLE, ids=lambda e: e.name)
 def test_space_defaults_are_pyods(e: Entry) -> None:
+    """PyOD's defaults, except those the adapter replaces, each with its reason."""
     signature = inspect.signature(pyod_class(e).__init__).parameters
     for name, spec in e.space().items():
-        default = signature[name].default
+        default = e.defaults.get(name, signature[name].default)
         assert spec.default == default and type(spec.default) is type(default), name
+    assert all(signature[n].default != v for n, v in e.defaults.items())
+    assert bool(e.defaults) == bool(e.defaults_reason)
+
+
+def test_kpca_default_scores_are_meaningful_and_pyods_with_the_same_parameters() -> None:
+    """PyOD's own default (every component kept) scores the training rows with rounding noise;
+    the adapter's n_components=5 gives the scores PyOD gives with n_components=5."""
+    from pyod.models.kpca import KPCA
+
+    X, y = planted(100, 1, 4, distance=10, random_state=1)
+    X = X.to_numpy(dtype=np.float64)
+    noise = KPCA().fit(X).decision_scores_
+    assert np.ptp(noise) < 1e-9  # the reason for the adapter's default
+    res = pynomaly.detect(X, "pyod:kpca", random_state=0)
+    expected = KPCA(n_components=5, random_state=0).fit(X).decision_scores_
+    np.testing.assert_allclose(res.scores, expected, rtol=1e-9, atol=1e-12)
+    assert np.ptp(res.scores) > 0.1 and res.labels[int(np.flatnonzero(y.to_numpy())[0])] == 1
 
 
 @pytest.mark.parametrize("e", AVAILABLE, ids=lambda e: e.name)
