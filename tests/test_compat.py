@@ -43,7 +43,7 @@ SPECIFIERS = [
 ]
 
 
-@pytest.mark.parametrize(("version", "spec"), itertools.product(VERSIONS, SPECIFIERS))
+@pytest.mark.parametrize(("version", "spec"), list(itertools.product(VERSIONS, SPECIFIERS)))
 def test_fast_path_agrees_with_specifierset(version, spec):
     assert is_compatible(version, spec) == SpecifierSet(spec).contains(version, prereleases=True)
 
