@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pynomaly._lazy import lazy_exports
 from pynomaly._version import __version__
-from pynomaly.markers import hookimpl, hookspec
+from pynomaly.markers import hookimpl, hookspec, import_module, is_mine
 
 if TYPE_CHECKING:  # pragma: no cover
     from pynomaly.detection.api import (
@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
         detectors,
         explain,
         fit,
+        load,
         load_data,
         score,
         validate_parameters,
@@ -36,6 +37,7 @@ _LAZY = {
     "score": "pynomaly.detection.api",
     "explain": "pynomaly.detection.api",
     "detectors": "pynomaly.detection.api",
+    "load": "pynomaly.detection.api",
     "load_data": "pynomaly.detection.api",
     "validate_parameters": "pynomaly.detection.api",
     "default_manager": "pynomaly.detection.api",
@@ -66,6 +68,9 @@ __all__ = [
     "fit",
     "hookimpl",
     "hookspec",
+    "import_module",
+    "is_mine",
+    "load",
     "load_data",
     "score",
     "validate_parameters",

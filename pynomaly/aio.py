@@ -2,7 +2,9 @@
 
 Detection is CPU-bound, so each call runs the synchronous implementation in a worker thread
 (:func:`asyncio.to_thread`) and the event loop stays responsive. Plugins' ``async def``
-hookimpls are run to completion inside that thread.
+hookimpls are awaited on the caller's own event loop (the worker thread hands them over), so a
+data source can use the caller's sessions and pools, and what its ``pynomaly_connect`` made on
+that loop is still usable when its ``pynomaly_read_data`` runs.
 
 >>> res = await pynomaly.aio.detect(df, detector="pyod:ecod")   # doctest: +SKIP
 """
@@ -10,38 +12,51 @@ hookimpls are run to completion inside that thread.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from pynomaly.detection import api
 from pynomaly.detection.results import DetectionResult, Model
+from pynomaly.plugin.loop import CALLER_LOOP
 from pynomaly.plugin.manager import PluginManager
 from pynomaly.plugin.records import PluginRecord
+
+_T = TypeVar("_T")
+
+
+async def _in_thread(function: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+    """``function(*args, **kwargs)`` in a worker thread; async hookimpls it reaches run on this
+    (the caller's) event loop."""
+    token = CALLER_LOOP.set(asyncio.get_running_loop())
+    try:  # to_thread copies the context, CALLER_LOOP included
+        return await asyncio.to_thread(function, *args, **kwargs)
+    finally:
+        CALLER_LOOP.reset(token)
 
 
 async def detect(data: Any, detector: str = api.DEFAULT_DETECTOR, **kwargs: Any) -> DetectionResult:
     """Awaitable :func:`pynomaly.detect`."""
-    return await asyncio.to_thread(api.detect, data, detector, **kwargs)
+    return await _in_thread(api.detect, data, detector, **kwargs)
 
 
 async def fit(data: Any, detector: str = api.DEFAULT_DETECTOR, **kwargs: Any) -> Model:
     """Awaitable :func:`pynomaly.fit`."""
-    return await asyncio.to_thread(api.fit, data, detector, **kwargs)
+    return await _in_thread(api.fit, data, detector, **kwargs)
 
 
 async def score(model: Model, data: Any, *, manager: PluginManager | None = None) -> Any:
     """Awaitable :meth:`Model.score`."""
-    return await asyncio.to_thread(api.score, model, data, manager=manager)
+    return await _in_thread(api.score, model, data, manager=manager)
 
 
 async def explain(model: Model, data: Any, *, manager: PluginManager | None = None) -> Any:
     """Awaitable :func:`pynomaly.explain`."""
-    return await asyncio.to_thread(api.explain, model, data, manager=manager)
+    return await _in_thread(api.explain, model, data, manager=manager)
 
 
 async def load_data(source: str, *, manager: PluginManager | None = None) -> Any:
     """Awaitable :func:`pynomaly.load_data` (async data-source hooks are awaited)."""
-    return await asyncio.to_thread(api.load_data, source, manager=manager)
+    return await _in_thread(api.load_data, source, manager=manager)
 
 
 async def load(
@@ -49,16 +64,16 @@ async def load(
 ) -> PluginRecord:
     """Awaitable :meth:`PluginManager.load` (initialize)."""
     pm = manager or api.default_manager()
-    return await asyncio.to_thread(pm.load, name, config)
+    return await _in_thread(pm.load, name, config)
 
 
 async def health_check_all(*, manager: PluginManager | None = None) -> dict[str, dict[str, Any]]:
     """Awaitable :meth:`PluginManager.health_check_all`."""
     pm = manager or api.default_manager()
-    return await asyncio.to_thread(pm.health_check_all)
+    return await _in_thread(pm.health_check_all)
 
 
 async def unload(name: str, *, manager: PluginManager | None = None) -> None:
     """Awaitable :meth:`PluginManager.unload` (cleanup)."""
     pm = manager or api.default_manager()
-    await asyncio.to_thread(pm.unload, name)
+    await _in_thread(pm.unload, name)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from pynomaly._version import __version__
 from pynomaly.errors import DataError, InputError, InvalidParameterError
-from pynomaly.markers import hookimpl
+from pynomaly.markers import hookimpl, import_module
 from pynomaly.types import DetectorInfo, FitResult, PluginMetadata, PluginType
 from pynomaly_pyod.catalog import RESERVED, Entry, Param, entries, entry
 
@@ -262,7 +262,7 @@ def _load(e: Entry) -> Any:
     reason = e.unavailable_reason()
     if reason:
         raise InputError(f"detector {e.id} is unavailable: {reason}")
-    return getattr(importlib.import_module(e.module), e.cls)
+    return getattr(import_module(e.module), e.cls)  # under pynomaly's import lock
 
 
 def _check_features(e: Entry, n_features: int) -> None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pynomaly._version import __version__
 from pynomaly.errors import InvalidParameterError
-from pynomaly.markers import hookimpl
+from pynomaly.markers import hookimpl, import_module
 from pynomaly.types import DetectorInfo, FitResult, ParamSpec, PluginMetadata, PluginType
 from pynomaly_sklearn.catalog import CATALOG, Entry
 
@@ -196,7 +196,7 @@ def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> np.ndarray | 
 
 
 def _class(module: str, name: str) -> type:
-    cls: type = getattr(importlib.import_module(module), name)
+    cls: type = getattr(import_module(module), name)  # under pynomaly's import lock
     return cls
 
 

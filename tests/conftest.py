@@ -21,6 +21,9 @@ from tests.childenv import child_venv, pip_install
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_PACKAGES = Path(__file__).parent / "plugin_packages"
 
+# the plugin packages' own tests run inside the venvs they are installed in, not here
+collect_ignore = ["plugin_packages"]
+
 
 @pytest.fixture(scope="session")
 def breast_cancer() -> pd.DataFrame:

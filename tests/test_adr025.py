@@ -7,6 +7,7 @@ import numpy as np
 import pynomaly
 from pynomaly.plugin.manager import PluginManager
 from pynomaly.plugin.records import PluginStatus
+from pynomaly.services import detectors as detector_service
 
 
 def test_plugin_lifecycle():
@@ -25,7 +26,7 @@ def test_plugin_lifecycle():
 
     pm.unload("sklearn_adapter")
     assert "sklearn_adapter" not in pm.loaded()
-    assert not any(d.plugin == "sklearn_adapter" for d in pm.detectors())
+    assert not any(d.plugin == "sklearn_adapter" for d in detector_service.detectors(pm))
 
 
 def test_algorithm_plugin_interface(breast_cancer):

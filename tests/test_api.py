@@ -11,6 +11,7 @@ import pytest
 
 import pynomaly
 from pynomaly.errors import DataError, InputError, InvalidParameterError, SourceNotFoundError
+from pynomaly.services import data as data_service
 from tests.test_plugin_manager import MeanDistance
 
 
@@ -76,7 +77,7 @@ def test_csv_and_parquet_paths(pm, planted, tmp_path):
 def test_bundled_sample_is_the_wbc_benchmark(pm):
     frame = pynomaly.load_data("sample:wbc", manager=pm)
     assert frame.shape == (378, 30)
-    labelled = pm.read_data(pm.connect("sample:wbc"), {"labels": True})
+    labelled = data_service.read_data(pm, data_service.connect(pm, "sample:wbc"), {"labels": True})
     assert labelled["is_malignant"].sum() == 21
 
 

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from pynomaly.cli.main import cli
+from pynomaly.services import data as data_service
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_label_column_reports_ranking_metrics(invoke, tmp_path):
     from pynomaly.plugin.manager import PluginManager
 
     pm = PluginManager(autoload=False)
-    labelled = pm.read_data(pm.connect("sample:wbc"), {"labels": True})
+    labelled = data_service.read_data(pm, data_service.connect(pm, "sample:wbc"), {"labels": True})
     labelled.to_csv(path)
     assert load_data(path).shape == (378, 32)  # row index column, 30 features, label
     result = invoke(

@@ -22,6 +22,7 @@ from pynomaly.errors import DataError, PluginLoadError
 from pynomaly.plugin.discovery import BUILTIN_PLUGINS
 from pynomaly.plugin.manager import PluginManager
 from pynomaly.plugin.settings import Settings
+from pynomaly.services import detectors as detector_service
 from pynomaly.testing import (
     CheckReport,
     CheckSkipped,
@@ -48,7 +49,7 @@ def isolated(*names: str) -> PluginManager:
 def available_detectors(plugin: str) -> list[str]:
     pm = isolated(plugin)
     try:
-        return [d.id for d in pm.detectors() if d.plugin == plugin and d.available]
+        return [d.id for d in detector_service.detectors(pm) if d.plugin == plugin and d.available]
     finally:
         pm.shutdown()
 

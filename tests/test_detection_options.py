@@ -13,6 +13,7 @@ import pynomaly
 from pynomaly import hookimpl
 from pynomaly.detection.results import ranking_metrics
 from pynomaly.errors import DataError, InputError
+from pynomaly.services import processing as processing_service
 from pynomaly.types import StepInfo
 from tests.test_plugin_manager import MeanDistance
 
@@ -52,7 +53,7 @@ def test_steps_are_fitted_on_training_data_and_kept_in_the_model(pm, planted):
     np.testing.assert_allclose(model.score(new, manager=pm), expected)
     clone = pickle.loads(pickle.dumps(model))
     np.testing.assert_allclose(clone.score(new, manager=pm), expected)
-    assert "standardize" in [i.name for i in pm.processing_steps()]
+    assert "standardize" in [i.name for i in processing_service.processing_steps(pm)]
     with pytest.raises(InputError, match="unknown processing step 'nope' \\(known: .*standardize"):
         pynomaly.fit(train, "toy:dist", steps=["nope"], manager=pm)
 
@@ -132,11 +133,20 @@ def test_contributions_do_not_preprocess_twice(pm, planted):
     assert res.data["a"].mean() > 50  # the result keeps the preprocessed data
 
 
-def test_a_result_pickles_without_its_manager(pm, planted):
+def test_a_result_holds_no_manager_and_pickles_without_its_scorer(pm, planted):
+    """Least privilege: output and postprocess plugins receive a result that can score its
+    own model's rows, never the plugin manager."""
     import pickle
 
     res = pynomaly.detect(planted, "toy:dist", manager=pm)
+    assert not any(value is pm for value in vars_of(res))
     clone = pickle.loads(pickle.dumps(res))
-    assert clone.manager is None
+    assert clone._scorer is None
     np.testing.assert_array_equal(clone.scores, res.scores)
     assert clone.summary() == res.summary()
+
+
+def vars_of(obj):
+    import attrs
+
+    return [getattr(obj, f.name) for f in attrs.fields(type(obj))]

@@ -35,6 +35,8 @@ import pytest
 import pynomaly
 from pynomaly import hookimpl
 from pynomaly.detection import api
+from pynomaly.services import detectors as detector_service
+from pynomaly.services import outputs as output_service
 from pynomaly.types import DetectorInfo, FitResult
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,7 +209,7 @@ def _exercise(module: types.ModuleType, frames: dict[str, pd.DataFrame], where: 
     pm.register(MeanDistance(), "docshelper")
     assert pm.health_check(name)["status"] == "healthy"
 
-    ours = [d for d in pm.detectors() if d.plugin == name]
+    ours = [d for d in detector_service.detectors(pm) if d.plugin == name]
     results = []
     for info in ours:
         assert info.available, f"{info.id}: {info.reason}"
@@ -223,12 +225,12 @@ def _exercise(module: types.ModuleType, frames: dict[str, pd.DataFrame], where: 
         results.append(result)
     results = results or [pynomaly.detect(df, "docshelper:distance", manager=pm)]
 
-    for out in [o for o in pm.outputs() if o.plugin == name]:
-        text = pm.format_output(results[0], out.name, {"top": 5})
+    for out in [o for o in output_service.outputs(pm) if o.plugin == name]:
+        text = output_service.format_output(pm, results[0], out.name, {"top": 5})
         assert isinstance(text, str) and text
         for extension in out.extensions:
             destination = where / f"result{extension}"
-            pm.export_data(results[0], str(destination), out.name)
+            output_service.export_data(pm, results[0], str(destination), out.name)
             assert destination.stat().st_size > 0
             assert sorted(p.name for p in where.iterdir()) == [destination.name]  # no temp file
             destination.unlink()

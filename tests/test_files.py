@@ -11,6 +11,8 @@ import pytest
 
 import pynomaly
 from pynomaly.errors import DataError, InputError
+from pynomaly.services import data as data_service
+from pynomaly.services import processing as processing_service
 
 
 @pytest.fixture
@@ -73,17 +75,17 @@ def test_batches_equal_one_read(isolated_pm, frame, tmp_path, name):
         frame.to_json(path, orient="records", lines=True)
     else:
         frame.to_csv(path, index=False)
-    conn = isolated_pm.connect(str(path))
-    batches = list(isolated_pm.read_batches(conn, 64))
+    conn = data_service.connect(isolated_pm, str(path))
+    batches = list(data_service.read_batches(isolated_pm, conn, 64))
     assert [len(b) for b in batches] == [64, 64, 64, 8]
     pd.testing.assert_frame_equal(pd.concat(batches), frame, check_exact=False)
 
 
 def test_get_schema_and_test_connection(isolated_pm, frame, tmp_path):
     frame.to_parquet(tmp_path / "a.parquet")
-    conn = isolated_pm.connect(str(tmp_path / "a.parquet"))
-    assert list(isolated_pm.get_schema(conn)) == list(frame.columns)
-    assert isolated_pm.test_connection(conn) is True
+    conn = data_service.connect(isolated_pm, str(tmp_path / "a.parquet"))
+    assert list(data_service.get_schema(isolated_pm, conn)) == list(frame.columns)
+    assert data_service.test_connection(isolated_pm, conn) is True
 
 
 def _corrupt_gzip(path):
@@ -125,19 +127,19 @@ def test_unreadable_files(isolated_pm, tmp_path, name, make, message):
     make(path)
     with pytest.raises(DataError, match=message) as info:
         # reading, then the validation every detection runs
-        isolated_pm.validate(_roundtrip(path, isolated_pm), str(path))
+        processing_service.validate(isolated_pm, _roundtrip(path, isolated_pm), str(path))
     assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
 
 
 def test_written_files_are_atomic_and_not_overwritten(isolated_pm, frame, tmp_path):
     source = tmp_path / "in.csv"
     frame.to_csv(source, index=False)
-    conn = isolated_pm.connect(str(source))
+    conn = data_service.connect(isolated_pm, str(source))
     out = tmp_path / "out.jsonl"
-    assert isolated_pm.write_data(conn, frame, str(out))
+    assert data_service.write_data(isolated_pm, conn, frame, str(out))
     pd.testing.assert_frame_equal(pd.read_json(out, lines=True), frame)
     with pytest.raises(InputError, match="already exists"):
-        isolated_pm.write_data(conn, frame, str(out))
-    isolated_pm.write_data(conn, frame.head(3), str(out), {"overwrite": True})
+        data_service.write_data(isolated_pm, conn, frame, str(out))
+    data_service.write_data(isolated_pm, conn, frame.head(3), str(out), {"overwrite": True})
     assert len(pd.read_json(out, lines=True)) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.jsonl"]

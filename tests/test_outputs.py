@@ -19,6 +19,7 @@ import pytest
 import pynomaly
 from pynomaly.builtin import outputs
 from pynomaly.errors import InputError, PluginError, PynomalyError
+from pynomaly.services import outputs as output_service
 
 ODD_COLUMNS = ["[red]a", "b[/]", "<c>&$x$"]
 FORMATS = ["csv", "json", "jsonl", "parquet"]
@@ -72,7 +73,7 @@ def test_format_for_uses_the_extension(name, fmt):
 
 
 def test_every_format_for_maps_to_a_listed_output(manager):
-    listed = {o.name: o.extensions for o in manager.outputs()}
+    listed = {o.name: o.extensions for o in output_service.outputs(manager)}
     for fmt, suffixes in outputs.EXTENSIONS.items():
         assert fmt in listed, fmt
         assert set(suffixes) == set(listed[fmt])
@@ -83,9 +84,9 @@ def test_every_format_for_maps_to_a_listed_output(manager):
 # --------------------------------------------------------------------------------------------
 
 
-def test_csv_holds_index_score_and_label(result, tmp_path):
+def test_csv_holds_index_score_and_label(manager, result, tmp_path):
     out = tmp_path / "scores.csv"
-    result.manager.export_data(result, str(out), "csv")
+    output_service.export_data(manager, result, str(out), "csv")
     back = pd.read_csv(out, index_col=0)
     assert list(back.columns) == ["anomaly_score", "is_anomaly"]
     assert back.index.tolist() == result.index.tolist()
@@ -93,16 +94,16 @@ def test_csv_holds_index_score_and_label(result, tmp_path):
     assert back["is_anomaly"].tolist() == result.labels.tolist()
 
 
-def test_csv_gz_is_compressed(result, tmp_path):
+def test_csv_gz_is_compressed(manager, result, tmp_path):
     out = tmp_path / "scores.csv.gz"
-    result.manager.export_data(result, str(out), "csv")
+    output_service.export_data(manager, result, str(out), "csv")
     assert out.read_bytes()[:2] == b"\x1f\x8b"
     assert len(pd.read_csv(out, index_col=0)) == len(result.scores)
 
 
-def test_json_round_trip_has_summary_and_every_row(result, tmp_path):
+def test_json_round_trip_has_summary_and_every_row(manager, result, tmp_path):
     out = tmp_path / "scores.json"
-    result.manager.export_data(result, str(out), "json")
+    output_service.export_data(manager, result, str(out), "json")
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert set(doc) == {"summary", "rows"}
     assert doc["summary"] == json.loads(json.dumps(result.summary()))
@@ -115,9 +116,9 @@ def test_json_round_trip_has_summary_and_every_row(result, tmp_path):
     assert [r["is_anomaly"] for r in rows] == result.labels.tolist()
 
 
-def test_jsonl_is_one_object_per_row(result, tmp_path):
+def test_jsonl_is_one_object_per_row(manager, result, tmp_path):
     out = tmp_path / "scores.jsonl"
-    result.manager.export_data(result, str(out), "jsonl")
+    output_service.export_data(manager, result, str(out), "jsonl")
     text = out.read_text(encoding="utf-8")
     assert text.endswith("\n") and "\r" not in text
     lines = text.splitlines()
@@ -132,10 +133,10 @@ def test_jsonl_is_one_object_per_row(result, tmp_path):
     assert len(pd.read_json(out, lines=True)) == len(result.scores)
 
 
-def test_json_writers_keep_string_index_labels(odd_index_result, tmp_path):
+def test_json_writers_keep_string_index_labels(manager, odd_index_result, tmp_path):
     res = odd_index_result
-    res.manager.export_data(res, str(tmp_path / "a.jsonl"), "jsonl")
-    res.manager.export_data(res, str(tmp_path / "a.json"), "json")
+    output_service.export_data(manager, res, str(tmp_path / "a.jsonl"), "jsonl")
+    output_service.export_data(manager, res, str(tmp_path / "a.json"), "json")
     first = json.loads((tmp_path / "a.jsonl").read_text().splitlines()[0])
     assert first["index"] == "id-0"
     rows = json.loads((tmp_path / "a.json").read_text())["rows"]
@@ -143,9 +144,9 @@ def test_json_writers_keep_string_index_labels(odd_index_result, tmp_path):
     assert top["index"] == "id-7" and top["is_anomaly"] == 1
 
 
-def test_parquet_round_trip(result, tmp_path):
+def test_parquet_round_trip(manager, result, tmp_path):
     out = tmp_path / "scores.parquet"
-    result.manager.export_data(result, str(out), "parquet")
+    output_service.export_data(manager, result, str(out), "parquet")
     back = pd.read_parquet(out)
     pd.testing.assert_frame_equal(back, result.to_frame())
 
@@ -159,9 +160,9 @@ def test_plain_makes_index_values_json_ready():
     assert outputs.plain(None) is None
 
 
-def test_unknown_format_is_an_input_error(result, tmp_path):
+def test_unknown_format_is_an_input_error(manager, result, tmp_path):
     with pytest.raises(InputError, match="unknown output format 'xlsx'"):
-        result.manager.export_data(result, str(tmp_path / "x.xlsx"), "xlsx")
+        output_service.export_data(manager, result, str(tmp_path / "x.xlsx"), "xlsx")
     assert _listing(tmp_path) == []
 
 
@@ -171,22 +172,22 @@ def test_unknown_format_is_an_input_error(result, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_writes_leave_no_temporary_file(result, tmp_path, fmt):
+def test_writes_leave_no_temporary_file(manager, result, tmp_path, fmt):
     out = tmp_path / f"scores{SUFFIX[fmt]}"
-    result.manager.export_data(result, str(out), fmt)
+    output_service.export_data(manager, result, str(out), fmt)
     assert _listing(tmp_path) == [out.name]
     assert out.stat().st_size > 0
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_existing_file_is_kept_without_overwrite(result, tmp_path, fmt):
+def test_existing_file_is_kept_without_overwrite(manager, result, tmp_path, fmt):
     out = tmp_path / f"scores{SUFFIX[fmt]}"
     out.write_text("precious\n")
     with pytest.raises(InputError, match="already exists"):
-        result.manager.export_data(result, str(out), fmt)
+        output_service.export_data(manager, result, str(out), fmt)
     assert out.read_text() == "precious\n"
     assert _listing(tmp_path) == [out.name]
-    result.manager.export_data(result, str(out), fmt, {"overwrite": True})
+    output_service.export_data(manager, result, str(out), fmt, {"overwrite": True})
     assert out.read_bytes() != b"precious\n"
     assert _listing(tmp_path) == [out.name]
 
@@ -202,7 +203,7 @@ def _rows_then_fail(result):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_failing_write_leaves_nothing(result, tmp_path, monkeypatch, fmt):
+def test_failing_write_leaves_nothing(manager, result, tmp_path, monkeypatch, fmt):
     if fmt == "csv":
         monkeypatch.setattr(pd.DataFrame, "to_csv", _partial_then_fail)
     elif fmt == "parquet":
@@ -211,19 +212,19 @@ def test_failing_write_leaves_nothing(result, tmp_path, monkeypatch, fmt):
         monkeypatch.setattr(outputs, "_row_records", _rows_then_fail)
     out = tmp_path / f"scores{SUFFIX[fmt]}"
     with pytest.raises(PluginError, match="No space left on device"):
-        result.manager.export_data(result, str(out), fmt)
+        output_service.export_data(manager, result, str(out), fmt)
     assert _listing(tmp_path) == []
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_failing_overwrite_keeps_the_old_file(result, tmp_path, monkeypatch, fmt):
+def test_failing_overwrite_keeps_the_old_file(manager, result, tmp_path, monkeypatch, fmt):
     monkeypatch.setattr(pd.DataFrame, "to_csv", _partial_then_fail)
     monkeypatch.setattr(pd.DataFrame, "to_parquet", _partial_then_fail)
     monkeypatch.setattr(outputs, "_row_records", _rows_then_fail)
     out = tmp_path / f"scores{SUFFIX[fmt]}"
     out.write_text("old results\n")
     with pytest.raises(PynomalyError):
-        result.manager.export_data(result, str(out), fmt, {"overwrite": True})
+        output_service.export_data(manager, result, str(out), fmt, {"overwrite": True})
     assert out.read_text() == "old results\n"
     assert _listing(tmp_path) == [out.name]
 
@@ -246,13 +247,13 @@ def _unwritable_directory(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_unwritable_directory_is_an_input_error(result, tmp_path, fmt):
+def test_unwritable_directory_is_an_input_error(manager, result, tmp_path, fmt):
     directory = _unwritable_directory(tmp_path)
     before = _listing(directory)
     out = directory / f"pynomaly-test{SUFFIX[fmt]}"
     try:
         with pytest.raises(InputError, match="cannot write"):
-            result.manager.export_data(result, str(out), fmt)
+            output_service.export_data(manager, result, str(out), fmt)
         assert not out.exists()
         assert _listing(directory) == before
     finally:
@@ -260,9 +261,9 @@ def test_unwritable_directory_is_an_input_error(result, tmp_path, fmt):
             directory.chmod(0o700)
 
 
-def test_missing_directory_is_an_input_error(result, tmp_path):
+def test_missing_directory_is_an_input_error(manager, result, tmp_path):
     with pytest.raises(InputError, match="does not exist"):
-        result.manager.export_data(result, str(tmp_path / "nope" / "a.jsonl"), "jsonl")
+        output_service.export_data(manager, result, str(tmp_path / "nope" / "a.jsonl"), "jsonl")
     assert _listing(tmp_path) == []
 
 
@@ -273,8 +274,10 @@ def test_missing_directory_is_an_input_error(result, tmp_path):
 CONTRIB = re.compile(r"([A-Za-z_]+) \(\+([0-9.e-]+)\)")
 
 
-def test_table_shows_top_rows_with_their_contributing_features(result):
-    text = result.manager.format_output(result, "table", {"top": 5, "features": 2, "width": 160})
+def test_table_shows_top_rows_with_their_contributing_features(manager, result):
+    text = output_service.format_output(
+        manager, result, "table", {"top": 5, "features": 2, "width": 160}
+    )
     assert "\x1b" not in text  # plain text: the CLI prints it
     assert text.startswith("Top 5 anomalies")
     top = result.top(5)
@@ -306,8 +309,8 @@ def test_contributions_of_a_row_do_not_depend_on_top(result):
 
 
 @pytest.mark.parametrize("width", [40, 70, 100, 160])
-def test_table_fits_the_width_and_keeps_contributions_whole(result, width):
-    text = result.manager.format_output(result, "table", {"top": 4, "width": width})
+def test_table_fits_the_width_and_keeps_contributions_whole(manager, result, width):
+    text = output_service.format_output(manager, result, "table", {"top": 4, "width": width})
     lines = text.rstrip("\n").splitlines()
     assert all(len(line) <= width for line in lines[:-1])  # the summary is one long line
     assert "top contributing features" in text.lower()
@@ -317,36 +320,36 @@ def test_table_fits_the_width_and_keeps_contributions_whole(result, width):
             assert f"{name} ({value:+.3g})" in text  # never folded in the middle
 
 
-def test_table_options_top_and_features(result):
-    plain = result.manager.format_output(result, "table", {"top": 3, "features": 0})
+def test_table_options_top_and_features(manager, result):
+    plain = output_service.format_output(manager, result, "table", {"top": 3, "features": 0})
     assert "contributing" not in plain and "(+" not in plain
     assert plain.startswith("Top 3 anomalies")
-    one = result.manager.format_output(result, "table", {"top": 3, "features": 1})
+    one = output_service.format_output(manager, result, "table", {"top": 3, "features": 1})
     assert len(CONTRIB.findall(one)) == 3
 
 
-def test_table_without_data_skips_contributions(result):
+def test_table_without_data_skips_contributions(manager, result):
     bare = attrs.evolve(result, data=None, y_true=None, metrics={})
-    text = result.manager.format_output(bare, "table", {"top": 4})
+    text = output_service.format_output(manager, bare, "table", {"top": 4})
     assert "Top 4 anomalies" in text
     assert "contributing" not in text and "(+" not in text
     assert "ROC AUC" not in text
     assert "378 rows, 38 anomalies" in text
 
 
-def test_table_survives_failing_contributions(result, monkeypatch):
+def test_table_survives_failing_contributions(manager, result, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("detector went away")
 
     monkeypatch.setattr(type(result), "contributions", boom)
-    text = result.manager.format_output(result, "table", {"top": 3})
+    text = output_service.format_output(manager, result, "table", {"top": 3})
     assert "Top 3 anomalies" in text
     assert "contributions unavailable: RuntimeError: detector went away" in text
 
 
-def test_table_with_string_index_and_markup_like_names(odd_index_result):
-    text = odd_index_result.manager.format_output(
-        odd_index_result, "table", {"top": 3, "width": 120}
+def test_table_with_string_index_and_markup_like_names(manager, odd_index_result):
+    text = output_service.format_output(
+        manager, odd_index_result, "table", {"top": 3, "width": 120}
     )
     assert "key" in text.splitlines()[2]  # the index name heads its column
     assert re.search(r"^\s+1\s+id-7\s", text, re.M)
@@ -359,8 +362,8 @@ def test_table_with_string_index_and_markup_like_names(odd_index_result):
 # --------------------------------------------------------------------------------------------
 
 
-def test_json_text_has_summary_and_top_with_contributions(result):
-    doc = json.loads(result.manager.format_output(result, "json", {"top": 4}))
+def test_json_text_has_summary_and_top_with_contributions(manager, result):
+    doc = json.loads(output_service.format_output(manager, result, "json", {"top": 4}))
     assert doc["summary"]["rows"] == 378 and doc["summary"]["anomalies"] == 38
     assert [r["index"] for r in doc["top"]] == result.top(4).index.tolist()
     scores = [r["anomaly_score"] for r in doc["top"]]
@@ -368,18 +371,20 @@ def test_json_text_has_summary_and_top_with_contributions(result):
     for record in doc["top"]:
         assert 1 <= len(record["contributions"]) <= 3
         assert all(v > 0 for v in record["contributions"].values())
-    bare = json.loads(result.manager.format_output(result, "json", {"top": 2, "features": 0}))
+    bare = json.loads(
+        output_service.format_output(manager, result, "json", {"top": 2, "features": 0})
+    )
     assert all(set(r) == {"index", "anomaly_score", "is_anomaly"} for r in bare["top"])
 
 
-def test_unknown_text_format(result):
+def test_unknown_text_format(manager, result):
     with pytest.raises(InputError, match="unknown output format 'yaml'"):
-        result.manager.format_output(result, "yaml")
+        output_service.format_output(manager, result, "yaml")
 
 
-def test_log_notification(result, caplog):
+def test_log_notification(manager, result, caplog):
     with caplog.at_level(logging.INFO, logger="pynomaly.notify"):
-        failures = result.manager.send_notification("scan done", result)
+        failures = output_service.send_notification(manager, "scan done", result)
     assert failures == []
     assert any(
         "scan done" in r.getMessage() and "378 rows, 38 anomalies" in r.getMessage()

@@ -22,6 +22,7 @@ from pynomaly.errors import (
 )
 from pynomaly.plugin.manager import PluginManager
 from pynomaly.plugin.records import PluginStatus
+from pynomaly.services import detectors as detector_service
 from pynomaly.types import DetectorInfo, FitResult, PluginMetadata
 
 
@@ -86,7 +87,7 @@ def test_registering_twice_is_harmless(isolated_pm, planted):
     plugin = MeanDistance()
     assert isolated_pm.register(plugin, "toy") == "toy"
     assert isolated_pm.register(plugin, "toy") == "toy"
-    assert [d.id for d in isolated_pm.detectors()] == ["toy:dist"]
+    assert [d.id for d in detector_service.detectors(isolated_pm)] == ["toy:dist"]
     assert plugin.calls == ["initialize"]
     pynomaly.detect(planted, "toy:dist", manager=isolated_pm)
     assert plugin.calls == ["initialize", "fit"]
@@ -174,7 +175,7 @@ def test_initialize_failure_is_reported_and_skipped(isolated_pm, planted):
     with pytest.raises(PluginLoadError, match="initialize failed.*database unreachable"):
         isolated_pm.register(FailsToInitialize(namespace="bad"), "bad")
     isolated_pm.register(MeanDistance(), "toy")
-    assert [d.id for d in isolated_pm.detectors()] == ["toy:dist"]
+    assert [d.id for d in detector_service.detectors(isolated_pm)] == ["toy:dist"]
     assert pynomaly.detect(planted, "toy:dist", manager=isolated_pm).n_anomalies > 0
 
 
@@ -271,18 +272,18 @@ class BrokenListing:
 def test_a_plugin_that_breaks_while_listing_is_skipped(isolated_pm):
     isolated_pm.register(BrokenListing(), "brokenlisting")
     isolated_pm.register(MeanDistance(), "toy")
-    assert [d.id for d in isolated_pm.detectors()] == ["toy:dist"]
+    assert [d.id for d in detector_service.detectors(isolated_pm)] == ["toy:dist"]
 
 
 def test_short_ids_resolve_when_unambiguous(isolated_pm):
     isolated_pm.register(MeanDistance("aa"), "aa")
-    assert isolated_pm.resolve_detector("aa:dist").id == "aa:dist"
-    assert isolated_pm.resolve_detector("dist").id == "aa:dist"
+    assert detector_service.resolve(isolated_pm, "aa:dist").id == "aa:dist"
+    assert detector_service.resolve(isolated_pm, "dist").id == "aa:dist"
     isolated_pm.register(MeanDistance("bb"), "bb")
     with pytest.raises(AmbiguousDetectorError, match="use one of aa:dist, bb:dist"):
-        isolated_pm.resolve_detector("dist")
+        detector_service.resolve(isolated_pm, "dist")
     with pytest.raises(UnknownDetectorError, match="did you mean aa:dist"):
-        isolated_pm.resolve_detector("aa:dits")
+        detector_service.resolve(isolated_pm, "aa:dits")
 
 
 def test_unload_cleans_up_and_removes_the_detectors(isolated_pm):
@@ -293,10 +294,10 @@ def test_unload_cleans_up_and_removes_the_detectors(isolated_pm):
     assert "toy" not in isolated_pm.loaded()
     assert isolated_pm.record("toy").status is PluginStatus.UNLOADED
     with pytest.raises(UnknownDetectorError):
-        isolated_pm.resolve_detector("toy:dist")
+        detector_service.resolve(isolated_pm, "toy:dist")
     isolated_pm.load("toy")
     assert plugin.calls == ["initialize", "cleanup", "initialize"]
-    assert isolated_pm.resolve_detector("toy:dist").plugin == "toy"
+    assert detector_service.resolve(isolated_pm, "toy:dist").plugin == "toy"
 
 
 class Unhealthy:
@@ -386,10 +387,10 @@ def test_local_plugins_directory_is_discovered_and_reloadable(tmp_path):
     pm.load_all()
     rec = pm.record("myplug")
     assert rec.status is PluginStatus.LOADED and rec.origin == f"local {path}"
-    assert [d.id for d in pm.detectors() if d.plugin == "myplug"] == ["local:v1"]
+    assert [d.id for d in detector_service.detectors(pm) if d.plugin == "myplug"] == ["local:v1"]
     path.write_text(textwrap.dedent(LOCAL_PLUGIN.format(version=2)))
     pm.reload("myplug")
-    assert [d.id for d in pm.detectors() if d.plugin == "myplug"] == ["local:v2"]
+    assert [d.id for d in detector_service.detectors(pm) if d.plugin == "myplug"] == ["local:v2"]
 
 
 def test_broken_local_plugin_is_reported_and_others_work(tmp_path, planted):
@@ -399,7 +400,9 @@ def test_broken_local_plugin_is_reported_and_others_work(tmp_path, planted):
     pm = PluginManager(autoload=True, plugins_dir=str(plugins))
     pm.load_all()
     assert pm.record("broken").status is PluginStatus.FAILED
-    assert pm.record("broken").reason == "import failed: ImportError: needs libfoo"
+    reason = pm.record("broken").reason  # names the file and line that raised
+    assert reason.startswith("import failed: ImportError: needs libfoo (at ")
+    assert reason.endswith(f"{plugins / 'broken.py'}:1)")
     assert pm.record("fine").status is PluginStatus.LOADED
 
 
@@ -454,7 +457,7 @@ def test_entry_point_plugins_are_discovered_from_installed_metadata(tmp_path, mo
     assert rec.origin == "fakeplug 2.5"
     assert rec.metadata is not None and rec.metadata.version == "2.5"  # from the distribution
     assert {t.value for t in rec.metadata.plugin_types} == {"algorithm"}  # inferred from hooks
-    assert pm.resolve_detector("local:v7").plugin == "fakeplug"
+    assert detector_service.resolve(pm, "local:v7").plugin == "fakeplug"
 
 
 def test_available_filters_by_plugin_type(isolated_pm):

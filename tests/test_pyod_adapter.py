@@ -21,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 import pynomaly
 import pynomaly_pyod.plugin as plugin
 from pynomaly.errors import ConfigurationError, DataError, InputError, InvalidParameterError
+from pynomaly.services import detectors as detector_service
 from pynomaly.testing.datasets import planted
 from pynomaly.types import ParamSpec
 from pynomaly_pyod.catalog import ENTRIES, RESERVED, Entry
@@ -133,7 +134,7 @@ def test_every_available_detector_fits_and_scores(
 def test_unavailable_detector_gives_the_reason(
     e: Entry, pm: pynomaly.PluginManager, scaled: np.ndarray
 ) -> None:
-    listed = {d.id: d for d in pm.detectors()}[e.id]
+    listed = {d.id: d for d in detector_service.detectors(pm)}[e.id]
     assert not listed.available and listed.reason == e.unavailable_reason()
     with pytest.raises(InputError, match=f"{e.id} is unavailable: .*{listed.reason[:20]}"):
         pynomaly.detect(scaled, detector=e.id, manager=pm)
@@ -214,7 +215,7 @@ def test_space_samples_are_accepted(e: Entry, pm: pynomaly.PluginManager) -> Non
     rng = np.random.default_rng(sum(map(ord, e.name)))
     for _ in range(3):  # 3 joint draws: every parameter gets 3 values, combined
         params = {name: sample(spec, rng) for name, spec in e.space().items()}
-        checked = pm.validate_parameters(e.id, params)
+        checked = detector_service.validate_parameters(pm, e.id, params)
         assert checked == params
         extra = {"detector_list": [LOF(), LOF(n_neighbors=10)]} if e.name == "lscp" else {}
         cls(contamination=0.1, **checked, **extra)
@@ -251,7 +252,7 @@ def test_bad_parameters(
     pm: pynomaly.PluginManager, detector: str, params: dict, parameter: str, problem: str
 ) -> None:
     with pytest.raises(InvalidParameterError, match=problem) as info:
-        pm.validate_parameters(detector, params)
+        detector_service.validate_parameters(pm, detector, params)
     assert info.value.parameter == parameter
     assert info.value.detector == detector
 
@@ -263,7 +264,7 @@ def test_bad_parameter_stops_detect(pm: pynomaly.PluginManager, data: np.ndarray
 
 def test_parameters_are_normalized_for_pyod(pm: pynomaly.PluginManager, scaled: np.ndarray) -> None:
     # SOD insists on a Python int and a Python float; numpy scalars and 30.0 are fine here
-    checked = pm.validate_parameters(
+    checked = detector_service.validate_parameters(pm,
         "pyod:sod", {"n_neighbors": np.int64(30), "ref_set": 5.0, "alpha": np.float32(0.5)}
     )
     assert checked == {"n_neighbors": 30, "ref_set": 5, "alpha": 0.5}
@@ -312,7 +313,8 @@ def test_random_state_reproducible(pm: pynomaly.PluginManager, data: np.ndarray)
 
 def test_listing_detectors_does_not_import_pyod() -> None:
     code = (
-        "import sys, pynomaly; pm = pynomaly.PluginManager(); ds = pm.detectors(); "
+        "import sys, pynomaly; from pynomaly.services.detectors import detectors; "
+        "pm = pynomaly.PluginManager(); ds = detectors(pm); "
         "assert any(d.id == 'pyod:ecod' for d in ds), 'pyod_adapter not loaded'; "
         "print([m for m in ('pyod', 'sklearn', 'numba') if m in sys.modules])"
     )
@@ -344,9 +346,9 @@ def test_metadata(pm: pynomaly.PluginManager) -> None:
 
 def test_short_id_and_entry_point() -> None:
     manager = pynomaly.PluginManager(plugins_dir="")  # discovers pyod_adapter by entry point
-    assert manager.resolve_detector("ecod").id == "pyod:ecod"
+    assert detector_service.resolve(manager, "ecod").id == "pyod:ecod"
     assert "pyod_adapter" in manager.loaded()
-    ids = {d.id for d in manager.detectors() if d.plugin == "pyod_adapter"}
+    ids = {d.id for d in detector_service.detectors(manager) if d.plugin == "pyod_adapter"}
     assert ids == {e.id for e in ENTRIES}
     manager.shutdown()
 

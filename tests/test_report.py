@@ -17,6 +17,7 @@ import pytest
 import pynomaly
 from pynomaly.builtin import outputs, report
 from pynomaly.errors import InputError, PluginError
+from pynomaly.services import outputs as output_service
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "screenshot_report.py"
@@ -107,11 +108,11 @@ def labelled(labelled_wbc):
 
 
 @pytest.fixture(scope="module")
-def written(labelled, tmp_path_factory):
+def written(manager, labelled, tmp_path_factory):
     """The report of sample:wbc with ground truth, and how long writing it took."""
     out = tmp_path_factory.mktemp("report") / "report.html"
     start = time.perf_counter()
-    labelled.manager.export_data(labelled, str(out), "html", {"top": 12})
+    output_service.export_data(manager, labelled, str(out), "html", {"top": 12})
     return out, time.perf_counter() - start
 
 
@@ -208,7 +209,7 @@ def test_histogram_bins_put_the_threshold_on_an_edge(labelled):
 def test_report_without_ground_truth_has_no_roc(manager, tmp_path):
     res = pynomaly.detect("sample:wbc", "sklearn:iforest", random_state=0, manager=manager)
     out = tmp_path / "plain.html"
-    manager.export_data(res, str(out), "html")
+    output_service.export_data(manager, res, str(out), "html")
     page = Page(out.read_text(encoding="utf-8"))
     assert set(page.sections) == SECTIONS - {"roc"}
     assert len(decoded_images(page)) == 2
@@ -216,10 +217,10 @@ def test_report_without_ground_truth_has_no_roc(manager, tmp_path):
     assert all(len(row) == 5 for row in page.top_rows)  # no label column
 
 
-def test_report_without_input_data_still_renders(labelled, tmp_path):
+def test_report_without_input_data_still_renders(manager, labelled, tmp_path):
     bare = attrs.evolve(labelled, data=None)
     out = tmp_path / "bare.html"
-    labelled.manager.export_data(bare, str(out), "html", {"top": 5})
+    output_service.export_data(manager, bare, str(out), "html", {"top": 5})
     page = Page(out.read_text(encoding="utf-8"))
     assert set(page.sections) == SECTIONS
     assert len(decoded_images(page)) == 2  # histogram and ROC; no importance without data
@@ -237,7 +238,7 @@ def test_user_text_is_escaped(manager, tmp_path):
     res = pynomaly.detect(frame, "sklearn:iforest", random_state=0, manager=manager)
     res = attrs.evolve(res, source="<img src=x onerror=alert(1)>.csv")
     out = tmp_path / "hostile.html"
-    manager.export_data(res, str(out), "html", {"title": "<b>Q3</b> & more"})
+    output_service.export_data(manager, res, str(out), "html", {"title": "<b>Q3</b> & more"})
     html = out.read_text(encoding="utf-8")
     assert "<script" not in html and "<img src=x" not in html and "<i>" not in html
     assert "<b>Q3</b>" not in html
@@ -261,16 +262,18 @@ def test_feature_importance_uses_a_sample_of_big_data(manager, tmp_path, monkeyp
     res = pynomaly.detect(
         frame, "sklearn:iforest", random_state=0, manager=manager, n_estimators=20
     )
+    from pynomaly.detection import explain
+
     seen: list[int] = []
-    real = pynomaly.explain
+    real = explain.importance
 
-    def spy(model, data, **kwargs):
+    def spy(scorer, data):
         seen.append(len(data))
-        return real(model, data, **kwargs)
+        return real(scorer, data)
 
-    monkeypatch.setattr(pynomaly, "explain", spy)
+    monkeypatch.setattr(explain, "importance", spy)
     out = tmp_path / "big.html"
-    manager.export_data(res, str(out), "html")
+    output_service.export_data(manager, res, str(out), "html")
     assert seen == [2000]
     assert "measured on 2,000 rows (a random sample)" in out.read_text(encoding="utf-8")
 
@@ -280,30 +283,30 @@ def test_feature_importance_uses_a_sample_of_big_data(manager, tmp_path, monkeyp
 # --------------------------------------------------------------------------------------------
 
 
-def test_report_is_written_atomically_and_not_over_a_file(labelled, tmp_path):
+def test_report_is_written_atomically_and_not_over_a_file(manager, labelled, tmp_path):
     out = tmp_path / "report.html"
     out.write_text("keep me")
     with pytest.raises(InputError, match="already exists"):
-        labelled.manager.export_data(labelled, str(out), "html", {"top": 3})
+        output_service.export_data(manager, labelled, str(out), "html", {"top": 3})
     assert out.read_text() == "keep me"
-    labelled.manager.export_data(labelled, str(out), "html", {"top": 3, "overwrite": True})
+    output_service.export_data(manager, labelled, str(out), "html", {"top": 3, "overwrite": True})
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
 
 
-def test_failing_report_leaves_nothing(labelled, tmp_path, monkeypatch):
+def test_failing_report_leaves_nothing(manager, labelled, tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("renderer crashed")
 
     monkeypatch.setattr(report, "_plot", boom)
     with pytest.raises(PluginError, match="renderer crashed"):
-        labelled.manager.export_data(labelled, str(tmp_path / "r.html"), "html")
+        output_service.export_data(manager, labelled, str(tmp_path / "r.html"), "html")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_html_is_listed_and_found_from_the_extension(manager):
     assert outputs.format_for("Report.HTML") == "html"
-    infos = {o.name: o for o in manager.outputs()}
+    infos = {o.name: o for o in output_service.outputs(manager)}
     assert infos["html"].plugin == "report"
     assert ".html" in infos["html"].extensions
 

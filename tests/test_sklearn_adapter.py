@@ -30,6 +30,7 @@ from sklearn.svm import OneClassSVM
 import pynomaly
 import pynomaly_sklearn.plugin as plugin
 from pynomaly.errors import ConfigurationError, InvalidParameterError
+from pynomaly.services import detectors as detector_service
 from pynomaly.types import ParamSpec
 from pynomaly_sklearn.catalog import CATALOG
 
@@ -180,7 +181,7 @@ def _estimators(detector: str) -> list[Any]:
 
 @pytest.mark.parametrize("detector", IDS)
 def test_space_defaults_are_sklearns(pm: pynomaly.PluginManager, detector: str) -> None:
-    info = pm.resolve_detector(detector)
+    info = detector_service.resolve(pm, detector)
     defaults: dict[str, Any] = {}
     for est in reversed(_estimators(detector)):
         defaults.update(est.get_params())
@@ -197,7 +198,7 @@ def test_space_defaults_are_sklearns(pm: pynomaly.PluginManager, detector: str) 
 @pytest.mark.filterwarnings("ignore:n_components > n_samples")  # n_components=500, 150 rows
 @pytest.mark.parametrize("detector", IDS)
 def test_every_value_of_a_space_is_accepted(pm: pynomaly.PluginManager, detector: str) -> None:
-    info = pm.resolve_detector(detector)
+    info = detector_service.resolve(pm, detector)
     rng = np.random.default_rng(SEED)
     configs = [{n: _sample(s, rng, i) for n, s in info.params.items()} for i in range(4)]
     configs += [{n: _bound(s, end) for n, s in info.params.items()} for end in ("low", "high")]
@@ -354,7 +355,7 @@ def test_health_check(pm: pynomaly.PluginManager) -> None:
 
 
 def test_detectors_are_listed_with_spaces(pm: pynomaly.PluginManager) -> None:
-    infos = {d.id: d for d in pm.detectors() if d.plugin == "sklearn_adapter"}
+    infos = {d.id: d for d in detector_service.detectors(pm) if d.plugin == "sklearn_adapter"}
     assert sorted(infos) == sorted(IDS)
     assert all(d.available and d.description for d in infos.values())
     space = infos["sklearn:ocsvm"].hyperparameter_space()
@@ -373,9 +374,9 @@ def test_entry_point_names_this_module() -> None:
 
 def test_listing_detectors_imports_no_heavy_library(tmp_path: Path) -> None:
     code = (
-        "import sys, pynomaly\n"
+        "import sys, pynomaly\nfrom pynomaly.services.detectors import detectors\n"
         "pm = pynomaly.PluginManager(disable=['pyod_adapter'])\n"
-        "ids = [d.id for d in pm.detectors()]\n"
+        "ids = [d.id for d in detectors(pm)]\n"
         "assert 'sklearn:iforest' in ids, (ids, pm.records())\n"
         "print([m for m in ('pyod', 'sklearn', 'numba', 'numpy', 'pandas') if m in sys.modules])\n"
     )

@@ -22,6 +22,8 @@ import pynomaly
 from pynomaly.builtin import sql as sql_plugin
 from pynomaly.errors import DataError, InputError
 from pynomaly.plugin.manager import PluginManager
+from pynomaly.services import data as data_service
+from pynomaly.services import outputs as output_service
 from tests.conftest import run_cli
 from tests.postgres import closed_port, postgres_url
 
@@ -78,10 +80,10 @@ def _tables(url: str) -> list[str]:
 
 
 def test_plugin_is_listed_with_its_schemes_and_output(isolated_pm: PluginManager) -> None:
-    sources = {s.name: s for s in isolated_pm.data_sources()}
+    sources = {s.name: s for s in data_service.data_sources(isolated_pm)}
     assert sources["sql"].plugin == "sql"
     assert {"sqlite", "postgresql", "mysql"} <= set(sources["sql"].schemes)
-    assert "sql" in {o.name for o in isolated_pm.outputs()}
+    assert "sql" in {o.name for o in output_service.outputs(isolated_pm)}
     meta = isolated_pm.record("sql").metadata
     assert meta is not None and meta.pynomaly_compat == f"=={pynomaly.__version__}"
     assert {t.value for t in meta.plugin_types} == {"data_source", "output"}
@@ -106,8 +108,11 @@ def test_read_table_and_query(shop: Path, isolated_pm: PluginManager) -> None:
     expected = _orders().query("amount > 1")[["amount", "price"]].sort_values("amount")
     pd.testing.assert_frame_equal(query, expected.reset_index(drop=True))
     # the hook's query overrides what the connection was opened with
-    conn = isolated_pm.connect(url, {"table": "orders"})
-    assert list(isolated_pm.read_data(conn, {"table": "customers"}).columns) == ["id", "name"]
+    conn = data_service.connect(isolated_pm, url, {"table": "orders"})
+    assert list(data_service.read_data(isolated_pm, conn, {"table": "customers"}).columns) == [
+        "id",
+        "name",
+    ]
     indexed = pynomaly.load_data(
         url, options={"table": "customers", "index_col": "id"}, manager=isolated_pm
     )
@@ -125,14 +130,18 @@ def test_relative_sqlite_path_is_relative_to_the_working_directory(
 
 
 def test_schema_and_test_connection(shop: Path, isolated_pm: PluginManager) -> None:
-    conn = isolated_pm.connect(f"sqlite:///{shop}", {"table": "orders"})
-    assert isolated_pm.get_schema(conn) == dict.fromkeys(["amount", "quantity", "price"], "REAL")
-    assert isolated_pm.test_connection(conn) is True
-    query = isolated_pm.connect(f"sqlite:///{shop}", {"query": "SELECT id, name FROM customers"})
-    assert isolated_pm.get_schema(query) == {"id": "int64", "name": "str"}
-    missing = isolated_pm.connect(f"sqlite:///{shop}", {"table": "nope"})
+    conn = data_service.connect(isolated_pm, f"sqlite:///{shop}", {"table": "orders"})
+    assert data_service.get_schema(isolated_pm, conn) == dict.fromkeys(
+        ["amount", "quantity", "price"], "REAL"
+    )
+    assert data_service.test_connection(isolated_pm, conn) is True
+    query = data_service.connect(
+        isolated_pm, f"sqlite:///{shop}", {"query": "SELECT id, name FROM customers"}
+    )
+    assert data_service.get_schema(isolated_pm, query) == {"id": "int64", "name": "str"}
+    missing = data_service.connect(isolated_pm, f"sqlite:///{shop}", {"table": "nope"})
     with pytest.raises(DataError, match="table 'nope' does not exist"):
-        isolated_pm.test_connection(missing)
+        data_service.test_connection(isolated_pm, missing)
 
 
 def test_detect_writes_results_back_and_they_read_back_the_same(shop: Path, tmp_path: Path):
@@ -142,7 +151,7 @@ def test_detect_writes_results_back_and_they_read_back_the_same(shop: Path, tmp_
     assert result.scores.argmax() == 17 and result.labels[17] == 1
     out = f"sqlite:///{tmp_path / 'results.db'}"  # a new database file is created
     pm = pynomaly.detection.api.default_manager()
-    pm.export_data(result, out, "sql", {})
+    output_service.export_data(pm, result, out, "sql", {})
     back = pynomaly.load_data(out, options={"table": "anomaly_scores", "index_col": "row"})
     assert list(back.columns) == ["anomaly_score", "is_anomaly"]
     assert back.index.name == "row"
@@ -150,7 +159,7 @@ def test_detect_writes_results_back_and_they_read_back_the_same(shop: Path, tmp_
     np.testing.assert_array_equal(back["anomaly_score"].to_numpy(), result.scores)
     np.testing.assert_array_equal(back["is_anomaly"].to_numpy(), result.labels)
     # a named table, and the format inferred from the URL (fmt None)
-    pm.export_data(result, out, None, {"table": "ecod_run"})  # type: ignore[arg-type]
+    output_service.export_data(pm, result, out, None, {"table": "ecod_run"})  # type: ignore[arg-type]
     assert _tables(out) == ["anomaly_scores", "ecod_run"]
 
 
@@ -159,24 +168,26 @@ def test_no_overwrite_without_overwrite(shop: Path, tmp_path: Path) -> None:
     first = pynomaly.detect(_orders(), detector="sklearn:iforest", random_state=0)
     second = pynomaly.detect(_orders(seed=1), detector="sklearn:iforest", random_state=0)
     out = f"sqlite:///{tmp_path / 'results.db'}"
-    pm.export_data(first, out, "sql", {"table": "scores"})
+    output_service.export_data(pm, first, out, "sql", {"table": "scores"})
     with pytest.raises(InputError, match="table 'scores' already exists .*overwrite") as exc:
-        pm.export_data(second, out, "sql", {"table": "scores"})
+        output_service.export_data(pm, second, out, "sql", {"table": "scores"})
     _one_line(exc)
     kept = pynomaly.load_data(out, options={"table": "scores"})
     np.testing.assert_array_equal(kept["anomaly_score"].to_numpy(), first.scores)
-    pm.export_data(second, out, "sql", {"table": "scores", "overwrite": True})
+    output_service.export_data(pm, second, out, "sql", {"table": "scores", "overwrite": True})
     replaced = pynomaly.load_data(out, options={"table": "scores"})
     np.testing.assert_array_equal(replaced["anomaly_score"].to_numpy(), second.scores)
 
 
 def test_batches_equal_a_full_read(shop: Path, isolated_pm: PluginManager) -> None:
     url = f"sqlite:///{shop}"
-    conn = isolated_pm.connect(url, {"table": "orders"})
-    batches = list(isolated_pm.read_batches(conn, 64))
+    conn = data_service.connect(isolated_pm, url, {"table": "orders"})
+    batches = list(data_service.read_batches(isolated_pm, conn, 64))
     assert [len(b) for b in batches] == [64, 64, 64, 64, 44]
     whole = pd.concat(batches)
-    pd.testing.assert_frame_equal(whole, isolated_pm.read_data(conn), check_index_type=False)
+    pd.testing.assert_frame_equal(
+        whole, data_service.read_data(isolated_pm, conn), check_index_type=False
+    )
     assert list(whole.index) == list(range(300))  # one continuous numbering
 
     model = pynomaly.fit(url, "sklearn:iforest", random_state=0, source_options={"table": "orders"})
@@ -188,39 +199,45 @@ def test_batches_equal_a_full_read(shop: Path, isolated_pm: PluginManager) -> No
 
 
 def test_batches_of_a_query_and_early_stop(shop: Path, isolated_pm: PluginManager) -> None:
-    conn = isolated_pm.connect(f"sqlite:///{shop}", {"query": "SELECT * FROM orders"})
-    batches = isolated_pm.read_batches(conn, 250)
+    conn = data_service.connect(isolated_pm, f"sqlite:///{shop}", {"query": "SELECT * FROM orders"})
+    batches = data_service.read_batches(isolated_pm, conn, 250)
     first = next(batches)
     assert len(first) == 250
     batches.close()  # type: ignore[attr-defined]  # releases the database connection
     with pytest.raises(DataError, match='query failed: near "SELEC": syntax error'):
-        isolated_pm.read_batches(isolated_pm.connect(f"sqlite:///{shop}", {"query": "SELEC 1"}), 5)
+        data_service.read_batches(
+            isolated_pm,
+            data_service.connect(isolated_pm, f"sqlite:///{shop}", {"query": "SELEC 1"}),
+            5,
+        )
 
 
 def test_sqlite_write_that_fails_midway_leaves_no_table(shop: Path, isolated_pm: PluginManager):
     url = f"sqlite:///{shop}"
-    conn = isolated_pm.connect(url, {})
+    conn = data_service.connect(isolated_pm, url, {})
     with pytest.raises(DataError, match="cannot write table 'broken'") as exc:
-        isolated_pm.write_data(conn, _failing_frame(), "broken", {"chunksize": 100})
+        data_service.write_data(isolated_pm, conn, _failing_frame(), "broken", {"chunksize": 100})
     _one_line(exc)
     assert _tables(url) == ["customers", "orders"]
     # replacing an existing table: the failure leaves the old one as it was
-    isolated_pm.write_data(conn, _orders(), "copy", {})
+    data_service.write_data(isolated_pm, conn, _orders(), "copy", {})
     with pytest.raises(DataError):
-        isolated_pm.write_data(
-            conn, _failing_frame(), "copy", {"overwrite": True, "chunksize": 100}
+        data_service.write_data(
+            isolated_pm, conn, _failing_frame(), "copy", {"overwrite": True, "chunksize": 100}
         )
-    kept = isolated_pm.read_data(conn, {"table": "copy", "index_col": "row"})
+    kept = data_service.read_data(isolated_pm, conn, {"table": "copy", "index_col": "row"})
     pd.testing.assert_frame_equal(kept, _orders().rename_axis("row"), check_index_type=False)
 
 
 def test_write_data_to_a_new_sqlite_file_needs_create(tmp_path: Path, isolated_pm: PluginManager):
     url = f"sqlite:///{tmp_path / 'new.db'}"
     with pytest.raises(DataError, match="no such database file"):
-        isolated_pm.connect(url, {})
-    conn = isolated_pm.connect(url, {"create": True})
-    assert isolated_pm.write_data(conn, _orders().rename_axis("order_id"), "orders", {})
-    back = isolated_pm.read_data(conn, {"table": "orders", "index_col": "order_id"})
+        data_service.connect(isolated_pm, url, {})
+    conn = data_service.connect(isolated_pm, url, {"create": True})
+    assert data_service.write_data(
+        isolated_pm, conn, _orders().rename_axis("order_id"), "orders", {}
+    )
+    back = data_service.read_data(isolated_pm, conn, {"table": "orders", "index_col": "order_id"})
     pd.testing.assert_frame_equal(back, _orders().rename_axis("order_id"), check_index_type=False)
 
 
@@ -243,9 +260,10 @@ def test_sqlite_errors_are_one_line(shop: Path, tmp_path: Path, isolated_pm: Plu
     with pytest.raises(InputError, match="either --table or --query, not both"):
         pynomaly.load_data(url, options={"table": "a", "query": "b"}, manager=isolated_pm)
     with pytest.raises(DataError, match="is a directory"):
-        isolated_pm.connect(f"sqlite:///{tmp_path}", {"table": "orders"})
+        data_service.connect(isolated_pm, f"sqlite:///{tmp_path}", {"table": "orders"})
     with pytest.raises(InputError, match="format sql needs a database URL"):
-        isolated_pm.export_data(
+        output_service.export_data(
+            isolated_pm,
             pynomaly.detect(_orders(), "sklearn:iforest"),
             str(tmp_path / "x.db"),
             "sql",
@@ -261,7 +279,7 @@ def test_environment_variables_in_the_url(
     )
     assert frame.shape == (300, 3)
     with pytest.raises(InputError, match="environment variable NOT_SET_ANYWHERE is not set"):
-        isolated_pm.connect("sqlite:///${NOT_SET_ANYWHERE}/shop.db", {})
+        data_service.connect(isolated_pm, "sqlite:///${NOT_SET_ANYWHERE}/shop.db", {})
 
 
 def test_unreachable_server_and_bad_urls_never_show_the_password(
@@ -270,37 +288,48 @@ def test_unreachable_server_and_bad_urls_never_show_the_password(
     """No server needed: nothing listens on the port."""
     port = closed_port()
     url = f"postgresql://shop:hunter2-secret@127.0.0.1:{port}/sales"
-    conn = isolated_pm.connect(url, {"table": "orders"})
+    conn = data_service.connect(isolated_pm, url, {"table": "orders"})
     assert "hunter2" not in repr(conn.handle)
     with pytest.raises(DataError) as exc:
-        isolated_pm.read_data(conn)
+        data_service.read_data(isolated_pm, conn)
     assert _one_line(exc, "hunter2") == (
         f"postgresql://shop:***@127.0.0.1:{port}/sales: cannot connect: connection refused"
     )
     with pytest.raises(DataError, match="cannot connect: connection refused") as exc:
-        isolated_pm.test_connection(conn)
+        data_service.test_connection(isolated_pm, conn)
     _one_line(exc, "hunter2")
     with pytest.raises(DataError, match="cannot connect: connection refused") as exc:
-        isolated_pm.export_data(
-            pynomaly.detect(_orders(), "sklearn:iforest"), url, "sql", {"table": "scores"}
+        output_service.export_data(
+            isolated_pm,
+            pynomaly.detect(_orders(), "sklearn:iforest"),
+            url,
+            "sql",
+            {"table": "scores"},
         )
     _one_line(exc, "hunter2")
     monkeypatch.setenv("SALES_PORT", str(port))
     with pytest.raises(DataError, match=f"127.0.0.1:{port}/sales: cannot connect") as exc:
-        isolated_pm.read_data(
-            isolated_pm.connect(url.replace(str(port), "${SALES_PORT}"), {"table": "orders"})
+        data_service.read_data(
+            isolated_pm,
+            data_service.connect(
+                isolated_pm, url.replace(str(port), "${SALES_PORT}"), {"table": "orders"}
+            ),
         )
     _one_line(exc, "hunter2")
     # an unencoded "@" in the password: refused, and not half shown
     with pytest.raises(InputError, match="as %40") as exc:
-        isolated_pm.connect(f"postgresql://shop:hun@ter2@127.0.0.1:{port}/sales", {})
+        data_service.connect(isolated_pm, f"postgresql://shop:hun@ter2@127.0.0.1:{port}/sales", {})
     _one_line(exc, "hun@ter2", "ter2")
     with pytest.raises(InputError, match="not a valid database URL") as exc:
-        isolated_pm.connect("postgresql://shop:hunter2-secret@127.0.0.1:port/sales", {})
+        data_service.connect(
+            isolated_pm, "postgresql://shop:hunter2-secret@127.0.0.1:port/sales", {}
+        )
     _one_line(exc, "hunter2")
     if importlib.util.find_spec("pyodbc") is None:
         with pytest.raises(DataError, match="database driver not installed") as exc:
-            isolated_pm.connect("mssql+pyodbc://shop:hunter2-secret@127.0.0.1/sales", {})
+            data_service.connect(
+                isolated_pm, "mssql+pyodbc://shop:hunter2-secret@127.0.0.1/sales", {}
+            )
         _one_line(exc, "hunter2")
 
 
@@ -389,13 +418,13 @@ def test_postgres_read_table_query_schema_and_connection(
     )
     expected = _orders().query("quantity < 0")[["amount", "price"]].reset_index(drop=True)
     pd.testing.assert_frame_equal(query, expected)
-    conn = isolated_pm.connect(pg.url, {"table": pg_orders})
+    conn = data_service.connect(isolated_pm, pg.url, {"table": pg_orders})
     assert pg.password not in repr(conn.handle)  # (Connection.uri is the URL as given)
     assert "***" in repr(conn.handle)
-    assert isolated_pm.get_schema(conn) == dict.fromkeys(
+    assert data_service.get_schema(isolated_pm, conn) == dict.fromkeys(
         ["amount", "quantity", "price"], "DOUBLE PRECISION"
     )
-    assert isolated_pm.test_connection(conn) is True
+    assert data_service.test_connection(isolated_pm, conn) is True
     # schema-qualified names, and the default driver for a bare postgresql:// URL
     bare = pg.url.replace("postgresql+psycopg://", "postgresql://", 1)
     frame = pynomaly.load_data(bare, options={"table": f"public.{pg_orders}"}, manager=isolated_pm)
@@ -412,7 +441,7 @@ def test_postgres_detect_write_back_and_batches(
     assert result.scores.argmax() == 17
     pm = pynomaly.detection.api.default_manager()
     out = pg.name("scores")
-    pm.export_data(result, url, "sql", {"table": out})
+    output_service.export_data(pm, result, url, "sql", {"table": out})
     back = pynomaly.load_data(url, options={"table": out, "index_col": "row"})
     np.testing.assert_array_equal(back.index.to_numpy(), np.arange(300))
     np.testing.assert_array_equal(back["anomaly_score"].to_numpy(), result.scores)
@@ -426,41 +455,47 @@ def test_postgres_detect_write_back_and_batches(
     assert [r.index[0] for r in results] == [0, 128, 256]
     full = model.score(pynomaly.load_data(url, options={"table": pg_orders}))
     np.testing.assert_allclose(np.concatenate([r.scores for r in results]), full)
-    conn = pm.connect(url, {"query": f"SELECT * FROM {pg_orders} ORDER BY amount"})
-    batches = list(pm.read_batches(conn, 100))
-    pd.testing.assert_frame_equal(pd.concat(batches), pm.read_data(conn), check_index_type=False)
+    conn = data_service.connect(pm, url, {"query": f"SELECT * FROM {pg_orders} ORDER BY amount"})
+    batches = list(data_service.read_batches(pm, conn, 100))
+    pd.testing.assert_frame_equal(
+        pd.concat(batches), data_service.read_data(pm, conn), check_index_type=False
+    )
 
 
 def test_postgres_no_overwrite_and_atomic_writes(pg: Postgres, isolated_pm: PluginManager):
-    conn = isolated_pm.connect(pg.url, {})
+    conn = data_service.connect(isolated_pm, pg.url, {})
     name = pg.name("results")
-    assert isolated_pm.write_data(conn, _orders(), name, {})
+    assert data_service.write_data(isolated_pm, conn, _orders(), name, {})
     with pytest.raises(InputError, match="already exists") as exc:
-        isolated_pm.write_data(conn, _orders(seed=2), name, {})
+        data_service.write_data(isolated_pm, conn, _orders(seed=2), name, {})
     _one_line(exc, pg.password)
 
     # an INSERT fails after the CREATE TABLE and after earlier chunks went in: nothing is left
     broken = pg.name("broken")
     with pytest.raises(DataError, match=f"cannot write table '{broken}'") as exc:
-        isolated_pm.write_data(conn, _failing_frame(), broken, {"chunksize": 100})
+        data_service.write_data(isolated_pm, conn, _failing_frame(), broken, {"chunksize": 100})
     _one_line(exc, pg.password)
     assert pg.tables() == [name]
     # a failing replacement leaves the old table as it was
     with pytest.raises(DataError):
-        isolated_pm.write_data(conn, _failing_frame(), name, {"overwrite": True, "chunksize": 100})
-    kept = isolated_pm.read_data(conn, {"table": name, "index_col": "row"})
+        data_service.write_data(
+            isolated_pm, conn, _failing_frame(), name, {"overwrite": True, "chunksize": 100}
+        )
+    kept = data_service.read_data(isolated_pm, conn, {"table": name, "index_col": "row"})
     pd.testing.assert_frame_equal(kept, _orders().rename_axis("row"), check_index_type=False)
     # a table name PostgreSQL cannot take (over 63 characters)
     with pytest.raises(DataError, match="exceeds maximum length of 63") as exc:
-        isolated_pm.write_data(conn, _orders(), pg.prefix + "x" * 64, {})
+        data_service.write_data(isolated_pm, conn, _orders(), pg.prefix + "x" * 64, {})
     _one_line(exc, pg.password)
     # export of a result whose index cannot be stored, replacing with overwrite
     frame = _orders(250)
     frame.index = pd.Index([*range(249), Unstorable()], dtype=object)
     result = pynomaly.detect(frame, "sklearn:iforest")
     with pytest.raises(DataError, match=f"cannot write table '{name}'"):
-        isolated_pm.export_data(result, pg.url, "sql", {"table": name, "overwrite": True})
-    assert len(isolated_pm.read_data(conn, {"table": name})) == 300
+        output_service.export_data(
+            isolated_pm, result, pg.url, "sql", {"table": name, "overwrite": True}
+        )
+    assert len(data_service.read_data(isolated_pm, conn, {"table": name})) == 300
     assert pg.tables() == [name]
 
 
@@ -505,9 +540,9 @@ def test_postgres_errors_are_one_line_and_never_show_the_password(
                            manager=isolated_pm)  # fmt: skip
     assert _one_line(exc, pg.password) == f'{masked}: query failed: syntax error at or near "SELEC"'
 
-    conn = isolated_pm.connect(pg.url_with(port=port), {"table": pg_orders})
+    conn = data_service.connect(isolated_pm, pg.url_with(port=port), {"table": pg_orders})
     with pytest.raises(DataError, match="cannot connect: connection refused") as exc:
-        isolated_pm.test_connection(conn)
+        data_service.test_connection(isolated_pm, conn)
     _one_line(exc, pg.password)
 
 
@@ -534,8 +569,10 @@ def test_postgres_credentials_from_env_url_reference_and_files(
         "username": parsed.username, "password": pg.password, "host": parsed.host,
         "port": parsed.port, "database": parsed.database,
     }))  # fmt: skip
-    conn = isolated_pm.connect("postgresql+psycopg://", {**options, "credentials_file": str(js)})
-    assert isolated_pm.test_connection(conn) and pg.password not in repr(conn.handle)
+    conn = data_service.connect(
+        isolated_pm, "postgresql+psycopg://", {**options, "credentials_file": str(js)}
+    )
+    assert data_service.test_connection(isolated_pm, conn) and pg.password not in repr(conn.handle)
     # a wrong password in the file: masked in the message like any other
     js.write_text(json.dumps({"password": "file-secret-123"}))
     with pytest.raises(DataError, match="password authentication failed") as exc:
@@ -544,7 +581,7 @@ def test_postgres_credentials_from_env_url_reference_and_files(
     _one_line(exc, "file-secret-123", pg.password)
     js.write_text('{"password": "x", "pasword": "y"}')
     with pytest.raises(InputError, match="unknown keys pasword") as exc:
-        isolated_pm.connect(pg.without_password, {"credentials_file": str(js)})
+        data_service.connect(isolated_pm, pg.without_password, {"credentials_file": str(js)})
     _one_line(exc, 'x"', 'y"')
     # PYNOMALY_DB_PASSWORD fills a missing password only
     monkeypatch.setenv("PYNOMALY_DB_PASSWORD", "env-secret-456")

@@ -20,6 +20,7 @@ import pynomaly_pyod.plugin as pyod_plugin
 import pynomaly_sklearn.plugin as sklearn_plugin
 from pynomaly.builtin import steps as steps_module
 from pynomaly.errors import DataError, InputError
+from pynomaly.services import processing as processing_service
 from pynomaly.types import ProcessingStep
 
 NAMES = ["impute", "scale", "encode", "drop", "datetime", "drop_constant"]
@@ -69,7 +70,7 @@ def pm(isolated_pm):
 
 
 def make(pm, name, **options) -> ProcessingStep:
-    return pm.create_step(name, options)
+    return processing_service.create_step(pm, name, options)
 
 
 def fitted(pm, name, data, **options):
@@ -84,7 +85,7 @@ def fitted(pm, name, data, **options):
 
 
 def test_processing_steps_are_listed_with_their_options(pm):
-    infos = {i.name: i for i in pm.processing_steps()}
+    infos = {i.name: i for i in processing_service.processing_steps(pm)}
     assert list(infos) == NAMES
     assert {i.plugin for i in infos.values()} == {"steps"}
     assert infos["impute"].options["strategy"].choices == (
@@ -110,7 +111,9 @@ def test_steps_are_fresh_processing_steps(pm):
     assert one is not two
     assert isinstance(one, ProcessingStep)
     assert repr(one) == "Scale(method='standard', unfitted)"
-    assert isinstance(pm.create_step("drop-constant"), steps_module.DropConstant)
+    assert isinstance(
+        processing_service.create_step(pm, "drop-constant"), steps_module.DropConstant
+    )
     with pytest.raises(pynomaly.errors.PynomalyError, match="transform called before fit"):
         one.transform(pd.DataFrame({"a": [1.0]}))
 
@@ -175,7 +178,7 @@ def test_steps_are_fresh_processing_steps(pm):
 )
 def test_bad_options_give_one_line_input_errors(pm, planted, name, options, message):
     with pytest.raises(InputError) as info:
-        pm.create_step(name, options)
+        processing_service.create_step(pm, name, options)
     assert str(info.value) == message
     with pytest.raises(InputError, match="^step "):  # the same through the library call
         pynomaly.fit(planted, "sklearn:iforest", steps=[(name, options)], manager=pm)
@@ -548,7 +551,7 @@ def test_step_order_is_the_users(pm, numeric):
 def test_builtin_steps_plugin_can_be_disabled(tmp_path, planted):
     pm = pynomaly.PluginManager(disable=["steps"], autoload=False, plugins_dir=str(tmp_path))
     pm.register(sklearn_plugin, name="sklearn_adapter")
-    assert pm.processing_steps() == []
+    assert processing_service.processing_steps(pm) == []
     with pytest.raises(InputError, match="unknown processing step 'impute' \\(known: none\\)"):
         pynomaly.fit(planted, "sklearn:iforest", steps=["impute"], manager=pm)
 

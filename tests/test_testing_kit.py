@@ -153,10 +153,10 @@ def test_recorder_records_errors_clear_and_finish(pynomaly_pm: Any) -> None:
         assert rec.recording
         rec.clear()
         assert rec.calls == [] and rec.hooks() == []
-        pm.validate_parameters("probe:maxz", {})
+        pynomaly.validate_parameters("probe:maxz", {}, manager=pm)
         assert rec.hooks() == ["pynomaly_validate_parameters"]  # still recording after clear()
     assert not rec.recording
-    pm.validate_parameters("probe:maxz", {})
+    pynomaly.validate_parameters("probe:maxz", {}, manager=pm)
     assert len(rec.calls) == 1  # nothing recorded after finish_recording()
     rec.finish_recording()  # idempotent
     assert "finished" in repr(rec)
@@ -282,7 +282,7 @@ def test_cleanup_ran_at_teardown():
 
 def test_named_entry_point_plugin_only(pynomaly_pm, pynomaly_dataset):
     pm = pynomaly_pm("sklearn_adapter")
-    assert {d.plugin for d in pm.detectors()} == {"sklearn_adapter"}
+    assert {d.plugin for d in pynomaly.detectors(manager=pm)} == {"sklearn_adapter"}
     assert pm.record("pyod_adapter").status is PluginStatus.DISABLED
     X, _ = pynomaly_dataset("planted")
     model = pynomaly.fit(X, "sklearn:iforest", random_state=0, manager=pm)

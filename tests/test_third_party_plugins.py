@@ -22,9 +22,10 @@ def test_entry_point_plugins_are_discovered_with_their_status(plugin_venv, cli_e
     assert good["origin"] == "pynomaly-goodplugin 0.3.0"
     broken = rows["brokenplugin"]
     assert broken["status"] == "failed"
-    assert broken["reason"] == (
-        "import failed: RuntimeError: brokenplugin cannot start: its backend is missing"
+    assert broken["reason"].startswith(
+        "import failed: RuntimeError: brokenplugin cannot start: its backend is missing (at "
     )
+    assert broken["reason"].endswith("pynomaly_brokenplugin/__init__.py:3)")  # file and line
     old = rows["oldplugin"]
     assert old["status"] == "failed"
     assert "requires pynomaly<1.0, this is pynomaly 1.0.0" in old["reason"]

@@ -9,6 +9,7 @@ import pytest
 
 import pynomaly
 from pynomaly.errors import DataError
+from pynomaly.services import processing as processing_service
 from tests.test_plugin_manager import MeanDistance
 
 
@@ -207,7 +208,9 @@ def test_good_data_passes(pm, breast_cancer):
     model = pynomaly.fit(mixed, "toy:dist", manager=pm)
     assert model.feature_names == ("f64", "f32", "i64", "flag", "n", "flat")
     huge = pd.DataFrame({"a": [1e308, 1e308], "b": [1e308, 1e308]})
-    pm.validate(huge, "huge")  # the cheap sum overflows, yet every value is finite
+    processing_service.validate(
+        pm, huge, "huge"
+    )  # the cheap sum overflows, yet every value is finite
 
 
 def test_constant_batches_score_fine(pm, breast_cancer):
@@ -227,6 +230,6 @@ def test_training_data_where_every_column_is_constant_is_rejected(pm):
 
 
 def test_validation_can_be_called_directly(pm):
-    pm.validate(pd.DataFrame(NUMBERS), "direct")  # no exception
+    processing_service.validate(pm, pd.DataFrame(NUMBERS), "direct")  # no exception
     with pytest.raises(DataError, match="^direct: no columns$"):
-        pm.validate(pd.DataFrame(index=[0]), "direct")
+        processing_service.validate(pm, pd.DataFrame(index=[0]), "direct")

@@ -22,6 +22,7 @@ import pynomaly
 from pynomaly.builtin import webhook
 from pynomaly.errors import InputError, PluginError
 from pynomaly.plugin.manager import PluginManager
+from pynomaly.services import outputs as output_service
 
 FAST = {"backoff": 0.02}  # keep retry tests quick
 
@@ -147,7 +148,8 @@ def _webhook_failures(failures: list[tuple[str, str]]) -> list[str]:
 
 def test_payload_arrives_as_json(manager, result):
     with serve() as server:
-        failures = manager.send_notification(
+        failures = output_service.send_notification(
+            manager,
             "3 new anomalies",
             result,
             {"webhook": server.url("/hooks/T00/B00?x=1"), "top": 3},
@@ -171,19 +173,24 @@ def test_payload_arrives_as_json(manager, result):
 def test_extra_headers_are_sent(manager, result):
     with serve() as server:
         options = {"webhook": server.url(), "headers": {"Authorization": "Bearer t0k"}}
-        assert manager.send_notification("hi", result, options) == []
+        assert output_service.send_notification(manager, "hi", result, options) == []
     assert server.hits[0].headers["Authorization"] == "Bearer t0k"
 
 
 def test_notification_without_result(manager):
     with serve() as server:
-        assert manager.send_notification("plain message", None, {"webhook": server.url()}) == []
+        assert (
+            output_service.send_notification(
+                manager, "plain message", None, {"webhook": server.url()}
+            )
+            == []
+        )
     assert server.hits[0].json() == {"message": "plain message", "summary": None, "top": []}
 
 
 def test_nothing_is_sent_without_a_webhook_option(manager, result, caplog):
     with serve() as server, caplog.at_level(logging.INFO, logger="pynomaly.notify"):
-        assert manager.send_notification("done", result, {}) == []
+        assert output_service.send_notification(manager, "done", result, {}) == []
     assert server.hits == []
     assert any("done" in r.getMessage() for r in caplog.records)  # the log plugin still runs
 
@@ -196,7 +203,9 @@ def test_nothing_is_sent_without_a_webhook_option(manager, result, caplog):
 def test_5xx_is_retried_with_backoff_until_success(manager, result):
     with serve(plan=[503, 503]) as server:
         start = time.perf_counter()
-        failures = manager.send_notification("x", result, {"webhook": server.url(), "backoff": 0.1})
+        failures = output_service.send_notification(
+            manager, "x", result, {"webhook": server.url(), "backoff": 0.1}
+        )
         elapsed = time.perf_counter() - start
     assert failures == []
     assert len(server.hits) == 3
@@ -207,7 +216,9 @@ def test_5xx_is_retried_with_backoff_until_success(manager, result):
 def test_persistent_5xx_gives_up_with_a_one_line_reason(manager, result, caplog):
     with serve(plan=[500] * 10) as server, caplog.at_level(logging.INFO, "pynomaly.notify"):
         url = server.url("/services/SECRET-TOKEN")
-        failures = manager.send_notification("x", result, {"webhook": url, "retries": 2, **FAST})
+        failures = output_service.send_notification(
+            manager, "x", result, {"webhook": url, "retries": 2, **FAST}
+        )
     assert len(server.hits) == 3
     [message] = _webhook_failures(failures)
     assert "\n" not in message
@@ -219,7 +230,9 @@ def test_persistent_5xx_gives_up_with_a_one_line_reason(manager, result, caplog)
 
 def test_4xx_is_not_retried(manager, result):
     with serve(plan=[400, 400, 400]) as server:
-        failures = manager.send_notification("x", result, {"webhook": server.url(), **FAST})
+        failures = output_service.send_notification(
+            manager, "x", result, {"webhook": server.url(), **FAST}
+        )
     assert len(server.hits) == 1
     [message] = _webhook_failures(failures)
     assert "HTTP 400" in message and "gave up" not in message
@@ -227,7 +240,9 @@ def test_4xx_is_not_retried(manager, result):
 
 def test_redirects_are_not_followed(manager, result):
     with serve(plan=[302]) as server:
-        failures = manager.send_notification("x", result, {"webhook": server.url(), **FAST})
+        failures = output_service.send_notification(
+            manager, "x", result, {"webhook": server.url(), **FAST}
+        )
     assert len(server.hits) == 1  # no second POST (nor a GET) to the new location
     [message] = _webhook_failures(failures)
     assert "HTTP 302" in message and "redirects are not followed" in message
@@ -236,8 +251,8 @@ def test_redirects_are_not_followed(manager, result):
 def test_slow_server_times_out_within_a_bounded_time(manager, result):
     with serve(delay=5.0) as server:
         start = time.perf_counter()
-        failures = manager.send_notification(
-            "x", result, {"webhook": server.url(), "timeout": 0.3, "retries": 1, **FAST}
+        failures = output_service.send_notification(
+            manager, "x", result, {"webhook": server.url(), "timeout": 0.3, "retries": 1, **FAST}
         )
         elapsed = time.perf_counter() - start
     assert elapsed < 2.5, elapsed  # 2 attempts × 0.3 s + backoff, far below the 5 s delay
@@ -249,7 +264,9 @@ def test_slow_server_times_out_within_a_bounded_time(manager, result):
 def test_unreachable_port_fails_fast(manager, result):
     url = f"http://127.0.0.1:{closed_port()}/hook"
     start = time.perf_counter()
-    failures = manager.send_notification("x", result, {"webhook": url})  # default options
+    failures = output_service.send_notification(
+        manager, "x", result, {"webhook": url}
+    )  # default options
     elapsed = time.perf_counter() - start
     assert elapsed < 3.0, elapsed  # 4 refused connections and 0.2 + 0.4 + 0.8 s of backoff
     [message] = _webhook_failures(failures)
@@ -263,8 +280,8 @@ def test_connection_errors_are_retried_until_the_server_listens(manager, result)
     refused_until.start()
     try:
         start = time.perf_counter()
-        failures = manager.send_notification(
-            "x", result, {"webhook": server.url(), "backoff": 0.1, "retries": 3}
+        failures = output_service.send_notification(
+            manager, "x", result, {"webhook": server.url(), "backoff": 0.1, "retries": 3}
         )
         elapsed = time.perf_counter() - start
     finally:
@@ -292,7 +309,7 @@ def test_connection_errors_are_retried_until_the_server_listens(manager, result)
     ],
 )
 def test_only_http_urls_are_used(manager, result, url, problem):
-    failures = manager.send_notification("x", result, {"webhook": url})
+    failures = output_service.send_notification(manager, "x", result, {"webhook": url})
     [message] = _webhook_failures(failures)
     assert problem in message
 
@@ -303,7 +320,9 @@ def test_only_http_urls_are_used(manager, result, url, problem):
 )
 def test_bad_option_values_are_reported(manager, result, option, value):
     with serve() as server:
-        failures = manager.send_notification("x", result, {"webhook": server.url(), option: value})
+        failures = output_service.send_notification(
+            manager, "x", result, {"webhook": server.url(), option: value}
+        )
     assert server.hits == []
     [message] = _webhook_failures(failures)
     assert f"webhook option {option!r}" in message

@@ -351,12 +351,11 @@ def _contrib_cell(values: Any, row: Any, features: int, scale: float) -> str:
 def _importance_body(result: Any, sample: int) -> tuple[str, str]:
     if result.data is None:
         return "", "Feature importance is unavailable: the result holds no input data."
-    import pynomaly
 
     data = result.data
     used = data if len(data) <= sample else data.sample(sample, random_state=0)
     try:
-        importance = pynomaly.explain(result.model, used, manager=result.manager, preprocessed=True)
+        importance = result.importance(sample=sample)
     except Exception as exc:
         log.debug("explain failed", exc_info=True)
         return "", f"Feature importance is unavailable: {type(exc).__name__}: {exc}"

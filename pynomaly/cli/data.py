@@ -17,7 +17,9 @@ from pynomaly.cli.detection import collect_source_options, source_options
 @handles_errors
 def sources(ctx: Context, as_json: bool) -> None:
     """List the data sources of all loaded plugins (URI schemes, file extensions)."""
-    infos = ctx.manager().data_sources()
+    from pynomaly.services.data import data_sources
+
+    infos = data_sources(ctx.manager())
     if as_json:
         rows = [
             {
@@ -59,10 +61,12 @@ def schema(ctx: Context, source: str, as_json: bool, **options: Any) -> None:
       pynomaly schema data.csv
       pynomaly schema sqlite:///shop.db --table orders --json
     """
+    from pynomaly.services.data import connect, get_schema, test_connection
+
     pm = ctx.manager()
-    connection = pm.connect(source, collect_source_options(options))
-    pm.test_connection(connection)
-    columns = pm.get_schema(connection)
+    connection = connect(pm, source, collect_source_options(options))
+    test_connection(pm, connection)
+    columns = get_schema(pm, connection)
     if as_json:
         click.echo(json.dumps(columns, indent=2))
     else:
@@ -75,7 +79,9 @@ def schema(ctx: Context, source: str, as_json: bool, **options: Any) -> None:
 @handles_errors
 def steps(ctx: Context, as_json: bool) -> None:
     """List the processing steps of all loaded plugins, with their options."""
-    infos = ctx.manager().processing_steps()
+    from pynomaly.services.processing import processing_steps
+
+    infos = processing_steps(ctx.manager())
     if as_json:
         rows = [
             {

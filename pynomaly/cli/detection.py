@@ -128,7 +128,13 @@ output_options = _options(
         metavar="PATH|URL",
         help="Write index, anomaly_score, is_anomaly (CSV, JSON, JSONL, Parquet, SQL).",
     ),
-    click.option("--format", "fmt", metavar="FMT", help="Output format [from the extension]."),
+    click.option(
+        "--format",
+        "fmt",
+        metavar="FMT",
+        help="Format of --output [from its extension]; without --output, the console format "
+        "(table, json, or any output plugin's).",
+    ),
     click.option(
         "--output-table", metavar="NAME", help="Table for a SQL --output [anomaly_scores]."
     ),
@@ -226,23 +232,21 @@ def _fit_arguments(kw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _output_format(output: str, fmt: str | None, pm: Any = None) -> str:
-    """``fmt``, else the format a database URL or the destination's extension implies
-    (built-in formats first, then those the output plugins declare)."""
-    from pynomaly.builtin.outputs import format_for
+def _output_format(output: str, fmt: str | None, pm: Any) -> str:
+    """``fmt``, else the format a database URL or the destination's extension implies (from
+    the extensions every output plugin declares)."""
+    from pynomaly.services.outputs import format_for, outputs
 
     if fmt:
         return fmt
     if "://" in output:
         return "sql"
-    found = format_for(output)
-    if found is None and pm is not None:
-        name = output.lower()
-        found = next(
-            (o.name for o in pm.outputs() if o.extensions and name.endswith(o.extensions)), None
-        )
+    found = format_for(pm, output)
     if found is None:
-        raise InputError(f"--output {output}: unknown file type; pass --format")
+        known = sorted({e for o in outputs(pm) for e in o.extensions})
+        raise InputError(
+            f"--output {output}: unknown file type (known: {', '.join(known)}); pass --format"
+        )
     return found
 
 
@@ -271,6 +275,8 @@ def _check_destinations(kw: Mapping[str, Any], save: str | None = None, pm: Any 
 def _deliver(
     ctx: Context, result: Any, kw: Mapping[str, Any], source_options: Mapping[str, Any]
 ) -> None:
+    from pynomaly.services.outputs import export_data, format_output, send_notification
+
     pm = ctx.manager()
     output = kw.get("output")
     if output is not None:
@@ -280,10 +286,12 @@ def _deliver(
         }
         if source_options.get("credentials_file"):  # the same database credentials
             options["credentials_file"] = source_options["credentials_file"]
-        pm.export_data(result, output, _output_format(output, kw.get("fmt"), pm), options)
+        export_data(pm, result, output, _output_format(output, kw.get("fmt"), pm), options)
     if kw.get("report"):
-        pm.export_data(result, kw["report"], "html", {"overwrite": kw["overwrite"]})
-    click.echo(pm.format_output(result, "json" if kw["as_json"] else "table", {"top": kw["top"]}))
+        export_data(pm, result, kw["report"], "html", {"overwrite": kw["overwrite"]})
+    # --format without --output picks the console format (any plugin's)
+    console = "json" if kw["as_json"] else (kw.get("fmt") if output is None else None) or "table"
+    click.echo(format_output(pm, result, console, {"top": kw["top"]}))
     if not kw["as_json"]:
         if output is not None:
             click.echo(f"Wrote {len(result.scores)} rows to {mask_uri(output)}")
@@ -296,7 +304,7 @@ def _deliver(
             f"of {summary['source']}"
         )
         options = {"webhook": kw["notify"], "timeout": kw["notify_timeout"]}
-        failures = pm.send_notification(message, result, options)
+        failures = send_notification(pm, message, result, options)
         if failures:  # the results are delivered; say the notification was not, and exit 1
             for plugin, error in failures:
                 click.echo(f"Error: notification by plugin {plugin} failed: {error}", err=True)
@@ -334,9 +342,7 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
             source, source_options=options, manager=ctx.manager(), **_fit_arguments(kw)
         )
     if save:
-        from pynomaly.detection.persistence import save_model
-
-        save_model(result.model, save, overwrite=kw["overwrite"])
+        result.model.save(save, overwrite=kw["overwrite"])
     _deliver(ctx, result, kw, options)
 
 
@@ -358,7 +364,6 @@ def fit(ctx: Context, source: str, save: str, overwrite: bool, as_json: bool, **
       pynomaly score model.pkl new.csv -o scores.csv
     """
     from pynomaly.detection import api
-    from pynomaly.detection.persistence import save_model
 
     _check_destinations({"overwrite": overwrite}, save)
     with status(f"Fitting on {mask_uri(source)} ..."):
@@ -368,7 +373,7 @@ def fit(ctx: Context, source: str, save: str, overwrite: bool, as_json: bool, **
             manager=ctx.manager(),
             **_fit_arguments(kw),
         )
-    save_model(model, save, overwrite=overwrite)
+    model.save(save, overwrite=overwrite)
     info = {
         "model": save,
         "detector": model.detector,
@@ -412,7 +417,7 @@ def score(ctx: Context, model_path: str, source: str, batch_size: int, **kw: Any
 
     _check_destinations(kw, pm=ctx.manager())
     ctx.manager().load_all()  # plugins first: a model may hold objects of a local plugin
-    model = load_model(model_path)
+    model = load_model(model_path, manager=ctx.manager())
     options = collect_source_options(kw)
     with status(f"Scoring {mask_uri(source)} ..."):
         batches = model.score_source(

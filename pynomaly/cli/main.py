@@ -66,7 +66,10 @@ def cli(
 @handles_errors
 def detectors(ctx: Context, as_json: bool, show_all: bool) -> None:
     """List the detectors of all loaded plugins with their parameters."""
-    infos = [d for d in ctx.manager().detectors() if show_all or d.available]
+    from pynomaly.services.detectors import detectors as all_detectors
+
+    every = all_detectors(ctx.manager())
+    infos = [d for d in every if show_all or d.available]
     if as_json:
         click.echo(json.dumps([d.to_dict() for d in infos], indent=2, default=str))
         return
@@ -76,7 +79,7 @@ def detectors(ctx: Context, as_json: bool, show_all: bool) -> None:
         state = "" if d.available else f"  [unavailable: {d.reason}]"
         click.echo(f"{d.id:<{width}}  {d.plugin:<16} {d.description}{state}")
         click.echo(f"{'':<{width}}  parameters: {params}")
-    hidden = len(ctx.manager().detectors()) - len(infos)
+    hidden = len(every) - len(infos)
     if hidden:
         click.echo(f"({hidden} unavailable detectors hidden; --all shows them)")
 

@@ -1,35 +1,48 @@
-"""The library API: ``detect``, ``fit``, ``score``, ``explain``, ``detectors``, ``load_data``.
+"""The library API: ``detect``, ``fit``, ``score``, ``explain``, ``detectors``, ``load_data``,
+``load``.
 
 A call flows: input (DataFrame, array or path) → data source plugin (for paths) →
 ``pynomaly_preprocess`` → label column set aside → processing steps (fitted on the training
 data, kept in the model) → ``pynomaly_validate`` → float64 matrix → detector plugin (fit /
-score) → threshold → ``pynomaly_postprocess`` → :class:`DetectionResult`.
+score) → threshold → ``pynomaly_postprocess`` → :class:`DetectionResult`
+(see :mod:`pynomaly.detection.prepare` and :mod:`pynomaly.services`).
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-import attrs
 import numpy as np
 import pandas as pd
 
+from pynomaly.detection import explain as explaining
+from pynomaly.detection.persistence import load_model
+from pynomaly.detection.prepare import (
+    Prepared,
+    Scorer,
+    checked_scores,
+    default_manager,
+    prepare,
+    set_default_manager,
+    text_columns,
+)
 from pynomaly.detection.results import (
     DetectionResult,
     Model,
     ThresholdRule,
-    labels_for,
-    ranking_metrics,
+    build_result,
 )
-from pynomaly.errors import DataError, InputError, InvalidParameterError, PluginError
-from pynomaly.plugin.manager import PluginManager
-from pynomaly.redact import mask_uri
+from pynomaly.errors import DataError, InputError, InvalidParameterError
+from pynomaly.services import data as data_service
+from pynomaly.services import detectors as detector_service
+from pynomaly.services import processing
 from pynomaly.types import DetectorInfo, ProcessingStep
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pynomaly.plugin.manager import PluginManager
 
 DEFAULT_DETECTOR = "sklearn:iforest"
 DEFAULT_CONTAMINATION = 0.1
@@ -37,47 +50,32 @@ DEFAULT_CONTAMINATION = 0.1
 # a processing step by name ("impute") or with options (("scale", {"method": "robust"}))
 StepSpec = str | tuple[str, Mapping[str, Any]]
 
-_default: PluginManager | None = None
-_default_lock = threading.Lock()
-
-
-@attrs.frozen
-class _Prepared:
-    """Input after reading, preprocessing, steps and validation."""
-
-    X: np.ndarray
-    frame: pd.DataFrame  # features before the processing steps (for display)
-    source: str
-    y_true: pd.Series | None
-    feature_names: tuple[str, ...]  # the columns of X
-
-
-def default_manager() -> PluginManager:
-    """The process-wide plugin manager used when no ``manager=`` is given (created lazily)."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = PluginManager()
-        return _default
-
-
-def set_default_manager(manager: PluginManager | None) -> None:
-    """Replace (or with ``None`` reset) the process-wide manager."""
-    global _default
-    with _default_lock:
-        _default = manager
+__all__ = [
+    "DEFAULT_CONTAMINATION",
+    "DEFAULT_DETECTOR",
+    "default_manager",
+    "detect",
+    "detectors",
+    "explain",
+    "fit",
+    "load",
+    "load_data",
+    "score",
+    "set_default_manager",
+    "validate_parameters",
+]
 
 
 def detectors(*, manager: PluginManager | None = None) -> list[DetectorInfo]:
     """Every detector offered by the loaded plugins, with hyperparameter spaces."""
-    return (manager or default_manager()).detectors()
+    return detector_service.detectors(manager or default_manager())
 
 
 def validate_parameters(
     detector: str, params: Mapping[str, Any], *, manager: PluginManager | None = None
 ) -> dict[str, Any]:
     """Check ``params`` for ``detector``; raises :class:`InvalidParameterError` if wrong."""
-    return (manager or default_manager()).validate_parameters(detector, params)
+    return detector_service.validate_parameters(manager or default_manager(), detector, params)
 
 
 def load_data(
@@ -88,8 +86,13 @@ def load_data(
 ) -> pd.DataFrame:
     """Read a path or URI (``data.csv``, ``x.parquet``, ``sample:wbc``) through its plugin."""
     pm = manager or default_manager()
-    conn = pm.connect(os.fspath(source), options)
-    return pm.read_data(conn)
+    return data_service.read_data(pm, data_service.connect(pm, os.fspath(source), options))
+
+
+def load(path: str | os.PathLike[str], *, manager: PluginManager | None = None) -> Model:
+    """A model saved with :meth:`Model.save` (``pynomaly fit --save``); see
+    :mod:`pynomaly.detection.persistence` for the file format and its checks."""
+    return load_model(path, manager=manager)
 
 
 def fit(
@@ -163,70 +166,12 @@ def detect(
         pm,
         params,
     )
-    return _result(pm, model, model.training_scores, prepared, start)
+    return build_result(pm, model, model.training_scores, prepared, start)
 
 
 def score(model: Model, data: Any, *, manager: PluginManager | None = None) -> np.ndarray:
     """Scores of new rows with a fitted model (see :meth:`Model.score`)."""
-    pm = manager or default_manager()
-    prepared = _prepare(pm, data, model, None)
-    return _checked_scores(
-        pm.score(model.detector, model.state, prepared.X), prepared.X, model.plugin
-    )
-
-
-def detect_with(
-    model: Model, data: Any, *, manager: PluginManager | None = None
-) -> DetectionResult:
-    """Score and label new rows with a fitted model, threshold fixed at fit time."""
-    start = time.perf_counter()
-    pm = manager or default_manager()
-    prepared = _prepare(pm, data, model, None)
-    scores = _checked_scores(
-        pm.score(model.detector, model.state, prepared.X), prepared.X, model.plugin
-    )
-    return _result(pm, model, scores, prepared, start)
-
-
-def detect_batches(
-    model: Model,
-    source: str | os.PathLike[str],
-    *,
-    batch_size: int = 50_000,
-    source_options: Mapping[str, Any] | None = None,
-    manager: PluginManager | None = None,
-) -> Iterator[DetectionResult]:
-    """One :class:`DetectionResult` per batch of ``source``, read with ``pynomaly_read_batches``."""
-    pm = manager or default_manager()
-    options = dict(source_options or {})
-    if model.text_columns:
-        # chunks are typed one by one: a code column ("01", "02", later "X") must stay text in
-        # every batch, as in the training read, or the fitted encoders see unknown values
-        options.setdefault("text_columns", list(model.text_columns))
-    conn = pm.connect(os.fspath(source), options)
-    uri = conn.uri  # password masked
-    for batch in _without_short_tail(pm.read_batches(conn, batch_size), batch_size):
-        start = time.perf_counter()
-        prepared = _prepare(pm, batch, model, None, source=uri)
-        scores = _checked_scores(
-            pm.score(model.detector, model.state, prepared.X), prepared.X, model.plugin
-        )
-        yield _result(pm, model, scores, prepared, start)
-
-
-def _without_short_tail(batches: Iterator[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:
-    """The batches, with a last one of fewer than a tenth of ``size`` rows joined to the one
-    before: detectors that score rows against their batch (COF, SOD ...) need enough rows."""
-    held: pd.DataFrame | None = None
-    for batch in batches:
-        if held is not None:
-            if len(batch) < max(1, size // 10):
-                batch = pd.concat([held, batch])
-            else:
-                yield held
-        held = batch
-    if held is not None:
-        yield held
+    return model.score(data, manager=manager)
 
 
 def explain(
@@ -238,40 +183,8 @@ def explain(
     a result's ``data`` (the model's steps are applied either way).
     """
     pm = manager or default_manager()
-    X = _prepare(pm, data, model, None, preprocessed=preprocessed).X
-    importances = np.asarray(pm.explain(model.detector, model.state, X), dtype=np.float64)
-    if importances.shape != (X.shape[1],):
-        raise DataError(
-            f"{model.detector}: explain returned shape {importances.shape}, "
-            f"expected one importance per feature ({X.shape[1]},)"
-        )
-    return pd.Series(importances, index=list(model.feature_names), name="importance")
-
-
-def row_contributions(
-    model: Model,
-    rows: pd.DataFrame,
-    *,
-    reference: pd.DataFrame | None = None,
-    manager: PluginManager | None = None,
-) -> pd.DataFrame:
-    """How much each feature raises each row's score: the score minus the score with that
-    feature set to its median in ``reference`` (default: ``rows``). One batch is scored.
-
-    ``rows`` and ``reference`` are a result's ``data``: already preprocessed, so only the
-    model's steps are applied to them.
-    """
-    pm = manager or default_manager()
-    X = _prepare(pm, rows, model, None, preprocessed=True).X
-    ref = X if reference is None else _prepare(pm, reference, model, None, preprocessed=True).X
-    n, m = X.shape
-    perturbed = np.repeat(X, m, axis=0)
-    perturbed[np.arange(n * m), np.tile(np.arange(m), n)] = np.tile(np.median(ref, axis=0), n)
-    base = pm.score(model.detector, model.state, X)
-    changed = np.asarray(pm.score(model.detector, model.state, perturbed)).reshape(n, m)
-    return pd.DataFrame(
-        np.asarray(base)[:, None] - changed, index=rows.index, columns=list(model.feature_names)
-    )
+    frame = prepare(pm, data, model, None, preprocessed=preprocessed).frame
+    return explaining.importance(Scorer(pm, model), frame)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,7 +236,7 @@ def _fit(
     source_options: Mapping[str, Any] | None,
     pm: PluginManager,
     params: Mapping[str, Any],
-) -> tuple[Model, _Prepared]:
+) -> tuple[Model, Prepared]:
     if random_state is not None and (
         isinstance(random_state, bool)
         or not isinstance(random_state, (int, np.integer))
@@ -332,10 +245,10 @@ def _fit(
         raise InvalidParameterError(
             detector, "random_state", f"must be an int in [0, 2**32) or None, got {random_state!r}"
         )
-    info = pm.resolve_detector(detector)
-    checked = pm.validate_parameters(info.id, params)
+    info = detector_service.resolve(pm, detector)
+    checked = detector_service.validate_parameters(pm, info.id, params)
     unfitted = [_make_step(pm, spec) for spec in steps]
-    prepared = _prepare(
+    prepared = prepare(
         pm, data, None, unfitted, label_column=label_column, source_options=source_options
     )
     X = prepared.X
@@ -348,8 +261,8 @@ def _fit(
         raise DataError(
             f"{prepared.source}: every column is constant in the training data; nothing to detect"
         )
-    fitted = pm.fit(info.id, X, checked, float(contamination), random_state)
-    train = _checked_scores(fitted.training_scores, X, info.plugin)
+    fitted = detector_service.fit(pm, info.id, X, checked, float(contamination), random_state)
+    train = checked_scores(fitted.training_scores, X, info.plugin)
     model = Model(
         detector=info.id,
         plugin=info.plugin,
@@ -363,154 +276,13 @@ def _fit(
         steps=tuple(unfitted),
         label_column=label_column,
         threshold_rule=rule,
-        text_columns=_text_columns(prepared.frame),
+        text_columns=text_columns(prepared.frame),
     )
     return model, prepared
 
 
 def _make_step(pm: PluginManager, spec: StepSpec) -> ProcessingStep:
     if isinstance(spec, str):
-        return pm.create_step(spec, {})
+        return processing.create_step(pm, spec, {})
     name, options = spec
-    return pm.create_step(name, options)
-
-
-def _result(
-    pm: PluginManager, model: Model, scores: np.ndarray, prepared: _Prepared, start: float
-) -> DetectionResult:
-    """Label ``scores`` with the model's threshold, postprocess, and time the whole call."""
-    metrics = {}
-    if prepared.y_true is not None:
-        metrics = ranking_metrics(prepared.y_true.to_numpy(), scores)
-    result = DetectionResult(
-        scores=scores,
-        labels=labels_for(scores, model.threshold),
-        threshold=model.threshold,
-        index=prepared.frame.index,
-        detector=model.detector,
-        model=model,
-        source=prepared.source,
-        data=prepared.frame,
-        y_true=prepared.y_true,
-        metrics=metrics,
-        manager=pm,
-    )
-    result = pm.postprocess(result)
-    result.duration = time.perf_counter() - start
-    return result
-
-
-def _frame(
-    pm: PluginManager, data: Any, source_options: Mapping[str, Any] | None
-) -> tuple[pd.DataFrame, str]:
-    if isinstance(data, pd.DataFrame):
-        return data, "<DataFrame>"
-    if isinstance(data, (str, Path, os.PathLike)):
-        source = os.fspath(data)
-        return load_data(source, options=source_options, manager=pm), mask_uri(source)
-    if isinstance(data, pd.Series):
-        return data.to_frame(), "<Series>"
-    arr = np.asarray(data)
-    if arr.ndim != 2:
-        raise DataError(f"<array>: expected a 2-D array (rows × features), got {arr.ndim}-D")
-    columns = [f"x{i}" for i in range(arr.shape[1])]
-    return pd.DataFrame(arr, columns=columns, copy=False), "<array>"
-
-
-def _prepare(
-    pm: PluginManager,
-    data: Any,
-    model: Model | None,
-    unfitted: list[ProcessingStep] | None,
-    *,
-    label_column: str | None = None,
-    source_options: Mapping[str, Any] | None = None,
-    source: str | None = None,
-    preprocessed: bool = False,
-) -> _Prepared:
-    """Read, preprocess, set the label aside, run the steps (fitting ``unfitted`` ones, else
-    the model's), validate, align the columns with the model's and convert to float64."""
-    frame, where = _frame(pm, data, source_options)
-    where = source or where
-    if not preprocessed:
-        frame = pm.preprocess(frame, where)
-    label = model.label_column if model is not None else label_column
-    y_true = None
-    if label is not None:
-        if label in frame.columns:
-            y_true = _ground_truth(frame[label], label, where)
-            frame = frame.drop(columns=[label])
-        elif model is None:
-            raise DataError(f"{where}: label column {label!r} not found (columns: {_names(frame)})")
-    features = frame
-    if unfitted is not None:
-        for step in unfitted:
-            features = step.fit(features).transform(features)
-    elif model is not None:
-        for fitted in model.steps:
-            features = fitted.transform(features)
-    pm.validate(features, where)
-    if model is not None:
-        features = _aligned(features, model, where)
-    # float64 without a copy when the frame already holds one float64 block
-    X = features.to_numpy(dtype=np.float64, copy=False)
-    names = tuple(str(c) for c in features.columns)
-    return _Prepared(X=X, frame=frame, source=where, y_true=y_true, feature_names=names)
-
-
-def _aligned(features: pd.DataFrame, model: Model, where: str) -> pd.DataFrame:
-    names = [str(c) for c in features.columns]
-    if names == list(model.feature_names):
-        return features
-    if len(names) != len(model.feature_names) or set(names) != set(model.feature_names):
-        missing = sorted(set(model.feature_names) - set(names))
-        extra = sorted(set(names) - set(model.feature_names))
-        parts = [f"missing: {missing}" if missing else "", f"unexpected: {extra}" if extra else ""]
-        detail = f" ({'; '.join(p for p in parts if p)})" if missing or extra else ""
-        raise DataError(
-            f"{where}: the model was fitted on {len(model.feature_names)} features, this data "
-            f"has {len(names)}{detail}"
-        )
-    return features.set_axis(names, axis=1)[list(model.feature_names)]
-
-
-def _ground_truth(column: pd.Series, name: str, where: str) -> pd.Series:
-    missing = int(column.isna().sum())
-    if missing:
-        raise DataError(f"{where}: label column {name!r} has {missing} missing values")
-    values = pd.unique(column)
-    if not set(values) <= {0, 1}:
-        raise DataError(
-            f"{where}: label column {name!r} must hold 0/1 (1 = anomaly), "
-            f"found {sorted(map(str, values))[:5]}"
-        )
-    return column.astype(np.int8)
-
-
-def _text_columns(frame: pd.DataFrame) -> tuple[str, ...]:
-    from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
-
-    return tuple(
-        str(name)
-        for name, dtype in frame.dtypes.items()
-        if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype) or is_datetime64_any_dtype(dtype))
-    )
-
-
-def _names(frame: pd.DataFrame) -> str:
-    names = [str(c) for c in frame.columns]
-    return ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
-
-
-def _checked_scores(scores: Any, X: np.ndarray, plugin: str) -> np.ndarray:
-    arr = np.asarray(scores, dtype=np.float64).ravel()
-    if arr.shape[0] != X.shape[0]:
-        raise PluginError(
-            plugin, "pynomaly_score", f"returned {arr.shape[0]} scores for {X.shape[0]} rows"
-        )
-    if not np.isfinite(arr).all():  # a NaN would silently poison the threshold
-        bad = int(np.count_nonzero(~np.isfinite(arr)))
-        raise PluginError(
-            plugin, "pynomaly_score", f"returned {bad} non-finite scores; try other parameters"
-        )
-    return arr
+    return processing.create_step(pm, name, options)

@@ -1,7 +1,14 @@
-"""What detection returns: a fitted :class:`Model` and a :class:`DetectionResult`."""
+"""What detection returns: a fitted :class:`Model` and a :class:`DetectionResult`.
+
+A model scores new rows itself (through :mod:`pynomaly.detection.prepare` and
+:mod:`pynomaly.services`), so this module and :mod:`pynomaly.detection.api` do not import
+each other.
+"""
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -9,7 +16,16 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from pynomaly.detection import explain as explaining
+from pynomaly.detection.prepare import (
+    Prepared,
+    Scorer,
+    default_manager,
+    prepare,
+)
 from pynomaly.errors import DataError
+from pynomaly.services import data as data_service
+from pynomaly.services import processing
 
 if TYPE_CHECKING:  # pragma: no cover
     from pynomaly.plugin.manager import PluginManager
@@ -49,26 +65,17 @@ def labels_for(scores: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def ranking_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    """ROC AUC and average precision of ``scores`` against 0/1 ground truth (1 = anomaly).
-
-    Computed here with numpy/pandas (ties get average ranks, as scikit-learn's do), so the core
-    does not depend on a detector library. Empty when only one class is present.
-    """
+    """ROC AUC and average precision of ``scores`` against 0/1 ground truth (1 = anomaly),
+    from :mod:`sklearn.metrics`. Empty when only one class is present."""
     y = np.asarray(y_true, dtype=np.int64)
-    positives = int(y.sum())
-    negatives = len(y) - positives
-    if positives == 0 or negatives == 0:
+    if y.min(initial=0) == y.max(initial=0) or len(np.unique(y)) < 2:
         return {}
-    ranks = pd.Series(scores).rank(method="average").to_numpy()
-    roc_auc = (ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives)
-    # average precision: precision at each distinct score threshold, weighted by recall gained
-    order = np.argsort(-scores, kind="mergesort")
-    sorted_scores, sorted_y = scores[order], y[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(sorted_scores)), len(y) - 1]
-    tp = np.cumsum(sorted_y)[last_of_tie]
-    precision = tp / (last_of_tie + 1)
-    recall_gain = np.diff(np.r_[0, tp]) / positives
-    return {"roc_auc": float(roc_auc), "average_precision": float(np.sum(precision * recall_gain))}
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    return {
+        "roc_auc": float(roc_auc_score(y, scores)),
+        "average_precision": float(average_precision_score(y, scores)),
+    }
 
 
 @attrs.define(eq=False)
@@ -99,9 +106,9 @@ class Model:
 
     def score(self, data: Any, *, manager: PluginManager | None = None) -> np.ndarray:
         """Anomaly scores of new rows (higher = more anomalous), one per row."""
-        from pynomaly.detection import api
-
-        return api.score(self, data, manager=manager)
+        pm = manager or default_manager()
+        X = prepare(pm, data, self, None).X
+        return Scorer(pm, self).score(X)
 
     def predict(self, data: Any, *, manager: PluginManager | None = None) -> np.ndarray:
         """0/1 labels of new rows (1 = anomaly) with the threshold fixed at fit time."""
@@ -109,24 +116,80 @@ class Model:
 
     def detect(self, data: Any, *, manager: PluginManager | None = None) -> DetectionResult:
         """Scores, labels and threshold of new rows as a :class:`DetectionResult`."""
-        from pynomaly.detection import api
-
-        return api.detect_with(self, data, manager=manager)
+        start = time.perf_counter()
+        pm = manager or default_manager()
+        prepared = prepare(pm, data, self, None)
+        return build_result(pm, self, Scorer(pm, self).score(prepared.X), prepared, start)
 
     def score_source(
         self,
-        source: str,
+        source: str | os.PathLike[str],
         *,
         batch_size: int = 50_000,
         source_options: Mapping[str, Any] | None = None,
         manager: PluginManager | None = None,
     ) -> Iterator[DetectionResult]:
-        """Detect on a path or URI batch by batch, never holding all of its data in memory."""
-        from pynomaly.detection import api
+        """Detect on a path or URI batch by batch (``pynomaly_read_batches``), never holding
+        all of its data in memory: one :class:`DetectionResult` per batch."""
+        pm = manager or default_manager()
+        options = dict(source_options or {})
+        if self.text_columns:
+            # chunks are typed one by one: a code column ("01", "02", later "X") must stay
+            # text in every batch, as in the training read, or fitted encoders see unknowns
+            options.setdefault("text_columns", list(self.text_columns))
+        conn = data_service.connect(pm, os.fspath(source), options)
+        scorer = Scorer(pm, self)
+        for batch in _without_short_tail(data_service.read_batches(pm, conn, batch_size),
+                                         batch_size):
+            start = time.perf_counter()
+            prepared = prepare(pm, batch, self, None, source=conn.uri)  # password masked
+            yield build_result(pm, self, scorer.score(prepared.X), prepared, start)
 
-        return api.detect_batches(
-            self, source, batch_size=batch_size, source_options=source_options, manager=manager
-        )
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+        """Write this model to ``path`` atomically (see :func:`pynomaly.load`)."""
+        from pynomaly.detection.persistence import save_model
+
+        save_model(self, path, overwrite=overwrite)
+
+
+def _without_short_tail(batches: Iterator[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:
+    """The batches, with a last one of fewer than a tenth of ``size`` rows joined to the one
+    before: detectors that score rows against their batch (COF, SOD ...) need enough rows."""
+    held: pd.DataFrame | None = None
+    for batch in batches:
+        if held is not None:
+            if len(batch) < max(1, size // 10):
+                batch = pd.concat([held, batch])
+            else:
+                yield held
+        held = batch
+    if held is not None:
+        yield held
+
+
+def build_result(
+    pm: PluginManager, model: Model, scores: np.ndarray, prepared: Prepared, start: float
+) -> DetectionResult:
+    """Label ``scores`` with the model's threshold, postprocess, and time the whole call."""
+    metrics = {}
+    if prepared.y_true is not None:
+        metrics = ranking_metrics(prepared.y_true.to_numpy(), scores)
+    result = DetectionResult(
+        scores=scores,
+        labels=labels_for(scores, model.threshold),
+        threshold=model.threshold,
+        index=prepared.frame.index,
+        detector=model.detector,
+        model=model,
+        source=prepared.source,
+        data=prepared.frame,
+        y_true=prepared.y_true,
+        metrics=metrics,
+        scorer=Scorer(pm, model),
+    )
+    result = processing.postprocess(pm, result)
+    result.duration = time.perf_counter() - start
+    return result
 
 
 @attrs.define(eq=False)
@@ -135,7 +198,8 @@ class DetectionResult:
 
     ``data`` holds the input features after ``pynomaly_preprocess`` (label column removed,
     before the processing steps) for display and contributions; ``y_true`` the label column
-    when one was given, and ``metrics`` its ROC AUC and average precision.
+    when one was given, and ``metrics`` its ROC AUC and average precision. A result can score
+    its model's rows (:meth:`contributions`, :meth:`importance`) but holds no plugin manager.
     """
 
     scores: np.ndarray
@@ -149,7 +213,7 @@ class DetectionResult:
     data: pd.DataFrame | None = attrs.field(default=None, repr=False)
     y_true: pd.Series | None = attrs.field(default=None, repr=False)
     metrics: dict[str, float] = attrs.field(factory=dict)
-    manager: PluginManager | None = attrs.field(default=None, repr=False)
+    _scorer: Scorer | None = attrs.field(default=None, repr=False, alias="scorer")
 
     @property
     def n_anomalies(self) -> int:
@@ -176,14 +240,16 @@ class DetectionResult:
         return frame
 
     def __getstate__(self) -> dict[str, Any]:
-        # the manager (and the plugins it holds) stays behind: a result pickles like its model
+        # the scorer (and the manager behind it) stays behind: a result pickles like its model
         state = {field.name: getattr(self, field.name) for field in attrs.fields(type(self))}
-        state["manager"] = None
+        state["_scorer"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        for name, value in state.items():
-            object.__setattr__(self, name, value)
+        names = {field.name for field in attrs.fields(type(self))}
+        for name in names:
+            object.__setattr__(self, name, state.get(name))
+        # results pickled by pynomaly 1.0 had a "manager" instead of a scorer: left behind
 
     def contributions(self, n: int = 10, *, sample: int = 2000) -> pd.DataFrame:
         """For the ``n`` highest-scoring rows, how much each feature drives its score.
@@ -193,14 +259,26 @@ class DetectionResult:
         depend on ``n``. One batch of ``n × features`` rows is scored; rows by index, columns
         by feature.
         """
-        from pynomaly.detection import api
-
-        if self.data is None:
-            raise DataError("contributions need the input data, which this result lacks")
-        data = self.data
+        data = self._data()
         reference = data if len(data) <= sample else data.sample(sample, random_state=0)
         rows = data.iloc[self._top_positions(n)]
-        return api.row_contributions(self.model, rows, reference=reference, manager=self.manager)
+        return explaining.row_contributions(self._scoring(), rows, reference)
+
+    def importance(self, *, sample: int = 2000) -> pd.Series:
+        """Per-feature importance of the model on the input data (a random sample of at most
+        ``sample`` rows): the detector plugin's own, else by ablation."""
+        data = self._data()
+        used = data if len(data) <= sample else data.sample(sample, random_state=0)
+        return explaining.importance(self._scoring(), used)
+
+    def _data(self) -> pd.DataFrame:
+        if self.data is None:
+            raise DataError("explanations need the input data, which this result lacks")
+        return self.data
+
+    def _scoring(self) -> Scorer:
+        # a result built without one (unpickled, or made by hand) scores with the default manager
+        return self._scorer or Scorer(default_manager(), self.model)
 
     def _top_positions(self, n: int) -> np.ndarray:
         return np.argsort(-self.scores, kind="stable")[:n]
@@ -255,5 +333,5 @@ def combine_results(results: Iterable[DetectionResult]) -> DetectionResult:
         duration=duration,
         y_true=y_true,
         metrics=ranking_metrics(y_true.to_numpy(), all_scores) if y_true is not None else {},
-        manager=first.manager,
+        scorer=first._scorer,
     )

@@ -1,18 +1,68 @@
-"""Per-plugin hook statistics, collected through pluggy's hook-call monitoring.
+"""What happened in each hook call, through pluggy's hook-call monitoring.
 
-pynomaly calls every hook on one plugin at a time, so each monitored call belongs to exactly
-one plugin and the numbers are exact.
+:class:`HookMonitor` installs itself with :meth:`pluggy.PluginManager.add_hookcall_monitoring`
+and opens a :class:`CallFrame` for every hook call on the calling thread. While the call runs,
+each plugin's implementation records an :class:`Invocation` in it (see
+:mod:`pynomaly.plugin.calls`): which plugin answered, which raised, how long each took. From the
+frames come the per-plugin statistics (:class:`HookStats`: an owner hook's call counts for the
+plugin that answered it, any other hook's for every plugin that ran) and the name of the plugin
+in every error.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 import pluggy
+
+_UNSET: Any = object()
+
+
+@attrs.define
+class Invocation:
+    """One plugin's implementation run within a hook call: its answer or its error."""
+
+    plugin: str
+    result: Any = attrs.field(default=None, repr=False)
+    error: BaseException | None = None
+    seconds: float = 0.0
+
+
+@attrs.define
+class CallFrame:
+    """One hook call: its arguments and what each plugin's implementation did.
+
+    ``only`` restricts a lifecycle call to one plugin; ``chained`` carries the output of the
+    previous plugin of a chained hook (preprocess, postprocess).
+    """
+
+    hook: str
+    kwargs: Mapping[str, Any] = attrs.field(repr=False)
+    only: str | None = None
+    chained: Any = attrs.field(default=_UNSET, repr=False)
+    invocations: list[Invocation] = attrs.field(factory=list)
+
+    @property
+    def answered_by(self) -> str | None:
+        """The plugin whose answer (the last non-``None`` one) is the call's result."""
+        for inv in reversed(self.invocations):
+            if inv.error is None and inv.result is not None:
+                return inv.plugin
+        return None
+
+    def answers(self) -> list[tuple[str, Any]]:
+        """``(plugin, answer)`` of every plugin that answered, in call order."""
+        return [
+            (i.plugin, i.result)
+            for i in self.invocations
+            if i.error is None and i.result is not None
+        ]
+
+    def failures(self) -> list[Invocation]:
+        return [i for i in self.invocations if i.error is not None]
 
 
 @attrs.define
@@ -30,21 +80,43 @@ class HookStats:
 
 
 class HookMonitor:
-    """Installs itself on a pluggy manager and accumulates :class:`HookStats`."""
+    """Opens a :class:`CallFrame` per hook call and accumulates :class:`HookStats`."""
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self._stats: dict[tuple[str, str], HookStats] = {}
-        self._local = threading.local()  # start times, per thread: hooks run in several
+        self._local = threading.local()  # frames per thread: hooks run in several
         self._lock = threading.Lock()
+        self._hook = pm.hook
         self.undo = pm.add_hookcall_monitoring(self._before, self._after)
+
+    # --- frames ----------------------------------------------------------------------------------
+
+    def _stack(self) -> list[CallFrame]:
+        stack: list[CallFrame] | None = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
+
+    def current(self) -> CallFrame | None:
+        """The innermost hook call running on this thread."""
+        stack = self._stack()
+        return stack[-1] if stack else None
+
+    def last(self) -> CallFrame | None:
+        """The hook call that finished last on this thread."""
+        frame: CallFrame | None = getattr(self._local, "last", None)
+        return frame
+
+    def only(self, plugin: str | None) -> None:
+        """Restrict the next hook call on this thread to ``plugin`` (lifecycle hooks)."""
+        self._local.only = plugin
 
     def _before(
         self, hook_name: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]
     ) -> None:
-        starts = getattr(self._local, "starts", None)
-        if starts is None:
-            starts = self._local.starts = []
-        starts.append(time.perf_counter())
+        only = getattr(self._local, "only", None)
+        self._local.only = None  # hooks called from within this one are not restricted
+        self._stack().append(CallFrame(hook_name, kwargs, only))
 
     def _after(
         self,
@@ -53,22 +125,28 @@ class HookMonitor:
         impls: Sequence[pluggy.HookImpl],
         kwargs: Mapping[str, Any],
     ) -> None:
-        elapsed = time.perf_counter() - self._local.starts.pop()
-        failed = outcome.exception is not None
+        frame = self._stack().pop()
+        self._local.last = frame
+        if not frame.invocations:
+            return
+        spec = getattr(self._hook, hook_name).spec
+        first = spec is not None and spec.opts.get("firstresult", False)
+        counted = [
+            i for i in frame.invocations if not first or i.error is not None or i.result is not None
+        ]
         with self._lock:
-            self._record(hook_name, impls, elapsed, failed)
+            for inv in counted:
+                stats = self._stats.get((inv.plugin, hook_name))
+                if stats is None:
+                    stats = self._stats[inv.plugin, hook_name] = HookStats(inv.plugin, hook_name)
+                stats.calls += 1
+                stats.errors += inv.error is not None
+                stats.seconds += inv.seconds
 
-    def _record(
-        self, hook_name: str, impls: Sequence[pluggy.HookImpl], elapsed: float, failed: bool
-    ) -> None:
-        for impl in impls:
-            key = (impl.plugin_name, hook_name)
-            stats = self._stats.get(key)
-            if stats is None:
-                stats = self._stats[key] = HookStats(impl.plugin_name, hook_name)
-            stats.calls += 1
-            stats.errors += failed
-            stats.seconds += elapsed
+    # --- statistics -------------------------------------------------------------------------------
 
     def stats(self) -> list[HookStats]:
-        return sorted(self._stats.values(), key=lambda s: (s.plugin, s.hook))
+        with self._lock:
+            return sorted(
+                (attrs.evolve(s) for s in self._stats.values()), key=lambda s: (s.plugin, s.hook)
+            )

@@ -29,6 +29,7 @@ class PluginRecord:
     reason: str = ""
     metadata: PluginMetadata | None = None
     plugin: object | None = attrs.field(default=None, repr=False, eq=False)
+    traceback: str = attrs.field(default="", repr=False, eq=False)  # of a failure, for --debug
 
     def to_dict(self) -> dict[str, object]:
         meta = self.metadata

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pynomaly.errors import InputError, InvalidParameterError
+from pynomaly.services import detectors as detector_service
 from pynomaly.testing._core import (
     CONTAMINATION,
     N_FEATURES,
@@ -40,7 +41,7 @@ class AlgorithmChecks(SuiteBase):
     """Checks of plugins that offer detectors."""
 
     def own_detectors(self) -> list[DetectorInfo]:
-        return [d for d in self.pm.detectors() if d.plugin == self.name]
+        return [d for d in detector_service.detectors(self.pm) if d.plugin == self.name]
 
     def algorithm_checks(self) -> Iterator[tuple[str, str, Callable[[], str | None]]]:
         yield "detector_list", "", self.check_detector_list
@@ -105,7 +106,8 @@ class AlgorithmChecks(SuiteBase):
             "none for " + ", ".join(silent),
             "set DetectorInfo(available=False, reason='needs torch: pip install torch')",
         )
-        taken = {d.id: d.plugin for d in self.pm.detectors() if d.plugin != self.name}
+        every = detector_service.detectors(self.pm)
+        taken = {d.id: d.plugin for d in every if d.plugin != self.name}
         shadowed = [f"{i} (by {taken[i]})" for i in ids if i in taken]
         _expect(
             not shadowed,
@@ -145,7 +147,7 @@ class _DetectorRun:
         """Fit with default parameters; an InputError propagates only when ``negotiate``
         (the caller then tries data of another width)."""
         try:
-            return self.pm.fit(self.id, X, {}, CONTAMINATION, SEED)
+            return detector_service.fit(self.pm, self.id, X, {}, CONTAMINATION, SEED)
         except InputError as exc:
             if negotiate:
                 raise
@@ -213,7 +215,7 @@ class _DetectorRun:
 
     def _score(self, state: Any, X: np.ndarray, what: str) -> np.ndarray:
         try:
-            return self.pm.score(self.id, state, X)
+            return detector_service.score(self.pm, self.id, state, X)
         except Exception as exc:
             raise _Problem(
                 f"pynomaly_score to score {X.shape[0]}×{X.shape[1]} {what}",
@@ -227,7 +229,7 @@ class _DetectorRun:
             X = fitted.train_before.copy()
             X.setflags(write=False)
             try:
-                return self.pm.fit(self.id, X, {}, CONTAMINATION, SEED)
+                return detector_service.fit(self.pm, self.id, X, {}, CONTAMINATION, SEED)
             except Exception as exc:
                 raise _Problem(
                     "pynomaly_fit to accept a read-only array",
@@ -283,7 +285,7 @@ class _DetectorRun:
             nonlocal tried
             tried += 1
             try:
-                self.pm.validate_parameters(self.id, params)
+                detector_service.validate_parameters(self.pm, self.id, params)
             except InvalidParameterError as exc:
                 rejected.append(f"{params!r}: {exc.problem}")
             except Exception as exc:
@@ -454,7 +456,7 @@ class _DetectorRun:
         X = fit.test_before.copy()
         X.setflags(write=False)
         try:
-            self.pm.score(self.id, fit.result.state, X)
+            detector_service.score(self.pm, self.id, fit.result.state, X)
         except Exception as exc:
             raise _Problem(
                 "pynomaly_score to accept a read-only array", _describe(exc), fix
@@ -493,7 +495,10 @@ class _DetectorRun:
         )
         try:
             own = self.suite.hook("pynomaly_explain", detector_id=self.id, state=state, X=X)
-            importances = _array(own if own is not None else self.pm.explain(self.id, state, X))
+            measured = own
+            if measured is None:  # the plugin does not explain: pynomaly's fallback
+                measured = detector_service.explain(self.pm, self.id, state, X)
+            importances = _array(measured)
         except Exception as exc:
             raise _Problem(
                 f"explain to give {X.shape[1]} importances",

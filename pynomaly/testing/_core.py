@@ -4,8 +4,6 @@ calls one plugin's hooks and holds the data the checks share. See
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import shutil
 import tempfile
 import unittest
@@ -15,8 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
-
-from pynomaly.testing.recorder import pluggy_manager
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -253,35 +249,40 @@ class SuiteBase:
     # --- calling this plugin alone ------------------------------------------------------------
 
     def plugin_object(self) -> Any:
-        return pluggy_manager(self.pm).get_plugin(self.name)
+        return self.pm.get_plugin(self.name)
 
     def implements(self, hook: str) -> bool:
         obj = self.plugin_object()
         if obj is None:
             return False
-        return any(c.name == hook for c in pluggy_manager(self.pm).get_hookcallers(obj) or [])
+        return any(c.name == hook for c in self.pm.get_hookcallers(obj) or [])
 
     def implemented(self) -> set[str]:
         obj = self.plugin_object()
         return (
-            {c.name for c in pluggy_manager(self.pm).get_hookcallers(obj) or []} if obj else set()
+            {c.name for c in self.pm.get_hookcallers(obj) or []} if obj else set()
         )
 
     def hook(self, hook: str, **kwargs: Any) -> Any:
-        """Call ``hook`` on this plugin alone, as the manager does; exceptions propagate raw."""
-        ppm = pluggy_manager(self.pm)
-        obj = ppm.get_plugin(self.name)
-        if obj is None:
+        """Call ``hook`` for this plugin alone, as the manager calls lifecycle hooks
+        (:meth:`~pynomaly.PluginManager.call_plugin`); the plugin's exceptions propagate raw."""
+        from pynomaly.errors import PluginError
+
+        if not self.pm.has_plugin(self.name):
             raise _Problem(
                 f"plugin {self.name!r} registered", "it is not registered", "load it first"
             )
-        caller = ppm.subset_hook_caller(hook, [p for p in ppm.get_plugins() if p is not obj])
-        out = caller(**kwargs)
-        if not (caller.spec is not None and caller.spec.opts.get("firstresult")):
-            out = out[0] if out else None
-        if inspect.isawaitable(out):
-            out = asyncio.run(_await(out))
-        return out
+        try:
+            answer = self.pm.call_plugin(self.name, hook, **kwargs)
+        except PluginError as exc:
+            if exc.__cause__ is not None:
+                raise exc.__cause__ from None
+            raise
+        frame = self.pm.monitor.last()  # listing and event hooks log a plugin's error: raise it
+        for failed in frame.failures() if frame is not None else []:
+            if failed.error is not None:
+                raise failed.error
+        return answer
 
     # --- data ---------------------------------------------------------------------------------
 
@@ -365,7 +366,3 @@ def _raiser(exc: BaseException) -> Callable[[], str]:
         raise exc
 
     return run
-
-
-async def _await(value: Any) -> Any:
-    return await value

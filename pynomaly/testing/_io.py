@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pynomaly.errors import DataError, InputError
+from pynomaly.services import data as data_service
 from pynomaly.testing._core import (
     SEED,
     SuiteBase,
@@ -128,7 +129,7 @@ class DataSourceChecks(SuiteBase):
         return self.memo.get("connection-" + uri, open_)
 
     def read(self, uri: str) -> pd.DataFrame:
-        return self.pm.read_data(self.connection(uri))
+        return data_service.read_data(self.pm, self.connection(uri))
 
     def check_connect(self, uri: str) -> str:
         try:
@@ -180,7 +181,7 @@ class DataSourceChecks(SuiteBase):
 
     def check_get_schema(self, uri: str) -> str:
         try:
-            schema = self.pm.get_schema(self.connection(uri))
+            schema = data_service.get_schema(self.pm, self.connection(uri))
             frame = self.read(uri)
         except _Problem:
             raise
@@ -201,7 +202,7 @@ class DataSourceChecks(SuiteBase):
 
     def check_test_connection(self, uri: str) -> str:
         try:
-            ok = self.pm.test_connection(self.connection(uri))
+            ok = data_service.test_connection(self.pm, self.connection(uri))
         except _Problem:
             raise
         except Exception as exc:

@@ -45,9 +45,11 @@ from typing import TYPE_CHECKING, Any
 from pynomaly import hookspecs
 from pynomaly._version import __version__
 from pynomaly.errors import ConfigurationError, InputError, PynomalyError
+from pynomaly.hookspecs import PLUGIN_TYPES
 from pynomaly.markers import PROJECT_NAME
-from pynomaly.plugin.manager import HOOK_TYPES
 from pynomaly.plugin.records import PluginStatus
+from pynomaly.services import data as data_service
+from pynomaly.services import detectors as detector_service
 from pynomaly.testing._algorithm import AlgorithmChecks
 from pynomaly.testing._core import (
     CONTAMINATION,
@@ -187,7 +189,7 @@ class _Suite(AlgorithmChecks, DataSourceChecks, OutputChecks, ProcessingChecks):
         yield item("config_schema", "", self.check_config_schema)
         yield item("health_check", "", self.check_health)
         types = set(record.metadata.plugin_types) if record.metadata else set()
-        types |= {HOOK_TYPES[h] for h in self.implemented() if h in HOOK_TYPES}
+        types |= {t for h in self.implemented() if (t := _plugin_type(h)) is not None}
         if PluginType.ALGORITHM in types:
             yield from (item(*c) for c in self.algorithm_checks())
         if PluginType.DATA_SOURCE in types:
@@ -276,7 +278,7 @@ class _Suite(AlgorithmChecks, DataSourceChecks, OutputChecks, ProcessingChecks):
             {
                 f"{t.value} (it implements {h})"
                 for h in sorted(self.implemented())
-                if (t := HOOK_TYPES.get(h)) is not None and t not in meta.plugin_types
+                if (t := _plugin_type(h)) is not None and t not in meta.plugin_types
             }
         )
         _expect(
@@ -430,7 +432,7 @@ class _Suite(AlgorithmChecks, DataSourceChecks, OutputChecks, ProcessingChecks):
             detector = self.checked_detectors[0]
             try:
                 X = self.fit_width(detector, self.breast_cancer()[0].to_numpy("float64", copy=True))
-                self.pm.fit(detector, X, {}, CONTAMINATION, SEED)
+                detector_service.fit(self.pm, detector, X, {}, CONTAMINATION, SEED)
             except Exception as exc:
                 raise _Problem(
                     f"{detector} to fit after unload and load",
@@ -442,7 +444,8 @@ class _Suite(AlgorithmChecks, DataSourceChecks, OutputChecks, ProcessingChecks):
             uri = self.sample_uris[0][1]
             try:  # a new connection: the plugin may have dropped its handles in cleanup
                 handle = self.hook("pynomaly_connect", uri=uri, options={})
-                self.pm.read_data(Connection(uri=uri, plugin=self.name, handle=handle))
+                connection = Connection(uri=uri, plugin=self.name, handle=handle)
+                data_service.read_data(self.pm, connection)
             except Exception as exc:
                 raise _Problem(
                     f"{uri} to read after unload and load",
@@ -489,3 +492,9 @@ def _wrong_type(prop: Mapping[str, Any]) -> tuple[Any] | None:
         if json_type not in allowed:
             return (value,)
     return None
+
+
+def _plugin_type(hook: str) -> PluginType | None:
+    """The plugin type a hook belongs to (:data:`pynomaly.hookspecs.PLUGIN_TYPES`)."""
+    value = PLUGIN_TYPES.get(hook)
+    return None if value is None else PluginType(value)

@@ -1,8 +1,9 @@
 """Record the hook calls a :class:`~pynomaly.PluginManager` makes, for assertions in tests.
 
 Modelled on pytest's ``pytester.HookRecorder``: it installs itself with pluggy's
-``add_hookcall_monitoring`` and records every hook call in call order. pynomaly calls each hook
-on one plugin at a time, so every recorded call names the one plugin that answered it.
+``add_hookcall_monitoring`` and records every hook call in call order, one :class:`HookCall`
+per plugin that took part: for an owner (firstresult) hook the plugin that answered it (or
+raised), for any other hook every plugin whose implementation ran.
 
 >>> rec = HookRecorder(pm)                                     # doctest: +SKIP
 >>> pynomaly.detect(df, "good:maxz", manager=pm)               # doctest: +SKIP
@@ -28,8 +29,9 @@ HOOK_PREFIX = "pynomaly_"
 
 
 def pluggy_manager(manager: PluginManager) -> pluggy.PluginManager:
-    """The pluggy manager behind a pynomaly :class:`~pynomaly.PluginManager`."""
-    return manager.pluggy_manager
+    """The pluggy manager of a pynomaly :class:`~pynomaly.PluginManager`: the manager itself
+    (it subclasses pluggy's); kept for code written for pynomaly 1.0."""
+    return manager
 
 
 def hook_name(name: str) -> str:
@@ -85,12 +87,12 @@ class HookRecorder:
         self.calls: list[HookCall] = []
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._undo: Any = pluggy_manager(manager).add_hookcall_monitoring(self._before, self._after)
+        self._undo: Any = manager.add_hookcall_monitoring(self._before, self._after)
 
     # --- monitoring callbacks -------------------------------------------------------------
 
-    def _stack(self) -> list[HookCall | None]:
-        stack: list[HookCall | None] | None = getattr(self._local, "stack", None)
+    def _stack(self) -> list[int]:
+        stack: list[int] | None = getattr(self._local, "stack", None)
         if stack is None:
             stack = self._local.stack = []
         return stack
@@ -98,13 +100,8 @@ class HookRecorder:
     def _before(
         self, hook_name: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]
     ) -> None:
-        if not impls:
-            self._stack().append(None)
-            return
-        call = HookCall(",".join(i.plugin_name for i in impls), hook_name, dict(kwargs))
-        with self._lock:
-            self.calls.append(call)
-        self._stack().append(call)
+        with self._lock:  # where this call's records go: before those of calls it makes
+            self._stack().append(len(self.calls))
 
     def _after(
         self,
@@ -113,12 +110,21 @@ class HookRecorder:
         impls: Sequence[pluggy.HookImpl],
         kwargs: Mapping[str, Any],
     ) -> None:
-        call = self._stack().pop() if self._stack() else None
-        if call is None:
+        position = self._stack().pop()
+        # the manager's own monitor, installed first, has just closed this call's frame
+        frame = self.manager.monitor.last()
+        if frame is None or frame.hook != hook_name:  # pragma: no cover - defensive
             return
-        call.error = outcome.exception
-        call.result = None if outcome.exception is not None else outcome.get_result()
-        call.finished = True
+        first = bool(getattr(self.manager.hook, hook_name).spec.opts.get("firstresult"))
+        calls = [
+            HookCall(
+                inv.plugin, hook_name, dict(kwargs), inv.result, inv.error, finished=True
+            )
+            for inv in frame.invocations
+            if not first or inv.error is not None or inv.result is not None
+        ]
+        with self._lock:
+            self.calls[position:position] = calls
 
     # --- queries ----------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ import numpy as np
 import pynomaly
 import pytest
 from pynomaly.errors import ConfigurationError, InputError, InvalidParameterError
+from pynomaly.services import outputs
 from pynomaly.testing import check_plugin
 
 DETECTOR = "robustz:mad"
@@ -102,20 +103,20 @@ def test_markdown_on_the_console_and_in_a_file(pynomaly_pm, pynomaly_dataset, tm
     pm = pynomaly_pm("robustz")
     X, _ = pynomaly_dataset("wine")
     result = pynomaly.detect(X, DETECTOR, manager=pm)
-    text = pm.format_output(result, "markdown", {"top": 3})
+    text = outputs.format_output(pm, result, "markdown", {"top": 3})
     assert text.startswith(f"**{result.n_anomalies} anomalies in {len(X)} rows")
     assert len([line for line in text.splitlines() if line.startswith("| ")]) == 2 + 3
 
     destination = tmp_path / "scores.md"
-    pm.export_data(result, str(destination), "markdown")
+    outputs.export_data(pm, result, str(destination), "markdown")
     rows = destination.read_text().splitlines()[2:]
     assert len(rows) == len(X)
     scores = [float(row.split("|")[2]) for row in rows]
     np.testing.assert_allclose(scores, result.scores, rtol=1e-5)  # 6 significant digits
     with pytest.raises(InputError, match="already exists"):
-        pm.export_data(result, str(destination), "markdown")
+        outputs.export_data(pm, result, str(destination), "markdown")
     pm.configure("robustz", {"digits": 17})  # every digit: the file holds the exact scores
-    pm.export_data(result, str(destination), "markdown", {"overwrite": True})
+    outputs.export_data(pm, result, str(destination), "markdown", {"overwrite": True})
     rows = destination.read_text().splitlines()[2:]
     assert [float(row.split("|")[2]) for row in rows] == result.scores.tolist()
     assert [p.name for p in tmp_path.iterdir()] == ["scores.md"]  # no temporary file left

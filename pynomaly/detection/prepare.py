@@ -1,0 +1,214 @@
+"""From the caller's input to the float64 matrix detectors see, and scores checked on return.
+
+Input (DataFrame, Series, 2-D array or a path/URI read through its data-source plugin) →
+``pynomaly_preprocess`` → label column set aside → processing steps (fitted on training data,
+or the model's fitted ones) → ``pynomaly_validate`` → columns aligned with the model's →
+float64 matrix.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from pynomaly.errors import DataError, PluginError
+from pynomaly.redact import mask_uri
+from pynomaly.services import data as data_service
+from pynomaly.services import detectors as detector_service
+from pynomaly.services import processing
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pynomaly.detection.results import Model
+    from pynomaly.plugin.manager import PluginManager
+    from pynomaly.types import ProcessingStep
+
+_default: PluginManager | None = None
+_default_lock = threading.Lock()
+
+
+def default_manager() -> PluginManager:
+    """The process-wide plugin manager used when no ``manager=`` is given (created lazily)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            from pynomaly.plugin.manager import PluginManager
+
+            _default = PluginManager()
+        return _default
+
+
+def set_default_manager(manager: PluginManager | None) -> None:
+    """Replace (or with ``None`` reset) the process-wide manager."""
+    global _default
+    with _default_lock:
+        _default = manager
+
+
+@attrs.frozen
+class Prepared:
+    """Input after reading, preprocessing, steps and validation."""
+
+    X: np.ndarray
+    frame: pd.DataFrame  # features before the processing steps (for display)
+    source: str
+    y_true: pd.Series | None
+    feature_names: tuple[str, ...]  # the columns of X
+
+
+def read(
+    pm: PluginManager, data: Any, source_options: Mapping[str, Any] | None
+) -> tuple[pd.DataFrame, str]:
+    """The input as a DataFrame and a name for it in messages."""
+    if isinstance(data, pd.DataFrame):
+        return data, "<DataFrame>"
+    if isinstance(data, (str, Path, os.PathLike)):
+        source = os.fspath(data)
+        conn = data_service.connect(pm, source, source_options)
+        return data_service.read_data(pm, conn), mask_uri(source)
+    if isinstance(data, pd.Series):
+        return data.to_frame(), "<Series>"
+    arr = np.asarray(data)
+    if arr.ndim != 2:
+        raise DataError(f"<array>: expected a 2-D array (rows × features), got {arr.ndim}-D")
+    columns = [f"x{i}" for i in range(arr.shape[1])]
+    return pd.DataFrame(arr, columns=columns, copy=False), "<array>"
+
+
+def prepare(
+    pm: PluginManager,
+    data: Any,
+    model: Model | None,
+    unfitted: list[ProcessingStep] | None,
+    *,
+    label_column: str | None = None,
+    source_options: Mapping[str, Any] | None = None,
+    source: str | None = None,
+    preprocessed: bool = False,
+) -> Prepared:
+    """Read, preprocess, set the label aside, run the steps (fitting ``unfitted`` ones, else
+    the model's), validate, align the columns with the model's and convert to float64."""
+    frame, where = read(pm, data, source_options)
+    where = source or where
+    if not preprocessed:
+        frame = processing.preprocess(pm, frame, where)
+    label = model.label_column if model is not None else label_column
+    y_true = None
+    if label is not None:
+        if label in frame.columns:
+            y_true = ground_truth(frame[label], label, where)
+            frame = frame.drop(columns=[label])
+        elif model is None:
+            raise DataError(f"{where}: label column {label!r} not found (columns: {_names(frame)})")
+    features = frame
+    if unfitted is not None:
+        for step in unfitted:
+            features = step.fit(features).transform(features)
+    elif model is not None:
+        for fitted in model.steps:
+            features = fitted.transform(features)
+    processing.validate(pm, features, where)
+    if model is not None:
+        features = aligned(features, model, where)
+    # float64 without a copy when the frame already holds one float64 block
+    X = features.to_numpy(dtype=np.float64, copy=False)
+    names = tuple(str(c) for c in features.columns)
+    return Prepared(X=X, frame=frame, source=where, y_true=y_true, feature_names=names)
+
+
+def aligned(features: pd.DataFrame, model: Model, where: str) -> pd.DataFrame:
+    """``features`` with the model's columns in the model's order (by name)."""
+    names = [str(c) for c in features.columns]
+    if names == list(model.feature_names):
+        return features
+    if len(names) != len(model.feature_names) or set(names) != set(model.feature_names):
+        missing = sorted(set(model.feature_names) - set(names))
+        extra = sorted(set(names) - set(model.feature_names))
+        parts = [f"missing: {missing}" if missing else "", f"unexpected: {extra}" if extra else ""]
+        detail = f" ({'; '.join(p for p in parts if p)})" if missing or extra else ""
+        raise DataError(
+            f"{where}: the model was fitted on {len(model.feature_names)} features, this data "
+            f"has {len(names)}{detail}"
+        )
+    return features.set_axis(names, axis=1)[list(model.feature_names)]
+
+
+def ground_truth(column: pd.Series, name: str, where: str) -> pd.Series:
+    """A 0/1 label column (1 = anomaly) as int8, or a one-line DataError."""
+    missing = int(column.isna().sum())
+    if missing:
+        raise DataError(f"{where}: label column {name!r} has {missing} missing values")
+    values = pd.unique(column)
+    if not set(values) <= {0, 1}:
+        raise DataError(
+            f"{where}: label column {name!r} must hold 0/1 (1 = anomaly), "
+            f"found {sorted(map(str, values))[:5]}"
+        )
+    return column.astype(np.int8)
+
+
+def text_columns(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The columns that are neither numeric, boolean nor dates."""
+    from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
+
+    return tuple(
+        str(name)
+        for name, dtype in frame.dtypes.items()
+        if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype) or is_datetime64_any_dtype(dtype))
+    )
+
+
+def _names(frame: pd.DataFrame) -> str:
+    names = [str(c) for c in frame.columns]
+    return ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
+
+
+def checked_scores(scores: Any, X: np.ndarray, plugin: str) -> np.ndarray:
+    """One finite float64 score per row of ``X``, or a :class:`PluginError` naming ``plugin``."""
+    arr = np.asarray(scores, dtype=np.float64).ravel()
+    if arr.shape[0] != X.shape[0]:
+        raise PluginError(
+            plugin, "pynomaly_score", f"returned {arr.shape[0]} scores for {X.shape[0]} rows"
+        )
+    if not np.isfinite(arr).all():  # a NaN would silently poison the threshold
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        raise PluginError(
+            plugin, "pynomaly_score", f"returned {bad} non-finite scores; try other parameters"
+        )
+    return arr
+
+
+class Scorer:
+    """Scores rows with one fitted model through the manager that fitted it.
+
+    A :class:`~pynomaly.DetectionResult` carries one instead of the plugin manager: output
+    plugins that receive the result can score and explain its model's rows (contributions,
+    importance), and nothing else — no hook is handed the manager (least privilege).
+    """
+
+    __slots__ = ("_pm", "model")
+
+    def __init__(self, pm: PluginManager, model: Model) -> None:
+        self._pm = pm
+        self.model = model
+
+    def matrix(self, rows: Any, *, preprocessed: bool = True) -> np.ndarray:
+        """``rows`` through the model's steps as the detector's float64 matrix."""
+        return prepare(self._pm, rows, self.model, None, preprocessed=preprocessed).X
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        """Checked scores of a prepared matrix, one batch."""
+        model = self.model
+        scores = detector_service.score(self._pm, model.detector, model.state, X)
+        return checked_scores(scores, X, model.plugin)
+
+    def explain(self, X: np.ndarray) -> np.ndarray:
+        """Per-feature importances of a prepared matrix (the plugin's, else ablation)."""
+        model = self.model
+        return detector_service.explain(self._pm, model.detector, model.state, X)

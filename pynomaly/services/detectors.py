@@ -1,0 +1,158 @@
+"""Detectors: the index of every plugin's detectors, their parameters, fit, score, explain."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from pynomaly._log import get_logger
+from pynomaly.errors import (
+    AmbiguousDetectorError,
+    InputError,
+    PluginError,
+    UnknownDetectorError,
+)
+from pynomaly.plugin.records import PluginStatus
+from pynomaly.types import DetectorInfo, FitResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from pynomaly.plugin.manager import PluginManager
+
+log = get_logger("pynomaly.plugins")
+
+
+def detectors(pm: PluginManager) -> list[DetectorInfo]:
+    """Every detector of every loaded plugin, available or not, sorted by id (cached until
+    plugins change). Of two plugins offering the same id, the first to answer keeps it."""
+    index = _index(pm)
+    return list(index.values())
+
+
+def _index(pm: PluginManager) -> dict[str, DetectorInfo]:
+    index: dict[str, DetectorInfo] | None = pm.cache.get("detectors")
+    if index is None:
+        found: dict[str, DetectorInfo] = {}
+        for plugin, infos in pm.collect("pynomaly_detectors"):
+            for info in infos:
+                if info.id in found:
+                    log.warning(
+                        "detector %s of plugin %s ignored: plugin %s already provides it",
+                        info.id,
+                        plugin,
+                        found[info.id].plugin,
+                    )
+                    continue
+                found[info.id] = attrs.evolve(info, plugin=plugin)
+        index = pm.cache["detectors"] = dict(sorted(found.items()))
+    return index
+
+
+def resolve(pm: PluginManager, detector_id: str) -> DetectorInfo:
+    """The detector for a full (``pyod:ecod``) or unambiguous short (``ecod``) id."""
+    index = _index(pm)
+    info = index.get(detector_id)
+    if info is None:
+        matches = [d for d in index.values() if d.short_id == detector_id]
+        if len(matches) > 1:
+            ids = ", ".join(d.id for d in matches)
+            raise AmbiguousDetectorError(f"detector {detector_id!r} is ambiguous: use one of {ids}")
+        if not matches:
+            raise UnknownDetectorError(_unknown(pm, detector_id, list(index)))
+        info = matches[0]
+    if not info.available:
+        raise InputError(f"detector {info.id} is unavailable: {info.reason}")
+    return info
+
+
+def _unknown(pm: PluginManager, detector_id: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(detector_id, known, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    failed = [r for r in pm.records() if r.status is PluginStatus.FAILED]
+    if failed:  # the detector may belong to a plugin that did not load
+        hint += "; plugins that failed to load: " + "; ".join(
+            f"{r.name} ({r.reason})" for r in failed
+        )
+    return f"unknown detector {detector_id!r}{hint} (`pynomaly detectors` lists them)"
+
+
+def validate_parameters(
+    pm: PluginManager, detector_id: str, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The owner plugin's checked (and possibly normalized) parameters."""
+    info = resolve(pm, detector_id)
+    result = pm.call("pynomaly_validate_parameters", detector_id=info.id, params=dict(params))
+    return dict(params) if result is None else dict(result)
+
+
+@contextmanager
+def observed(
+    pm: PluginManager, phase: str, detector_id: str, n_samples: int, **before: Any
+) -> Iterator[None]:
+    """Frame one fit or score with its events: ``pynomaly_before_<phase>``, then
+    ``pynomaly_after_<phase>`` with the duration, or ``pynomaly_on_<phase>_error``."""
+    pm.call(f"pynomaly_before_{phase}", detector_id=detector_id, n_samples=n_samples, **before)
+    start = time.perf_counter()
+    try:
+        yield
+    except BaseException as exc:
+        pm.call(f"pynomaly_on_{phase}_error", detector_id=detector_id, error=exc)
+        raise
+    duration = time.perf_counter() - start
+    pm.call(f"pynomaly_after_{phase}", detector_id=detector_id, n_samples=n_samples,
+            duration=duration)
+
+
+def fit(
+    pm: PluginManager,
+    detector_id: str,
+    X: np.ndarray,
+    params: Mapping[str, Any],
+    contamination: float,
+    random_state: int | None,
+) -> FitResult:
+    """Fit through ``pynomaly_fit`` (the owner answers), framed by the fit events."""
+    info = resolve(pm, detector_id)
+    n, m = X.shape
+    with observed(pm, "fit", info.id, n, n_features=m):
+        result = pm.call(
+            "pynomaly_fit",
+            detector_id=info.id,
+            X=X,
+            params=params,
+            contamination=contamination,
+            random_state=random_state,
+        )
+        if not isinstance(result, FitResult):
+            got = "None for its own detector" if result is None else type(result).__name__
+            raise PluginError(info.plugin, "pynomaly_fit", f"returned {got}, not a FitResult")
+    return result
+
+
+def score(pm: PluginManager, detector_id: str, state: Any, X: np.ndarray) -> np.ndarray:
+    """Score one batch through ``pynomaly_score`` (the owner answers), framed by the score
+    events."""
+    info = resolve(pm, detector_id)
+    with observed(pm, "score", info.id, X.shape[0]):
+        scores = pm.call("pynomaly_score", detector_id=info.id, state=state, X=X)
+        if scores is None:
+            raise PluginError(info.plugin, "pynomaly_score", "returned None for its own detector")
+    return scores
+
+
+def explain(pm: PluginManager, detector_id: str, state: Any, X: np.ndarray) -> np.ndarray:
+    """Per-feature importances from ``pynomaly_explain``, else measured by ablation."""
+    info = resolve(pm, detector_id)
+    result = pm.call("pynomaly_explain", detector_id=info.id, state=state, X=X)
+    if result is None:  # nobody explains this detector: measure it from the outside
+        from pynomaly.detection.explain import ablation_importance
+
+        result = ablation_importance(lambda Z: score(pm, info.id, state, Z), X)
+    return result
