@@ -4,8 +4,13 @@ with html.parser and rendered in a real headless Chromium when one is installed.
 from __future__ import annotations
 
 import base64
+import os
+import shutil
 import struct
+import subprocess
+import sys
 import time
+import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -177,18 +182,10 @@ def test_top_table_lists_the_top_rows_with_contributions(written, labelled):
         assert positions == sorted(positions)  # largest contribution first
 
 
-def test_roc_curve_matches_the_result_metrics(labelled):
-    y = labelled.y_true.to_numpy()
-    fpr, tpr = report.roc_curve(y, labelled.scores)
-    assert fpr[0] == tpr[0] == 0.0 and fpr[-1] == tpr[-1] == 1.0
-    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
-    auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
-    assert auc == pytest.approx(labelled.metrics["roc_auc"], abs=1e-12)
-    from sklearn.metrics import roc_curve
-
-    sk_fpr, sk_tpr, _ = roc_curve(y, labelled.scores, drop_intermediate=False)
-    np.testing.assert_allclose(fpr, sk_fpr)
-    np.testing.assert_allclose(tpr, sk_tpr)
+def test_roc_section_states_the_results_auc(manager, labelled, tmp_path):
+    out = tmp_path / "r.html"
+    output_service.export_data(manager, labelled, str(out), "html")
+    assert f"ROC curve (AUC {labelled.metrics['roc_auc']:.3f})" in out.read_text(encoding="utf-8")
 
 
 def test_histogram_bins_put_the_threshold_on_an_edge(labelled):
@@ -254,6 +251,104 @@ def test_user_text_is_escaped(manager, tmp_path):
     assert "<script>alert(1)</script>" in text  # shown as text, intact
     assert page.top_rows[0][1] == "<i>5</i>"
     assert len(decoded_images(page)) == 2  # "$x^2$" did not break matplotlib
+
+
+def test_script_ampersand_and_quotes_are_escaped_everywhere(manager, tmp_path, monkeypatch):
+    """Column names, index values, the index name, the source, the title and an error
+    message each hold ``<script>``, ``&`` and both quotes: the template escapes every one
+    (autoescaping, nothing marked safe) and each still reads back intact as text."""
+    assert report._template().environment.autoescape is True
+    script = "<script>alert('x')</script>"
+    columns = [f"{script} col", 'a & "b"', "it's", "plain"]
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(rng.standard_normal((60, 4)), columns=columns)
+    frame.index = pd.Index([f'{script}&"{i}"' for i in range(60)], name=f"{script} id")
+    frame.iloc[7] = [9.0, -9.0, 9.0, -9.0]
+    res = pynomaly.detect(frame, "sklearn:iforest", random_state=0, manager=manager)
+    source = f"{script} & \"q\" 's'.csv"
+    res = attrs.evolve(res, source=source)
+    title = f'{script} & "T"'
+
+    def broken_explain(*args, **kwargs):
+        raise ValueError(f"{script} & 'why'")
+
+    monkeypatch.setattr(pynomaly, "explain", broken_explain)
+    out = tmp_path / "escaped.html"
+    output_service.export_data(manager, res, str(out), "html", {"title": title})
+    html = out.read_text(encoding="utf-8")
+
+    assert "<script" not in html.lower()  # no raw script tag survives, anywhere
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert "a &amp; &#34;b&#34;" in html and "it&#39;s" in html
+    for raw in ('"q"', "'s'", '"b"', '"T"', "'why'"):
+        assert raw not in html, raw  # quotes are entities too: no attribute can be closed
+    page = Page(html)
+    assert "script" not in {tag for tag, _ in page.tags}
+    text = " ".join(" ".join(page.text).split())
+    for shown in (
+        title,  # <title> and <h1>
+        f"sklearn:iforest on {source}",  # subtitle
+        f"{script} id",  # the index name heads the index column
+        ", ".join(columns),  # the summary's feature list
+        f"Feature importance is unavailable: ValueError: {script} & 'why'",
+    ):
+        assert shown in text, shown
+    assert page.top_rows[0][1] == f'{script}&"7"'
+    assert any(name in page.top_rows[0][4] for name in columns)  # contributing features
+    assert len(decoded_images(page)) == 1  # the histogram; importance failed
+
+
+def test_jinja2_is_imported_only_to_render(tmp_path):
+    """Plugin modules are imported by every command that loads plugins: loading ``report``
+    and calling its hooks must not pay for jinja2 (nor markupsafe); rendering does."""
+    code = f"""
+import sys
+from pynomaly.plugin.manager import PluginManager
+pm = PluginManager(autoload=False, plugins_dir={str(tmp_path / "none")!r})
+assert "html" in {{o.name for o in pm.outputs()}}
+assert "pynomaly.builtin.report" in sys.modules
+print(sorted({{m.split(".")[0] for m in sys.modules}} & {{"jinja2", "markupsafe"}}))
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_the_template_ships_in_the_wheel(tmp_path):
+    """A non-editable install has the template (package data): build the wheel from a copy
+    of the sources (building writes into the tree) and render from the unpacked wheel."""
+    root = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        shutil.copy2(root / name, src / name)
+    for name in ("pynomaly", "pynomaly_sklearn", "pynomaly_pyod"):
+        ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+        shutil.copytree(root / name, src / name, ignore=ignore)
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "--no-index", "--disable-pip-version-check", "-q", "-w", str(tmp_path / "dist"),
+         str(src)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("pynomaly-*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        assert "pynomaly/builtin/templates/report.html.j2" in archive.namelist()
+        archive.extractall(site)
+    code = "import pynomaly.builtin.report as r; print(r.__file__); print(r._template().filename)"
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=site, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    module, template = proc.stdout.split()
+    assert Path(module) == site / "pynomaly" / "builtin" / "report.py"
+    assert Path(template) == site / "pynomaly" / "builtin" / "templates" / "report.html.j2"
 
 
 def test_feature_importance_uses_a_sample_of_big_data(manager, tmp_path, monkeypatch):
