@@ -269,10 +269,10 @@ def test_script_ampersand_and_quotes_are_escaped_everywhere(manager, tmp_path, m
     res = attrs.evolve(res, source=source)
     title = f'{script} & "T"'
 
-    def broken_explain(*args, **kwargs):
+    def broken_importance(*args, **kwargs):
         raise ValueError(f"{script} & 'why'")
 
-    monkeypatch.setattr(pynomaly, "explain", broken_explain)
+    monkeypatch.setattr(pynomaly.detection.explain, "importance", broken_importance)
     out = tmp_path / "escaped.html"
     output_service.export_data(manager, res, str(out), "html", {"title": title})
     html = out.read_text(encoding="utf-8")
