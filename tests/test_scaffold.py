@@ -25,6 +25,8 @@ from pynomaly.errors import InputError
 from pynomaly.scaffold import PLUGIN_TYPES, create_plugin, render, reserved_names
 from tests.childenv import child_venv, pip_install
 
+ROOT = Path(__file__).resolve().parents[1]
+
 # one plugin per type; the names are unlike any real plugin's
 NAMES = {
     "algorithm": "scaffolded_mad",
@@ -169,12 +171,32 @@ def test_library_api_checks_like_the_command(tmp_path):
         "pynomaly_robust/__init__.py",
         "tests/test_robust.py",
     }
-    assert "{{" not in "".join(files.values())  # every placeholder was filled
+    text = "".join(files.values())
+    assert "{{" not in text and "{%" not in text  # every placeholder and tag was rendered
     with pytest.raises(InputError, match="plugin type 'detector'"):
         render("robust", "detector")
     assert {"files", "samples", "validation", "outputs"} <= reserved_names()
     done = create_plugin("robust", "output", tmp_path)
     assert done.root == tmp_path / "pynomaly-robust" and len(done.files) == 4
+
+
+def test_templates_are_package_data():
+    """setup.cfg ships every file of the template tree: a non-editable install has them."""
+    import configparser
+    import glob
+
+    from pynomaly.scaffold import TEMPLATES
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    patterns = config["options.package_data"]["pynomaly.scaffold"].split()
+    shipped = {
+        Path(path)
+        for pattern in patterns
+        for path in glob.glob(str(TEMPLATES.parent / pattern), recursive=True)
+    }
+    files = {p for p in TEMPLATES.rglob("*") if p.is_file()}
+    assert files and files <= shipped, sorted(files - shipped)
 
 
 def test_the_command_imports_nothing_heavy(tmp_path):
