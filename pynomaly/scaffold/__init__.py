@@ -53,7 +53,7 @@ _DESCRIPTIONS = {
     "algorithm": "a robust detector, the distance to the training median in MAD units",
     "data_source": "reads ARFF files, the format of many outlier-detection benchmarks",
     "output": "detection results as Markdown tables",
-    "processing": "fills sparse gaps, clips glitches, rejects mostly-missing columns",
+    "processing": "a step that clips glitches to bounds learnt from the training data",
 }
 
 
