@@ -253,17 +253,15 @@ def test_installed_packages_are_loaded_plugins(installed):
 
 def test_algorithm_plugin_detects(installed):
     detector = f"{NAMES['algorithm']}:mad"
-    proc = _cli(
-        installed, "detect", "sample:wbc", "-d", detector, "-P", "metric=manhattan", "--json"
-    )
+    proc = _cli(installed, "detect", "sample:wbc", "-d", detector, "-P", "aggregate=mean", "--json")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)["summary"]
     assert (summary["detector"], summary["rows"]) == (detector, 378)
     listed = json.loads(_cli(installed, "detectors", "--json").stdout)
     space = next(d["hyperparameters"] for d in listed if d["id"] == detector)
-    assert space["metric"]["values"] == ["euclidean", "manhattan", "chebyshev"]
-    bad = _cli(installed, "detect", "sample:wbc", "-d", detector, "-P", "metric=cosine")
-    assert bad.returncode == 2 and "parameter 'metric'" in bad.stderr
+    assert space["aggregate"]["values"] == ["max", "mean"]
+    bad = _cli(installed, "detect", "sample:wbc", "-d", detector, "-P", "aggregate=median")
+    assert bad.returncode == 2 and "parameter 'aggregate'" in bad.stderr
 
 
 def test_data_source_plugin_reads_arff(installed):

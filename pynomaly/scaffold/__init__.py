@@ -50,7 +50,7 @@ _TYPE_LABELS = {
     "processing": "processing",
 }
 _DESCRIPTIONS = {
-    "algorithm": "a robust detector, the distance to the training median in MAD units",
+    "algorithm": "a robust z-score detector (median / MAD)",
     "data_source": "reads ARFF files, the format of many outlier-detection benchmarks",
     "output": "detection results as Markdown tables",
     "processing": "a step that clips glitches to bounds learnt from the training data",
