@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -197,6 +198,22 @@ def test_templates_are_package_data():
     }
     files = {p for p in TEMPLATES.rglob("*") if p.is_file()}
     assert files and files <= shipped, sorted(files - shipped)
+
+
+def test_the_guide_walks_through_the_processing_scaffold():
+    """docs/writing-plugins.md shows the code `pynomaly plugin new glitch --type processing`
+    writes: each block headed `# pynomaly-glitch/PATH` is a verbatim piece of that file, and
+    the module's pieces, in order, are the whole module."""
+    guide = (ROOT / "docs" / "writing-plugins.md").read_text(encoding="utf-8")
+    files = render("glitch", "processing")
+    pieces: dict[str, list[str]] = {}
+    for block in re.findall(r"^```python\n# pynomaly-glitch/(\S+)\n(.*?)^```$", guide, re.M | re.S):
+        path, code = block
+        assert code in files[path], f"the guide's piece of {path} is not the scaffold's:\n{code}"
+        pieces.setdefault(path, []).append(code)
+    module = "pynomaly_glitch/__init__.py"
+    assert set(pieces) == {module, "tests/test_glitch.py"}
+    assert "".join(pieces[module]).split() == files[module].split(), "not the whole module"
 
 
 def test_the_command_imports_nothing_heavy(tmp_path):
