@@ -2,13 +2,18 @@
 it: pip-installed into a virtual environment that sees this checkout's pynomaly, then used from
 the command line and from the library. Its scores are checked against a numpy computation made
 here, and its own tests (written with pynomaly's test kit) must pass.
+
+The example is what ``pynomaly plugin new robustz`` generates plus code of its own in marked
+regions (the rule is in its README): checked here against this checkout's scaffold.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,11 +22,16 @@ import numpy as np
 import pytest
 
 import pynomaly
+from pynomaly.scaffold import render
 from tests.childenv import child_venv, pip_install
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "pynomaly-robustz"
 PUBLIC_API = {"pynomaly", "pynomaly.types", "pynomaly.errors"}
+# a marker line of the example's own regions: a comment (# in Python and TOML, <!-- in Markdown)
+# that starts with ">>> example" (the region's first line) or "<<< example" (its last)
+MARKER = re.compile(r"\s*(?:#|<!--)\s*(>>>|<<<) example\b")
+BUILT = ("build", "dist", "__pycache__")  # left by building or testing the example (and .*)
 
 
 def _run(cmd: list[str | Path], **kwargs) -> subprocess.CompletedProcess[str]:
@@ -72,6 +82,65 @@ def _imports(nodes) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
     return names
+
+
+def generated_part(text: str, path: str = "") -> str:
+    """``text`` without the example's regions, and the blank lines right before each."""
+    kept: list[str] = []
+    inside = False
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        marker = MARKER.match(line)
+        if marker is None:
+            if not inside:
+                kept.append(line)
+            continue
+        opens = marker.group(1) == ">>>"
+        assert opens != inside, f"{path}:{number}: {'nested' if inside else 'unopened'} region"
+        inside = opens
+        while opens and kept and not kept[-1].strip():
+            kept.pop()
+    assert not inside, f"{path}: a region is not closed"
+    return "".join(kept)
+
+
+def test_the_example_is_the_scaffold_plus_marked_regions():
+    rendered = render("robustz", "algorithm")
+    regions = 0
+    for path, expected in rendered.items():
+        assert not any(MARKER.match(line) for line in expected.splitlines()), path
+        example = EXAMPLE / path
+        assert example.is_file(), f"{path}: the scaffold renders it, the example lacks it"
+        text = example.read_text(encoding="utf-8")
+        regions += [m.group(1) for m in map(MARKER.match, text.splitlines()) if m].count(">>>")
+        got = generated_part(text, path)
+        diff = "".join(
+            difflib.unified_diff(
+                expected.splitlines(keepends=True),
+                got.splitlines(keepends=True),
+                f"rendered/{path}",
+                f"example/{path} without its regions",
+            )
+        )
+        assert got == expected, f"examples/pynomaly-robustz/{path} is not the scaffold's:\n{diff}"
+    assert regions, "the example adds nothing to the scaffold"
+    files = [p.relative_to(EXAMPLE) for p in EXAMPLE.rglob("*") if p.is_file()]
+    own = {
+        path.as_posix()
+        for path in files
+        if not any(part in BUILT or part.startswith(".") or ".egg" in part for part in path.parts)
+    } - set(rendered)
+    for path in sorted(own):  # the example's own files: not generated, so without regions
+        text = (EXAMPLE / path).read_text(encoding="utf-8")
+        assert not any(MARKER.match(line) for line in text.splitlines()), path
+
+
+def test_regions_are_found_and_removed_with_the_blanks_before_them():
+    text = "a\n\n# >>> example: why\nb\n# <<< example\n\nc\n"
+    assert generated_part(text) == "a\n\nc\n"
+    assert generated_part("x\n  <!-- >>> example -->\ny\n<!-- <<< example -->\n") == "x\n"
+    for bad in ("# >>> example\n", "# <<< example\n", "# >>> example\n# >>> example\n"):
+        with pytest.raises(AssertionError, match="region"):
+            generated_part(bad)
 
 
 def test_the_example_uses_only_the_public_plugin_api():

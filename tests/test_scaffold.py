@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from packaging.utils import canonicalize_name
@@ -24,6 +26,8 @@ from pynomaly.cli.main import cli
 from pynomaly.errors import InputError
 from pynomaly.scaffold import PLUGIN_TYPES, create_plugin, render, reserved_names
 from tests.childenv import child_venv, pip_install
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # one plugin per type; the names are unlike any real plugin's
 NAMES = {
@@ -92,8 +96,7 @@ def test_new_writes_an_installable_package(plugin_type, tmp_path):
     module = (root / f"pynomaly_{name}" / "__init__.py").read_text()
     assert f'name="{name}"' in module and f"PluginType.{plugin_type.upper()}" in module
     tests = (root / "tests" / f"test_{name}.py").read_text()
-    assert f'check_plugin("{name}").raise_for_failures()' in tests
-    assert f'pynomaly_pm("{name}"' in tests
+    assert ").raise_for_failures()" in tests and "pynomaly_pm(" in tests
     readme = (root / "README.md").read_text()
     for topic in ("## Install", "## Test", "## Publish", "unrelated `pynomaly`"):
         assert topic in readme
@@ -105,8 +108,8 @@ def test_generated_code_is_ruff_clean(tmp_path):
         pytest.fail("ruff is not installed: pip install -e '.[test]'")
     for plugin_type, name in NAMES.items():
         create_plugin(name, plugin_type, tmp_path)
-    # the longest name allowed must not make lines too long
-    create_plugin("x" * 32, "algorithm", tmp_path)
+        # the longest name allowed must not make lines too long
+        create_plugin(plugin_type[0] * 32, plugin_type, tmp_path)
     # ruff reads each package's own [tool.ruff] settings (line length 100, isort, bugbear ...)
     proc = _run([ruff, "check", "--no-cache", tmp_path])
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -169,12 +172,48 @@ def test_library_api_checks_like_the_command(tmp_path):
         "pynomaly_robust/__init__.py",
         "tests/test_robust.py",
     }
-    assert "{{" not in "".join(files.values())  # every placeholder was filled
+    text = "".join(files.values())
+    assert "{{" not in text and "{%" not in text  # every placeholder and tag was rendered
     with pytest.raises(InputError, match="plugin type 'detector'"):
         render("robust", "detector")
     assert {"files", "samples", "validation", "outputs"} <= reserved_names()
     done = create_plugin("robust", "output", tmp_path)
     assert done.root == tmp_path / "pynomaly-robust" and len(done.files) == 4
+
+
+def test_templates_are_package_data():
+    """setup.cfg ships every file of the template tree: a non-editable install has them."""
+    import configparser
+    import glob
+
+    from pynomaly.scaffold import TEMPLATES
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    patterns = config["options.package_data"]["pynomaly.scaffold"].split()
+    shipped = {
+        Path(path)
+        for pattern in patterns
+        for path in glob.glob(str(TEMPLATES.parent / pattern), recursive=True)
+    }
+    files = {p for p in TEMPLATES.rglob("*") if p.is_file()}
+    assert files and files <= shipped, sorted(files - shipped)
+
+
+def test_the_guide_walks_through_the_processing_scaffold():
+    """docs/writing-plugins.md shows the code `pynomaly plugin new glitch --type processing`
+    writes: each block headed `# pynomaly-glitch/PATH` is a verbatim piece of that file, and
+    the module's pieces, in order, are the whole module."""
+    guide = (ROOT / "docs" / "writing-plugins.md").read_text(encoding="utf-8")
+    files = render("glitch", "processing")
+    pieces: dict[str, list[str]] = {}
+    for block in re.findall(r"^```python\n# pynomaly-glitch/(\S+)\n(.*?)^```$", guide, re.M | re.S):
+        path, code = block
+        assert code in files[path], f"the guide's piece of {path} is not the scaffold's:\n{code}"
+        pieces.setdefault(path, []).append(code)
+    module = "pynomaly_glitch/__init__.py"
+    assert set(pieces) == {module, "tests/test_glitch.py"}
+    assert "".join(pieces[module]).split() == files[module].split(), "not the whole module"
 
 
 def test_the_command_imports_nothing_heavy(tmp_path):
@@ -231,17 +270,15 @@ def test_installed_packages_are_loaded_plugins(installed):
 
 def test_algorithm_plugin_detects(installed):
     detector = f"{NAMES['algorithm']}:mad"
-    proc = _cli(
-        installed, "detect", "sample:wbc", "-d", detector, "-P", "metric=manhattan", "--json"
-    )
+    proc = _cli(installed, "detect", "sample:wbc", "-d", detector, "-P", "aggregate=mean", "--json")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)["summary"]
     assert (summary["detector"], summary["rows"]) == (detector, 378)
     listed = json.loads(_cli(installed, "detectors", "--json").stdout)
     space = next(d["hyperparameters"] for d in listed if d["id"] == detector)
-    assert space["metric"]["values"] == ["euclidean", "manhattan", "chebyshev"]
-    bad = _cli(installed, "detect", "sample:wbc", "-d", detector, "-P", "metric=cosine")
-    assert bad.returncode == 2 and "parameter 'metric'" in bad.stderr
+    assert space["aggregate"]["values"] == ["max", "mean"]
+    bad = _cli(installed, "detect", "sample:wbc", "-d", detector, "-P", "aggregate=median")
+    assert bad.returncode == 2 and "parameter 'aggregate'" in bad.stderr
 
 
 def test_data_source_plugin_reads_arff(installed):
@@ -283,15 +320,50 @@ def test_output_plugin_writes_markdown(installed):
     assert len(lines) == 2 + 378
 
 
-def test_processing_plugin_rejects_mostly_missing_columns(installed):
+def _scores_csv(path: Path) -> list[float]:
+    lines = path.read_text().splitlines()
+    assert lines[0].endswith(",anomaly_score,is_anomaly"), lines[0]
+    return [float(line.split(",")[1]) for line in lines[1:]]
+
+
+def test_processing_step_is_opt_in_and_fitted_on_training_data(installed):
     _, where = installed
-    path = where / "holes.csv"
-    path.write_text("a,b\n" + "".join(f"{i},{'' if i % 5 else i}\n" for i in range(20)))
-    proc = _cli(installed, "detect", path, "-d", f"{NAMES['algorithm']}:mad")
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1] == (
-        f"Error: {path}: column 'b' is 80% missing (more than 50%); drop it or impute it first"
-    )
+    step, detector = f"{NAMES['processing']}_clip", f"{NAMES['algorithm']}:mad"
+    listed = _cli(installed, "steps")
+    assert listed.returncode == 0 and step in listed.stdout, listed.stderr
+    # training data, and a batch to score later with a glitch from a faulty sensor in it
+    train = np.array([[i % 10, (i * 7) % 13] for i in range(100)], dtype=float)
+    batch = np.array([[3, 4], [1e30, 5], [11, -2], [9, 6]], dtype=float)
+    low, high = np.quantile(train, [0.1, 0.9], axis=0)  # the step's bounds, computed here
+    clipped = np.clip(batch, low - 0.5 * (high - low), high + 0.5 * (high - low))
+    assert (clipped != batch).sum() == 1  # only the glitch is clipped
+    paths = {}
+    for label, values in (("train", train), ("batch", batch), ("clipped", clipped)):
+        paths[label] = where / f"{label}.csv"
+        paths[label].write_text("a,b\n" + "".join(f"{a!r},{b!r}\n" for a, b in values.tolist()))
+
+    model = where / "model.pkl"
+    options = f"{step}:q=0.1;margin=0.5"
+    fit = _cli(installed, "fit", paths["train"], "-d", detector, "--step", options, "--save", model)
+    assert fit.returncode == 0, fit.stderr
+    scores = {}
+    for label, size in (("batch", 1), ("batch", 4), ("clipped", 4)):
+        out = where / f"scores-{label}-{size}.csv"
+        proc = _cli(installed, "score", model, paths[label], "--batch-size", str(size), "-o", out)
+        assert proc.returncode == 0, proc.stderr
+        scores[label, size] = _scores_csv(out)
+    # the bounds come from the training data: rows scored one by one or together are clipped
+    # alike, as clipped here; the glitch no longer dominates its row's score
+    assert scores["batch", 1] == scores["batch", 4] == scores["clipped", 4]
+    assert max(scores["batch", 4]) < 100
+
+    # installed but not asked for, the step changes nothing
+    plain = [
+        _cli(installed, *flags, "detect", paths["train"], "-d", detector, "--json")
+        for flags in ((), ("-p", f"no:{NAMES['processing']}"))
+    ]
+    assert all(p.returncode == 0 for p in plain), [p.stderr for p in plain]
+    assert json.loads(plain[0].stdout)["top"] == json.loads(plain[1].stdout)["top"]
 
 
 @pytest.mark.parametrize("plugin_type", PLUGIN_TYPES)

@@ -22,7 +22,7 @@ _TRY_IT = {
     "algorithm": "pynomaly detect sample:wbc -d {name}:mad",
     "data_source": "pynomaly detect data.arff",
     "output": "pynomaly detect sample:wbc -o scores.md --format markdown",
-    "processing": "pynomaly detect sample:wbc",
+    "processing": "pynomaly detect sample:wbc --step {name}_clip",
 }
 
 
@@ -62,7 +62,8 @@ def plugin() -> None:
     default="algorithm",
     show_default=True,
     help="What the plugin provides: a detector (algorithm), a reader of ARFF files "
-    "(data_source), Markdown tables (output), or data checks and clean-up (processing).",
+    "(data_source), Markdown tables (output), or a processing step fitted on the training "
+    "data (processing).",
 )
 @click.option(
     "--directory",

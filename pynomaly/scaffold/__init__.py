@@ -4,7 +4,18 @@
 ``pynomaly_NAME`` holds a working minimal plugin of the chosen type, registered through the
 ``pynomaly.plugins`` entry point, with a README and tests that use :mod:`pynomaly.testing`.
 
-Only the standard library is imported here, so that ``pynomaly --help`` stays fast.
+The files are rendered from the template tree ``templates/`` of this package (package data):
+
+* ``templates/TYPE/`` holds the files of one plugin type, ``templates/_shared/`` the files of
+  every type; a type's file replaces the shared file of the same path (and may extend it:
+  ``{% extends "_shared/README.md.j2" %}``);
+* a path's ``{{name}}`` is the plugin name (``pynomaly_{{name}}/__init__.py.j2``);
+* a ``.j2`` file is a jinja2 template, written without its suffix; any other file is copied
+  as it is.
+
+The templates see ``name``, ``type``, ``type_label`` and ``description``. Only the standard
+library is imported at module level, and jinja2 when rendering, so that ``pynomaly --help``
+stays fast.
 """
 
 from __future__ import annotations
@@ -27,11 +38,22 @@ MAX_NAME_LENGTH = 32
 # installed plugin with one of these names would be refused ("name already used by ...")
 ADAPTER_NAMES = frozenset({"sklearn_adapter", "pyod_adapter"})
 
+TEMPLATES = Path(__file__).with_name("templates")
+SHARED = "_shared"
+NAME_IN_PATH = "{{name}}"
+
+# how the README names each type, and the one-line description of the generated plugin
 _TYPE_LABELS = {
     "algorithm": "detector (algorithm)",
     "data_source": "data source",
     "output": "output",
     "processing": "processing",
+}
+_DESCRIPTIONS = {
+    "algorithm": "a robust z-score detector (median / MAD)",
+    "data_source": "reads ARFF files, the format of many outlier-detection benchmarks",
+    "output": "detection results as Markdown tables",
+    "processing": "a step that clips glitches to bounds learnt from the training data",
 }
 
 
@@ -74,31 +96,40 @@ def render(name: str, plugin_type: str = "algorithm") -> dict[str, str]:
     """The files of the package, ``{relative path: text}``, without writing anything."""
     check_name(name)
     _check_type(plugin_type)
-    from pynomaly.scaffold import templates
+    import jinja2
 
-    kind = templates.TYPES[plugin_type]
-    fill = {
-        "{{usage}}": kind["usage"],
-        "{{description}}": kind["description"],
-        "{{type_label}}": _TYPE_LABELS[plugin_type],
-        "{{type}}": plugin_type,
-        "{{package_data}}": kind.get("package_data", ""),
-        "{{layout}}": kind.get("layout", ""),
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # Python, TOML and Markdown: nothing to escape
+    )
+    context = {
+        "name": name,
+        "type": plugin_type,
+        "type_label": _TYPE_LABELS[plugin_type],
+        "description": _DESCRIPTIONS[plugin_type],
     }
+    files = {}
+    for relative, template in _template_files(plugin_type).items():
+        path = relative.replace(NAME_IN_PATH, name)
+        if path.endswith(".j2"):
+            files[path.removesuffix(".j2")] = env.get_template(template).render(context)
+        else:
+            files[path] = (TEMPLATES / template).read_text(encoding="utf-8")
+    return dict(sorted(files.items()))
 
-    def subst(text: str) -> str:
-        for key, value in fill.items():
-            text = text.replace(key, value)
-        return text.replace("{{name}}", name)
 
-    files = {
-        "pyproject.toml": subst(templates.PYPROJECT),
-        "README.md": subst(templates.README),
-        f"pynomaly_{name}/__init__.py": subst(kind["module"]),
-        f"tests/test_{name}.py": subst(kind["tests"]),
-    }
-    if "sample" in kind:  # a data file the plugin ships, for its tests and the kit's checks
-        files[f"pynomaly_{name}/{templates.SAMPLE_NAMES[plugin_type]}"] = subst(kind["sample"])
+def _template_files(plugin_type: str) -> dict[str, str]:
+    """``{path in the package: template path}``: the shared files, replaced by the type's."""
+    files: dict[str, str] = {}
+    for kind in (SHARED, plugin_type):
+        for path in (TEMPLATES / kind).rglob("*"):
+            relative = path.relative_to(TEMPLATES / kind).as_posix()
+            if path.is_file() and not any(p.startswith(".") for p in relative.split("/")):
+                files[relative] = f"{kind}/{relative}"  # editors' hidden files left out
     return files
 
 

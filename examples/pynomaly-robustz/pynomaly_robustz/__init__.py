@@ -1,34 +1,37 @@
-"""pynomaly-robustz: a robust z-score detector and Markdown reports for pynomaly.
+"""The pynomaly plugin ``robustz``: a robust z-score detector.
 
-The detector ``robustz:mad`` measures each feature of a row as a robust z-score, its distance
-to the training median in units of the median absolute deviation (MAD), and scores the row by
-the largest (``aggregate="max"``) or the mean (``"mean"``) absolute z. The output format
-``markdown`` renders results as Markdown tables: the top anomalies on the console, every row
-in ``.md`` files.
+``robustz:mad`` measures each feature of a row as a robust z-score:
+its distance to the training median in units of the median absolute deviation (MAD). A row's
+score is the largest (``aggregate="max"``) or the mean (``"mean"``) absolute z. Medians are not
+dragged by the anomalies they look for, unlike means and standard deviations.
 
-Written against pynomaly's public plugin API only: ``pynomaly.hookimpl``, ``pynomaly.types``
-and ``pynomaly.errors``.
+Replace it with your own algorithm and keep the rules: heavy libraries (numpy, scikit-learn,
+torch ...) are imported inside the hooks, never at module level, because pynomaly imports
+every plugin module to list plugins and detectors; ``X`` is never modified; a hook returns
+``None`` for a detector that is not this plugin's. Written against pynomaly's public plugin
+API only: ``pynomaly.hookimpl``, ``pynomaly.types`` and ``pynomaly.errors``.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pynomaly import hookimpl
-from pynomaly.errors import InputError, InvalidParameterError
-from pynomaly.types import (
-    DetectorInfo,
-    FitResult,
-    OutputInfo,
-    ParamSpec,
-    PluginMetadata,
-    PluginType,
-)
+from pynomaly.errors import InvalidParameterError
+from pynomaly.types import DetectorInfo, FitResult, ParamSpec, PluginMetadata, PluginType
+
+# >>> example: what the Markdown output at the end of this module imports
+# isort: split
+import os
+import tempfile
+from pathlib import Path
+
+from pynomaly.errors import InputError
+from pynomaly.types import OutputInfo
+
+# <<< example
 
 if TYPE_CHECKING:  # numpy is imported inside the hooks that compute; here for annotations
     import numpy as np
@@ -41,19 +44,23 @@ DEFAULT_PARAMS: dict[str, Any] = {"aggregate": "max", "eps": 1e-9}
 MAD_TO_SD = 1.4826  # the MAD of normal data times this is its standard deviation
 MEAN_AD_TO_SD = 1.2533  # the same for the mean absolute deviation: sqrt(pi / 2)
 
-CONFIG_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "digits": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": 17,
-            "description": "significant digits of the scores in Markdown output",
-        },
-    },
-    "additionalProperties": False,
+PLUGIN_TYPES = [PluginType.ALGORITHM]  # what the plugin provides
+# its settings (`pynomaly --config`): the JSON Schema of each, validated by pynomaly before
+# pynomaly_initialize gets them, and their defaults; none yet
+SETTINGS: dict[str, Any] = {}
+DEFAULT_CONFIG: dict[str, Any] = {}
+
+# >>> example: the plugin also provides the Markdown output, which has a setting
+PLUGIN_TYPES.append(PluginType.OUTPUT)
+SETTINGS["digits"] = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": 17,
+    "description": "significant digits of the scores in Markdown output",
 }
-DEFAULT_CONFIG: dict[str, Any] = {"digits": 6}
+DEFAULT_CONFIG["digits"] = 6
+# <<< example
+
 _config: dict[str, Any] = dict(DEFAULT_CONFIG)
 
 
@@ -62,18 +69,17 @@ def pynomaly_plugin_metadata() -> PluginMetadata:
     return PluginMetadata(
         name="robustz",
         version=__version__,
-        plugin_types=[PluginType.ALGORITHM, PluginType.OUTPUT],
-        author="The pynomaly authors",
-        description="robust z-score detector (median / MAD) and Markdown reports",
+        plugin_types=PLUGIN_TYPES,
+        description="a robust z-score detector (median / MAD)",
         dependencies=["numpy>=1.24"],
-        pynomaly_compat=">=1.0,<2",
-        config_schema=CONFIG_SCHEMA,
+        pynomaly_compat=">=1.0,<2",  # the pynomaly versions this plugin works with
+        config_schema={"type": "object", "properties": SETTINGS, "additionalProperties": False},
     )
 
 
 @hookimpl
 def pynomaly_initialize(config: Mapping[str, Any]) -> None:
-    # config has been validated against CONFIG_SCHEMA; {} when the user gave none
+    # config has been validated against the schema; {} when the user gave none
     _config.clear()
     _config.update(DEFAULT_CONFIG)
     _config.update(config)
@@ -191,6 +197,7 @@ def _scores(state: Mapping[str, Any], X: np.ndarray) -> np.ndarray:
     return z.max(axis=1) if state["aggregate"] == "max" else z.mean(axis=1)
 
 
+# >>> example: an output format in the same plugin, Markdown tables
 FORMAT = "markdown"
 
 
@@ -255,3 +262,4 @@ def _write_atomically(dest: Path, text: str, overwrite: bool) -> None:
         raise InputError(f"{dest}: already exists (use --overwrite to replace it)") from None
     finally:
         Path(tmp).unlink(missing_ok=True)
+# <<< example

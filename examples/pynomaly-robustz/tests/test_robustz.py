@@ -1,12 +1,19 @@
-"""Tests of pynomaly-robustz, written with pynomaly's plugin test kit (pynomaly.testing)."""
+"""Tests of pynomaly-robustz, written with pynomaly's plugin test kit."""
 
 import numpy as np
 import pynomaly
 import pytest
-from pynomaly.errors import ConfigurationError, InputError, InvalidParameterError
-from pynomaly.services import outputs
+from pynomaly.errors import ConfigurationError, InvalidParameterError
 from pynomaly.testing import check_plugin
 
+# >>> example: what the tests of the Markdown output at the end import
+# isort: split
+from pynomaly.errors import InputError
+from pynomaly.services import outputs
+
+# <<< example
+
+PLUGIN = "robustz"
 DETECTOR = "robustz:mad"
 
 
@@ -21,12 +28,12 @@ def robust_z(train, X):
 
 
 def test_plugin_passes_the_conformance_checks():
-    check_plugin("robustz").raise_for_failures()
+    check_plugin(PLUGIN).raise_for_failures()
 
 
 @pytest.mark.parametrize("aggregate", ["max", "mean"])
 def test_scores_are_the_max_or_mean_robust_z(pynomaly_pm, pynomaly_dataset, aggregate):
-    pm = pynomaly_pm("robustz")
+    pm = pynomaly_pm(PLUGIN)
     X, _ = pynomaly_dataset("breast_cancer")
     result = pynomaly.detect(X, DETECTOR, manager=pm, aggregate=aggregate)
     z = robust_z(X, X)
@@ -35,7 +42,7 @@ def test_scores_are_the_max_or_mean_robust_z(pynomaly_pm, pynomaly_dataset, aggr
 
 
 def test_new_rows_are_scored_against_the_training_data(pynomaly_pm, pynomaly_dataset):
-    pm = pynomaly_pm("robustz")
+    pm = pynomaly_pm(PLUGIN)
     X, _ = pynomaly_dataset("breast_cancer")
     train, new = X.iloc[:300], X.iloc[300:]
     model = pynomaly.fit(train, DETECTOR, manager=pm)
@@ -43,7 +50,7 @@ def test_new_rows_are_scored_against_the_training_data(pynomaly_pm, pynomaly_dat
 
 
 def test_planted_anomalies_rank_first(pynomaly_pm, pynomaly_dataset):
-    pm = pynomaly_pm("robustz")
+    pm = pynomaly_pm(PLUGIN)
     X, y = pynomaly_dataset("planted")
     result = pynomaly.detect(X, DETECTOR, manager=pm)
     anomalous = y.to_numpy() == 1
@@ -51,7 +58,7 @@ def test_planted_anomalies_rank_first(pynomaly_pm, pynomaly_dataset):
 
 
 def test_a_constant_feature_does_not_break_the_scores(pynomaly_pm, pynomaly_dataset):
-    pm = pynomaly_pm("robustz")
+    pm = pynomaly_pm(PLUGIN)
     X, _ = pynomaly_dataset("wine")
     X = X.assign(constant=1.0)
     result = pynomaly.detect(X, DETECTOR, manager=pm)
@@ -59,7 +66,7 @@ def test_a_constant_feature_does_not_break_the_scores(pynomaly_pm, pynomaly_data
 
 
 def test_explain_points_at_the_deviating_feature(pynomaly_pm, pynomaly_dataset):
-    pm = pynomaly_pm("robustz")
+    pm = pynomaly_pm(PLUGIN)
     X, _ = pynomaly_dataset("wine")
     model = pynomaly.fit(X, DETECTOR, manager=pm)
     odd = X.iloc[:5].copy()
@@ -70,12 +77,12 @@ def test_explain_points_at_the_deviating_feature(pynomaly_pm, pynomaly_dataset):
 
 
 def test_explain_is_answered_by_the_plugin(pynomaly_pm, pynomaly_recorder, pynomaly_dataset):
-    pm = pynomaly_pm("robustz")
+    pm = pynomaly_pm(PLUGIN)
     X, _ = pynomaly_dataset("wine")
     model = pynomaly.fit(X, DETECTOR, manager=pm)
     recorder = pynomaly_recorder(pm)
     pynomaly.explain(model, X, manager=pm)
-    recorder.assert_called("pynomaly_explain", plugin="robustz", times=1)
+    recorder.assert_called("pynomaly_explain", plugin=PLUGIN, times=1)
 
 
 @pytest.mark.parametrize(
@@ -88,19 +95,36 @@ def test_explain_is_answered_by_the_plugin(pynomaly_pm, pynomaly_recorder, pynom
     ],
 )
 def test_bad_parameters_are_rejected(pynomaly_pm, params, message):
-    pm = pynomaly_pm("robustz")
+    pm = pynomaly_pm(PLUGIN)
     with pytest.raises(InvalidParameterError, match=message):
         pynomaly.validate_parameters(DETECTOR, params, manager=pm)
 
 
 def test_parameters_are_completed_with_their_defaults(pynomaly_pm):
-    pm = pynomaly_pm("robustz")
+    pm = pynomaly_pm(PLUGIN)
     checked = pynomaly.validate_parameters(DETECTOR, {"aggregate": "mean"}, manager=pm)
     assert checked == {"aggregate": "mean", "eps": 1e-9}
 
 
+def test_unknown_settings_are_rejected(pynomaly_pm):
+    pm = pynomaly_pm(PLUGIN, config={PLUGIN: {"colour": "red"}})
+    with pytest.raises(ConfigurationError, match="'colour' was unexpected"):
+        pm.load(PLUGIN)
+    pm = pynomaly_pm(PLUGIN)
+    pm.load(PLUGIN)
+    with pytest.raises(ConfigurationError, match="'colour' was unexpected"):
+        pm.configure(PLUGIN, {"colour": "red"})
+
+
+def test_health_check_reports_numpy(pynomaly_pm):
+    pm = pynomaly_pm(PLUGIN)
+    health = pm.health_check_all()[PLUGIN]
+    assert health == {"status": "healthy", "numpy": np.__version__}
+
+
+# >>> example: tests of the Markdown output and its setting
 def test_markdown_on_the_console_and_in_a_file(pynomaly_pm, pynomaly_dataset, tmp_path):
-    pm = pynomaly_pm("robustz")
+    pm = pynomaly_pm(PLUGIN)
     X, _ = pynomaly_dataset("wine")
     result = pynomaly.detect(X, DETECTOR, manager=pm)
     text = outputs.format_output(pm, result, "markdown", {"top": 3})
@@ -115,24 +139,19 @@ def test_markdown_on_the_console_and_in_a_file(pynomaly_pm, pynomaly_dataset, tm
     np.testing.assert_allclose(scores, result.scores, rtol=1e-5)  # 6 significant digits
     with pytest.raises(InputError, match="already exists"):
         outputs.export_data(pm, result, str(destination), "markdown")
-    pm.configure("robustz", {"digits": 17})  # every digit: the file holds the exact scores
+    pm.configure(PLUGIN, {"digits": 17})  # every digit: the file holds the exact scores
     outputs.export_data(pm, result, str(destination), "markdown", {"overwrite": True})
     rows = destination.read_text().splitlines()[2:]
     assert [float(row.split("|")[2]) for row in rows] == result.scores.tolist()
     assert [p.name for p in tmp_path.iterdir()] == ["scores.md"]  # no temporary file left
 
 
-def test_configuration_is_checked_against_the_schema(pynomaly_pm):
-    pm = pynomaly_pm("robustz", config={"robustz": {"digits": 0}})
+def test_the_digits_setting_is_checked_against_its_schema(pynomaly_pm):
+    pm = pynomaly_pm(PLUGIN, config={PLUGIN: {"digits": 0}})
     with pytest.raises(ConfigurationError, match="'digits': 0 is less than the minimum of 1"):
-        pm.load("robustz")
-    pm = pynomaly_pm("robustz")
-    pm.load("robustz")
-    with pytest.raises(ConfigurationError, match="'colour' was unexpected"):
-        pm.configure("robustz", {"colour": "red"})
-
-
-def test_health_check_reports_numpy(pynomaly_pm):
-    pm = pynomaly_pm("robustz")
-    health = pm.health_check_all()["robustz"]
-    assert health == {"status": "healthy", "numpy": np.__version__}
+        pm.load(PLUGIN)
+    pm = pynomaly_pm(PLUGIN)
+    pm.load(PLUGIN)
+    with pytest.raises(ConfigurationError, match="'digits': 18 is greater than the maximum"):
+        pm.configure(PLUGIN, {"digits": 18})
+# <<< example
