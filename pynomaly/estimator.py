@@ -178,6 +178,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         :raises ValueError: The data, ``detector``, ``contamination``, ``random_state`` or a
             detector parameter is not usable; the message says which and why.
         """
+        self._forget()
         params = dict(self._detector_params)
         pynomaly.validate_parameters(self.detector, params)
         clashing = sorted(set(params) & _fit_keywords())
@@ -186,18 +187,31 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                 f"{self.detector}: parameter {clashing[0]!r} has the name of an argument of "
                 "pynomaly.fit and cannot be passed through AnomalyDetector"
             )
-        frame = self._table(X, reset=True)
-        self.model_: Model = pynomaly.fit(
-            frame,
-            self.detector,
-            contamination=self.contamination,
-            random_state=_seed(self.random_state),
-            steps=tuple(self.steps),
-            **params,
-        )
-        self.threshold_: float = float(self.model_.threshold)
+        try:
+            frame = self._table(X, reset=True)
+            model = pynomaly.fit(
+                frame,
+                self.detector,
+                contamination=self.contamination,
+                random_state=_seed(self.random_state),
+                steps=_steps(self.steps),
+                **params,
+            )
+        except BaseException:
+            self._forget()  # not the new data's width with no model, nor an old model
+            raise
+        self.model_: Model = model
+        self.threshold_: float = float(model.threshold)
         self.offset_: float = -self.threshold_
         return self
+
+    def _forget(self) -> None:
+        """Drop what a fit set: the estimator is unfitted again."""
+        for name in _FITTED:
+            self.__dict__.pop(name, None)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "model_")
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Normality scores of the rows of ``X``: **higher = more normal**.
@@ -301,6 +315,15 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             f"X has {shape[1]} features, but {type(self).__name__} is expecting "
             f"{self.n_features_in_} features as input{detail}"
         )
+
+
+#: what fit sets, on top of the model
+_FITTED = ("model_", "threshold_", "offset_", "n_features_in_", "feature_names_in_", "_columns")
+
+
+def _steps(steps: Sequence[Step]) -> tuple[Step, ...]:
+    """The steps as a tuple; a lone step name is one step, not one per letter."""
+    return (steps,) if isinstance(steps, str) else tuple(steps)
 
 
 def _seed(random_state: Any) -> Any:

@@ -301,6 +301,24 @@ def test_processing_steps_take_the_table_as_it_is(breast_cancer):
         est.predict(frame.drop(columns="kind"))
 
 
+def test_a_lone_step_name_is_one_step(breast_cancer):
+    frame = breast_cancer.iloc[:50, :4].copy()
+    frame.iloc[0, 0] = np.nan
+    est = AnomalyDetector(steps="impute").fit(frame)
+    assert est.model_.steps[0].__class__.__name__.lower().startswith("impute")
+    assert np.isfinite(est.score_samples(frame)).all()
+
+
+def test_a_failed_refit_leaves_the_estimator_unfitted(blobs):
+    train, new = blobs
+    est = AnomalyDetector().fit(train)
+    with pytest.raises(ValueError, match="'contamination' must be in"):
+        est.set_params(contamination=0.7).fit(train[:, :1])
+    with pytest.raises(NotFittedError):
+        est.predict(new)
+    assert not hasattr(est, "n_features_in_")
+
+
 def test_pickles(blobs):
     est = AnomalyDetector("pyod:knn").fit(blobs[0])
     copy = pickle.loads(pickle.dumps(est))
