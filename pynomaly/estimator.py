@@ -2,8 +2,9 @@
 
 >>> from sklearn.pipeline import make_pipeline                          # doctest: +SKIP
 >>> from sklearn.preprocessing import StandardScaler                    # doctest: +SKIP
->>> pipe = make_pipeline(StandardScaler(), AnomalyDetector("sklearn:lof", n_neighbors=20))
->>> pipe.fit(X_train).predict(X_new)    # 1 = inlier, -1 = outlier      # doctest: +SKIP
+>>> lof = AnomalyDetector("sklearn:lof", n_neighbors=20)                 # doctest: +SKIP
+>>> make_pipeline(StandardScaler(), lof).fit(X_train).predict(X_new)    # doctest: +SKIP
+array([ 1,  1, -1, ...])                                 # 1 = inlier, -1 = outlier
 
 The estimator follows scikit-learn's conventions for outlier detectors (those of
 :class:`~sklearn.ensemble.IsolationForest`), which are the opposite of pynomaly's: see
@@ -32,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     import pandas as pd
 
-    from pynomaly.detection.results import Model
+    from pynomaly import Model
 
 __all__ = ["AnomalyDetector", "anomaly_scorer"]
 
@@ -136,9 +137,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     def set_params(self, **params: Any) -> Self:
         """Set parameters; a name that is not one of ``__init__``'s is a detector parameter.
 
-        Detector parameters are checked in :meth:`fit` (scikit-learn's convention: setting a
-        parameter never fails), for the detector set at that time. ``name__parameter`` sets a
-        parameter of a parameter value that is an estimator.
+        Detector parameters are checked in :meth:`fit`, for the detector set at that time
+        (scikit-learn's convention: setting a parameter does not validate it).
+        ``name__parameter`` sets a parameter of a parameter value that is an estimator.
 
         :returns: ``self``.
         """
