@@ -391,6 +391,20 @@ def test_cross_val_score_with_several_scorers(wbc):
     assert (auc > 0.8).all() and (f1 > 0).all() and (f1 <= 1).all()
 
 
+@pytest.mark.slow
+def test_parallel_search_in_worker_processes():
+    """n_jobs=2: estimator and scorer are pickled to loky workers, which load the plugins."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.standard_normal((300, 2)), rng.uniform(4, 6, (15, 2))])
+    y = np.r_[np.zeros(300, dtype=int), np.ones(15, dtype=int)]
+    est = AnomalyDetector("sklearn:lof", n_neighbors=20)
+    scores = cross_val_score(est, X, y, scoring=anomaly_scorer("roc_auc"), cv=CV, n_jobs=2)
+    np.testing.assert_array_equal(
+        scores, cross_val_score(est, X, y, scoring=anomaly_scorer("roc_auc"), cv=CV)
+    )
+    assert (scores > 0.95).all()
+
+
 def test_scorer_uses_pynomalys_label_convention(wbc):
     X, y = wbc
     est = AnomalyDetector("sklearn:iforest", random_state=0).fit(X)
