@@ -3,8 +3,9 @@
 >>> import pynomaly                                                    # doctest: +SKIP
 >>> res = pynomaly.detect(df, detector="sklearn:iforest", random_state=0)  # doctest: +SKIP
 
-Importing pynomaly is cheap: numpy, pandas and the detection API load on first use, so that
-plugin modules (which import :data:`hookimpl`) and ``pynomaly --help`` start fast.
+Importing pynomaly is cheap: numpy, pandas, the detection API and scikit-learn (for
+:class:`AnomalyDetector`) load on first use, so that plugin modules (which import
+:data:`hookimpl`) and ``pynomaly --help`` start fast.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
         validate_parameters,
     )
     from pynomaly.detection.results import DetectionResult, Model
+    from pynomaly.estimator import AnomalyDetector, anomaly_scorer
     from pynomaly.plugin.manager import PluginManager
     from pynomaly.types import DetectorInfo, FitResult, ParamSpec, PluginMetadata, PluginType
 
@@ -41,6 +43,8 @@ _LAZY = {
     "load_data": "pynomaly.detection.api",
     "validate_parameters": "pynomaly.detection.api",
     "default_manager": "pynomaly.detection.api",
+    "AnomalyDetector": "pynomaly.estimator",
+    "anomaly_scorer": "pynomaly.estimator",
     "DetectionResult": "pynomaly.detection.results",
     "Model": "pynomaly.detection.results",
     "PluginManager": "pynomaly.plugin.manager",
@@ -52,6 +56,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "AnomalyDetector",
     "DetectionResult",
     "DetectorInfo",
     "FitResult",
@@ -61,6 +66,7 @@ __all__ = [
     "PluginMetadata",
     "PluginType",
     "__version__",
+    "anomaly_scorer",
     "default_manager",
     "detect",
     "detectors",
