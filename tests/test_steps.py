@@ -244,12 +244,6 @@ def test_impute_column_without_values_warns_and_never_leaves_nan(pm, numeric, ca
     assert (step.transform(new.assign(empty=np.nan))["empty"] == 7.5).all()
 
 
-def test_impute_keeps_the_column_order_of_learnt_and_empty_columns(pm):
-    frame = pd.DataFrame({"e": [np.nan, np.nan, np.nan], "x": [1.0, np.nan, 3.0], "y": np.nan})
-    out = fitted(pm, "impute", frame, strategy="mean", fill_value=-5).transform(frame)
-    assert out.to_numpy().tolist() == [[-5.0, 1.0, -5.0], [-5.0, 2.0, -5.0], [-5.0, 3.0, -5.0]]
-
-
 def test_impute_needs_a_finite_number_for_numeric_columns(pm, numeric):
     train, _ = numeric
     for value in ("abc", "nan", float("inf")):
@@ -811,6 +805,25 @@ def test_steps_fitted_on_no_rows_do_not_fail(pm, messy):
         assert len(step.transform(train.iloc[:0])) == 0
     out = fitted(pm, "impute", train.iloc[:0]).transform(new)  # nothing learnt: fill_value
     assert out["x"].tolist() == [0.0, -np.inf, 4.0, 100.0]
+
+
+def test_standard_scaling_treats_rounding_noise_as_no_spread(pm):
+    """StandardScaler's test for a constant column: a variance within the rounding error of
+    the mean (here one unit in the last place of 1e8) gives scale 1, as zero spread does.
+    The pandas implementation divided by that spread (giving 0 and 1.41)."""
+    ulp = 1.4901161193847656e-08
+    frame = pd.DataFrame({"v": [1e8, 1e8 + ulp] * 2, "w": [0.0, 1.0] * 2})
+    out = fitted(pm, "scale", frame).transform(frame)
+    assert out["v"].tolist() == [0.0, ulp, 0.0, ulp]  # centred, not scaled
+    assert out["w"].tolist() == [-1.0, 1.0, -1.0, 1.0]
+
+
+def test_robust_scaling_without_numeric_columns_changes_nothing(pm, messy):
+    """The pandas implementation failed here (no percentiles to unpack)."""
+    train, new = messy
+    text = ["color", "code", "kind"]
+    out = fitted(pm, "scale", train[text], method="robust").transform(new[text])
+    pd.testing.assert_frame_equal(out, new[text])
 
 
 @pytest.mark.parametrize(

@@ -25,11 +25,15 @@ Warnings (all-missing columns, dropped constant columns, many categories) go to 
         pynomaly.detect(df, steps=[("impute", {"strategy": "median"})])       # --impute median
 
 ``scale`` — centre and scale numeric columns with training statistics
-    ``method``: ``standard`` (default; mean and population standard deviation), ``robust``
-    (median and interquartile range 25–75 %) or ``minmax`` (to [0, 1] over the training
-    range); ``columns``: the columns to scale (default: every numeric, non-boolean column).
-    A column with no spread in the training data (constant) gets scale 1 instead of a
-    division by zero, so it becomes 0 with every method. NaN stays NaN. ::
+    ``method``: ``standard`` (default; ``StandardScaler``: mean and population standard
+    deviation), ``robust`` (``RobustScaler``: median and interquartile range 25–75 %, numpy's
+    linear percentiles) or ``minmax`` (``MinMaxScaler``: to [0, 1] over the training range);
+    ``columns``: the columns to scale (default: every numeric, non-boolean column). The
+    statistics are taken over the finite training values. A column with no spread in the
+    training data (constant; for ``standard``, a variance within rounding error of zero,
+    scikit-learn's test) gets scale 1 instead of a division by zero, so it becomes 0 with
+    every method. NaN stays NaN and infinities stay infinite; a column with no finite
+    training value is left as it is (as float64). ::
 
         pynomaly.detect(df, steps=[("scale", {"method": "robust"})])          # --scale robust
 
@@ -454,9 +458,8 @@ class Scale(Step):
     }
 
     def _learn(self, data: pd.DataFrame) -> None:
-        import warnings
-
         import numpy as np
+        from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
         if "columns" in self.options:
             targets = _find(self.name, data, self.options["columns"])
@@ -472,46 +475,35 @@ class Scale(Step):
                 for c in data.columns
                 if _kind(data[c].dtype) == "number" and not _is_bool(data[c].dtype)
             ]
-        X = _matrix(self.name, data, targets)
-        method = self.options["method"]
-        with np.errstate(over="ignore", invalid="ignore"):
-            finite = bool(np.isfinite(X.sum()))  # the cheap check, as in validation
-        if X.shape[0] == 0:  # no rows: validation rejects the data after the steps
-            center, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
-        elif finite and method in ("standard", "minmax"):  # no NaN to skip: the fast way
-            with np.errstate(over="ignore", invalid="ignore"):
-                if method == "standard":
-                    center, scale = X.mean(axis=0), X.std(axis=0)
-                else:
-                    center = X.min(axis=0)
-                    scale = X.max(axis=0) - center
-        else:
-            X = np.where(np.isfinite(X), X, np.nan)  # statistics of the finite values
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # columns without finite values
-                if method == "standard":
-                    center, scale = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
-                elif method == "robust":
-                    q25, median, q75 = np.nanpercentile(X, [25, 50, 75], axis=0)
-                    center, scale = median, q75 - q25
-                else:
-                    center = np.nanmin(X, axis=0)
-                    scale = np.nanmax(X, axis=0) - center
-        center = np.where(np.isfinite(center), center, 0.0)
-        # no spread (constant column): scale 1 rather than a division by (almost) zero
-        scale = np.where(np.isfinite(scale) & (scale >= 10 * np.finfo(np.float64).eps), scale, 1.0)
+        X = _finite(_matrix(self.name, data, targets))
+        # the scaler learns from the columns with a finite value; the others stay as they are
         self.columns_ = targets
-        self.center_ = np.atleast_1d(center).astype(np.float64)
-        self.scale_ = np.atleast_1d(scale).astype(np.float64)
+        self.fitted_ = np.flatnonzero(~np.isnan(X).all(axis=0))
+        self.scaler_: Any = None
+        if self.fitted_.size:
+            scalers = {"standard": StandardScaler, "robust": RobustScaler, "minmax": MinMaxScaler}
+            scaler = scalers[self.options["method"]]().set_output(transform="default")
+            self.scaler_ = scaler.fit(X[:, self.fitted_])
 
     def _apply(self, data: pd.DataFrame) -> pd.DataFrame:
+        import numpy as np
         import pandas as pd
 
         keep = [i for i, c in enumerate(self.columns_) if c in data.columns]
         labels = [self.columns_[i] for i in keep]
         if not labels:
             return data.copy(deep=False)
-        Z = (_matrix(self.name, data, labels) - self.center_[keep]) / self.scale_[keep]
+        # absent columns as NaN: the scaler takes the columns it was fitted on
+        X = _matrix(self.name, data.reindex(columns=self.columns_), self.columns_)
+        Z = X.copy()
+        if self.scaler_ is not None:
+            F = X[:, self.fitted_]
+            scaled = self.scaler_.transform(_finite(F))
+            infinite = np.isinf(F)
+            scaled[infinite] = F[infinite]  # infinities stay
+            Z[:, self.fitted_] = scaled
+        if len(keep) < len(self.columns_):
+            Z = Z[:, keep]
         if labels == list(data.columns):  # the common case: one float64 block, no copy later
             return pd.DataFrame(Z, index=data.index, columns=data.columns)
         return _rebuild(data, {c: {c: Z[:, i]} for i, c in enumerate(labels)})
@@ -531,6 +523,15 @@ def _matrix(step: str, data: pd.DataFrame, labels: list[Any]) -> Any:
                     f"step {step}: column {label!r} is not numeric (dtype {data[label].dtype})"
                 ) from None
         raise
+
+
+def _finite(X: Any) -> Any:
+    """``X`` with infinities as NaN: scikit-learn's imputer and scalers skip NaN, and refuse
+    infinities."""
+    import numpy as np
+
+    infinite = np.isinf(X)
+    return np.where(infinite, np.nan, X) if infinite.any() else X
 
 
 class Encode(Step):
