@@ -244,6 +244,12 @@ def test_impute_column_without_values_warns_and_never_leaves_nan(pm, numeric, ca
     assert (step.transform(new.assign(empty=np.nan))["empty"] == 7.5).all()
 
 
+def test_impute_keeps_the_column_order_of_learnt_and_empty_columns(pm):
+    frame = pd.DataFrame({"e": [np.nan, np.nan, np.nan], "x": [1.0, np.nan, 3.0], "y": np.nan})
+    out = fitted(pm, "impute", frame, strategy="mean", fill_value=-5).transform(frame)
+    assert out.to_numpy().tolist() == [[-5.0, 1.0, -5.0], [-5.0, 2.0, -5.0], [-5.0, 3.0, -5.0]]
+
+
 def test_impute_needs_a_finite_number_for_numeric_columns(pm, numeric):
     train, _ = numeric
     for value in ("abc", "nan", float("inf")):
@@ -805,6 +811,26 @@ def test_steps_fitted_on_no_rows_do_not_fail(pm, messy):
         assert len(step.transform(train.iloc[:0])) == 0
     out = fitted(pm, "impute", train.iloc[:0]).transform(new)  # nothing learnt: fill_value
     assert out["x"].tolist() == [0.0, -np.inf, 4.0, 100.0]
+
+
+def test_category_column_without_a_value_gets_fill_value(pm, messy, caplog):
+    """Unlike the pandas implementation, which took the first declared category, silently."""
+    train, new = messy
+    frame = train.assign(kind=pd.Categorical([None] * len(train), categories=KINDS))
+    with caplog.at_level(logging.WARNING, logger="pynomaly.processing"):
+        step = fitted(pm, "impute", frame, strategy="most_frequent", columns="kind")
+    assert "column kind has no value in the training data; filled with 'missing'" in caplog.text
+    assert step.transform(new)["kind"].tolist() == ["a", "missing", "z", "c"]
+
+
+def test_most_frequent_tie_between_number_and_text(pm):
+    """Ties of values that do not compare go to the smaller type name ('int' < 'str') then
+    text: scikit-learn's rule since 1.8, which the fallback for older versions follows."""
+    frame = pd.DataFrame({"v": np.array(["b", 7, "b", 7, None, "a"], dtype=object)})
+    out = fitted(pm, "impute", frame, strategy="most_frequent").transform(frame)
+    assert out["v"].tolist() == ["b", 7, "b", 7, 7, "a"]
+    assert steps_module._mode(frame["v"]) == 7
+    assert steps_module._mode(pd.Series(["b", "a", "b", "a", 3])) == "a"  # comparable: min
 
 
 def test_standard_scaling_treats_rounding_noise_as_no_spread(pm):

@@ -18,9 +18,11 @@ Warnings (all-missing columns, dropped constant columns, many categories) go to 
     a warning; default again 0 / ``"missing"``), so that impute never leaves a NaN behind;
     ``columns``: the columns to impute (default: every numeric column for ``mean`` and
     ``median``, every column for ``most_frequent``, every column but dates for
-    ``constant``). Means and medians are
-    taken over the finite training values; ``most_frequent`` takes the smallest of tied values.
-    Numeric columns that get filled become float64. ::
+    ``constant``). Means, medians and most frequent values are ``SimpleImputer``'s, taken
+    over the finite training values; ``most_frequent`` takes the smallest of tied values
+    (values that do not compare, such as numbers and text in one column: by type name, then
+    text). Numeric columns that get filled become float64; text, category and date columns
+    keep their dtype (a category column gains the fill value as a category). ::
 
         pynomaly.detect(df, steps=[("impute", {"strategy": "median"})])       # --impute median
 
@@ -348,8 +350,6 @@ class Impute(Step):
         return number
 
     def _learn(self, data: pd.DataFrame) -> None:
-        import numpy as np
-
         strategy = self.options["strategy"]
         if "columns" in self.options:
             targets = _find(self.name, data, self.options["columns"])
@@ -361,91 +361,136 @@ class Impute(Step):
                 or (strategy == "most_frequent")
                 or (strategy == "constant" and _kind(data[c].dtype) == "other")
             ]
-        values: dict[Any, Any] = {}
-        empty: list[Any] = []
+        numbers, others, empty = [], [], []
         for label in targets:
-            column = data[label]
-            kind = _kind(column.dtype)
+            kind = _kind(data[label].dtype)
+            if strategy != "constant" and not _observed(data[label]):
+                empty.append(label)  # no (finite) value in training: fill_value, with a warning
             if kind == "number":
-                numbers = column.to_numpy(dtype=np.float64, na_value=np.nan)
-                numbers = numbers[np.isfinite(numbers)]
-                if strategy == "constant":
-                    values[label] = self._number_fill()
-                elif numbers.size == 0:
-                    values[label] = self._number_fill()
-                    empty.append(label)
-                elif strategy == "mean":
-                    values[label] = float(numbers.mean())
-                elif strategy == "median":
-                    values[label] = float(np.median(numbers))
-                else:
-                    found, counts = np.unique(numbers, return_counts=True)
-                    values[label] = float(found[np.argmax(counts)])  # smallest of the ties
+                numbers.append(label)
+                if strategy == "constant" or label in empty:
+                    self._number_fill()  # a wrong fill_value fails here, naming the option
             elif strategy in ("mean", "median"):
                 raise InputError(
-                    f"step impute: column {label!r} is not numeric (dtype {column.dtype}); "
+                    f"step impute: column {label!r} is not numeric (dtype {data[label].dtype}); "
                     f"strategy {strategy} needs numbers (use most_frequent or constant)"
                 )
-            elif strategy == "constant":
-                if kind == "date":
-                    raise InputError(
-                        f"step impute: strategy constant cannot fill the dates of column {label!r}"
-                    )
-                values[label] = self.options.get("fill_value", "missing")
+            elif strategy == "constant" and kind == "date":
+                raise InputError(
+                    f"step impute: strategy constant cannot fill the dates of column {label!r}"
+                )
             else:
-                mode = _mode(column)
-                if mode is None:
-                    values[label] = self.options.get("fill_value", "missing")
-                    empty.append(label)
-                else:
-                    values[label] = mode
+                others.append(label)
+        self.columns_ = targets
+        self.values_ = {
+            **self._fit_numbers(data, numbers, empty),
+            **self._fit_others(data, others, empty),
+        }
         if empty:
             log.warning(
                 "step impute: column%s %s %s no value in the training data; filled with %s",
                 "s" if len(empty) > 1 else "",
                 _shown(empty),
                 "have" if len(empty) > 1 else "has",
-                ", ".join(sorted({repr(values[c]) for c in empty})),
+                ", ".join(sorted({repr(self.values_[c]) for c in empty})),
             )
-        self.values_ = values
+
+    def _fit_numbers(
+        self, data: pd.DataFrame, numbers: list[Any], empty: list[Any]
+    ) -> dict[Any, float]:
+        """SimpleImputer over the finite values of the numeric columns; the columns without
+        any get fill_value (SimpleImputer alone would drop them, or fill 0)."""
+        import numpy as np
+        from sklearn.compose import ColumnTransformer
+        from sklearn.impute import SimpleImputer
+
+        self.numbers_ = numbers
+        self.imputer_: Any = None
+        if not numbers:
+            return {}
+        strategy = self.options["strategy"]
+        learnt = [i for i, c in enumerate(numbers) if c not in empty]
+        unseen = [i for i, c in enumerate(numbers) if c in empty]
+        fill = self._number_fill() if strategy == "constant" or unseen else 0.0
+        groups = [
+            ("learnt", SimpleImputer(strategy=strategy, fill_value=fill), learnt),
+            ("empty", SimpleImputer(strategy="constant", fill_value=fill), unseen),
+        ]
+        self.imputer_ = ColumnTransformer(
+            [
+                (name, imputer.set_params(keep_empty_features=True), at)
+                for name, imputer, at in groups
+                if at
+            ]
+        ).set_output(transform="default")
+        X = _finite(_matrix(self.name, data, numbers))
+        if X.shape[0] == 0:  # no rows (validation rejects them after the steps): fill_value
+            X = np.full((1, len(numbers)), np.nan)
+        self.imputer_.fit(X)
+        # the output holds the groups one after the other: order_ puts the columns back
+        self.order_ = np.argsort(learnt + unseen)
+        fills = [
+            t.statistics_ for _, t, _ in self.imputer_.transformers_ if hasattr(t, "statistics_")
+        ]
+        return dict(zip(numbers, np.concatenate(fills)[self.order_].tolist(), strict=True))
+
+    def _fit_others(
+        self, data: pd.DataFrame, others: list[Any], empty: list[Any]
+    ) -> dict[Any, Any]:
+        """The most frequent value of text, category and date columns (SimpleImputer's), or
+        the constant."""
+        from sklearn.impute import SimpleImputer
+
+        values = dict.fromkeys(others, self.options.get("fill_value", "missing"))
+        if self.options["strategy"] == "most_frequent":
+            modal = [c for c in others if c not in empty]
+            try:
+                imputer = SimpleImputer(strategy="most_frequent")
+                modes = imputer.fit(_objects(data, modal)).statistics_ if modal else []
+            except TypeError:  # scikit-learn < 1.8 on a tie of values that do not compare
+                modes = [_mode(data[c]) for c in modal]
+            values.update(zip(modal, map(_plain, modes), strict=True))
+        return values
 
     def _apply(self, data: pd.DataFrame) -> pd.DataFrame:
         import numpy as np
         import pandas as pd
 
+        todo = [c for c in self.columns_ if c in data.columns and data[c].hasnans]
+        if not todo:
+            return data.copy(deep=False)
         replaced: dict[Any, dict[Any, Any]] = {}
-        for label, value in self.values_.items():
-            if label not in data.columns:
-                continue  # the model's column check names it
-            column = data[label]
-            if not column.hasnans:
+        numeric = {c for c in todo if c in self.numbers_ and _kind(data[c].dtype) == "number"}
+        if numeric:  # absent, or not numeric in this batch: NaN for the imputer
+            present = [c for c in self.numbers_ if c in data.columns and c in numeric]
+            X = _matrix(self.name, data[present].reindex(columns=self.numbers_), self.numbers_)
+            filled = self.imputer_.transform(_finite(X))[:, self.order_]
+            filled = np.where(np.isnan(X), filled, X)  # infinities stay
+            replaced = {c: {c: filled[:, i]} for i, c in enumerate(self.numbers_) if c in numeric}
+        for label in todo:
+            if label in replaced:
                 continue
-            if _kind(column.dtype) == "number" and isinstance(value, float):
-                filled = column.to_numpy(dtype=np.float64, na_value=np.nan)
-                filled = np.where(np.isnan(filled), value, filled)
-            else:
-                if isinstance(column.dtype, pd.StringDtype):
-                    value = str(value)
-                elif (
-                    isinstance(column.dtype, pd.CategoricalDtype)
-                    and value not in column.cat.categories
-                ):
-                    column = column.cat.add_categories([value])
-                filled = column.fillna(value).array
-            replaced[label] = {label: filled}
-        return _rebuild(data, replaced) if replaced else data.copy(deep=False)
+            # text, category and date columns keep their dtype: pandas fills them
+            column, value = data[label], self.values_[label]
+            if isinstance(column.dtype, pd.StringDtype):
+                value = str(value)
+            elif (
+                isinstance(column.dtype, pd.CategoricalDtype) and value not in column.cat.categories
+            ):
+                column = column.cat.add_categories([value])
+            replaced[label] = {label: column.fillna(value).array}
+        return _rebuild(data, replaced)
 
 
 def _mode(column: pd.Series) -> Any:
-    """The most frequent non-missing value (the smallest of ties when they compare)."""
-    counts = column.value_counts(dropna=True)
-    if counts.empty:
-        return None
-    top = counts[counts == counts.max()].index.tolist()
+    """The most frequent value of ``column`` as scikit-learn >= 1.8 takes it: the smallest of
+    ties, by type name and then text when they do not compare."""
+    counts = column.value_counts()
+    top = counts.index[counts == counts.max()].tolist()
     try:
         return min(top)
     except TypeError:
-        return top[0]
+        return min(top, key=lambda v: (str(type(v)), str(v)))
 
 
 class Scale(Step):
@@ -532,6 +577,26 @@ def _finite(X: Any) -> Any:
 
     infinite = np.isinf(X)
     return np.where(infinite, np.nan, X) if infinite.any() else X
+
+
+def _objects(data: pd.DataFrame, labels: list[Any]) -> Any:
+    """The object matrix of ``labels``, every missing value (None, NA, NaT) as NaN: the one
+    scikit-learn's imputer and encoders recognise in text."""
+    import numpy as np
+    import pandas as pd
+
+    X = data[labels].to_numpy(dtype=object, copy=True)
+    X[pd.isna(X)] = np.nan
+    return X
+
+
+def _observed(column: pd.Series) -> bool:
+    """Whether ``column`` holds a value (a finite one, for numbers)."""
+    import numpy as np
+
+    if _kind(column.dtype) == "number":
+        return bool(np.isfinite(column.to_numpy(dtype=np.float64, na_value=np.nan)).any())
+    return bool(column.notna().any())
 
 
 class Encode(Step):
