@@ -833,6 +833,23 @@ def test_most_frequent_tie_between_number_and_text(pm):
     assert steps_module._mode(pd.Series(["b", "a", "b", "a", 3])) == "a"  # comparable: min
 
 
+def test_encode_mixed_numbers_and_text_by_their_text(pm):
+    """scikit-learn's encoders need one type per column: a column mixing numbers and text is
+    encoded by the text of its values, so 1 and "1" are one category."""
+    frame = pd.DataFrame({"v": np.array([1, "1", "x", 2.5, None], dtype=object)})
+    out = fitted(pm, "encode", frame).transform(frame)
+    assert list(out.columns) == ["v=1", "v=2.5", "v=x"]
+    assert out.to_numpy().tolist() == [
+        [1.0, 0.0, 0.0],
+        [1.0, 0.0, 0.0],
+        [0.0, 0.0, 1.0],
+        [0.0, 1.0, 0.0],
+        [0.0, 0.0, 0.0],
+    ]
+    codes = fitted(pm, "encode", frame, method="ordinal").transform(frame)["v"]
+    assert codes.tolist() == [0.0, 0.0, 2.0, 1.0, -1.0]
+
+
 def test_standard_scaling_treats_rounding_noise_as_no_spread(pm):
     """StandardScaler's test for a constant column: a variance within the rounding error of
     the mean (here one unit in the last place of 1e8) gives scale 1, as zero spread does.

@@ -43,10 +43,14 @@ Warnings (all-missing columns, dropped constant columns, many categories) go to 
     ``method``: ``onehot`` (default) or ``ordinal``; ``columns``: the columns to encode
     (default: every object, string and category column, except text columns of ISO 8601
     dates, which are for the ``datetime`` step; booleans already count as 0/1). The
-    categories are the sorted values seen in training. ``onehot`` replaces column ``c`` by
-    float columns ``c=value`` (1.0 / 0.0) in its place; ``ordinal`` replaces it by the
-    category's position (0, 1, ...). A value not seen in training, or a missing value,
-    becomes all zeros (``onehot``) or -1 (``ordinal``). ::
+    categories are the sorted values seen in training, given to ``OneHotEncoder``
+    (``handle_unknown="ignore"``) or ``OrdinalEncoder`` (``unknown_value=-1``); a missing
+    value is not a category. ``onehot`` replaces column ``c`` by float columns
+    ``c=value`` (1.0 / 0.0) in its place; ``ordinal`` replaces it by the category's position
+    (0, 1, ...). A value not seen in training, or a missing value, becomes all zeros
+    (``onehot``) or -1 (``ordinal``). A column mixing numbers and text in training is
+    encoded by the text of its values (``1`` and ``"1"`` are one category), as the encoders
+    need values of one type. ::
 
         pynomaly.detect(df, steps=[("encode", {"method": "onehot"})])         # --encode onehot
 
@@ -599,6 +603,11 @@ def _observed(column: pd.Series) -> bool:
     return bool(column.notna().any())
 
 
+def _onehot_name(column: str, category: Any) -> str:
+    """One-hot column names (OneHotEncoder's feature_name_combiner): ``color=red``."""
+    return f"{column}={category}"
+
+
 class Encode(Step):
     name = "encode"
     description = "one-hot or ordinal codes for text and categorical columns"
@@ -609,6 +618,8 @@ class Encode(Step):
     }
 
     def _learn(self, data: pd.DataFrame) -> None:
+        from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
         if "columns" in self.options:
             targets = _find(self.name, data, self.options["columns"])
         else:
@@ -618,12 +629,14 @@ class Encode(Step):
                 if _kind(data[c].dtype) == "other" and not iso_dates(data[c])
             ]
         categories: dict[Any, list[Any]] = {}
+        self.as_text_: set[Any] = set()
         for label in targets:
             values = data[label].dropna().unique().tolist()
             try:
                 values = sorted(values)
-            except TypeError:  # mixed types: by text, numbers before text of equal spelling
-                values = sorted(values, key=lambda v: (str(v), type(v).__name__))
+            except TypeError:  # numbers and text mixed: the encoders need one type, so text
+                values = sorted({str(v) for v in values})
+                self.as_text_.add(label)
             categories[label] = values
             if len(values) > MANY_CATEGORIES and self.options["method"] == "onehot":
                 log.warning(
@@ -632,40 +645,73 @@ class Encode(Step):
                     label,
                     len(values),
                 )
-        if self.options["method"] == "onehot":
-            existing = {str(c) for c in data.columns if c not in categories}
-            for label, values in categories.items():
-                for value in values:
-                    name = f"{label}={value}"
-                    if name in existing:
-                        raise DataError(
-                            f"step encode: one-hot column name {name!r} is already taken; "
-                            "rename a column first"
-                        )
-                    existing.add(name)
         self.categories_ = categories
+        # a column without any value in training has no category: the encoders need one
+        self.encoded_ = [c for c in targets if categories[c]]
+        self.encoder_: Any = None
+        if not self.encoded_:
+            return
+        known = [categories[c] for c in self.encoded_]
+        if self.options["method"] == "onehot":
+            encoder: Any = OneHotEncoder(
+                categories=known,
+                handle_unknown="ignore",
+                sparse_output=False,
+                dtype=float,
+                feature_name_combiner=_onehot_name,
+            )
+        else:
+            encoder = OrdinalEncoder(
+                categories=known,
+                handle_unknown="use_encoded_value",
+                unknown_value=-1,  # a missing value is no category: unknown too
+                dtype=float,
+            )
+        self.encoder_ = encoder.set_output(transform="default").fit(self._keys(data))
+        if self.options["method"] == "onehot":
+            names = self.encoder_.get_feature_names_out([str(c) for c in self.encoded_])
+            existing = {str(c) for c in data.columns if c not in categories}
+            for name in names:
+                if name in existing:
+                    raise DataError(
+                        f"step encode: one-hot column name {name!r} is already taken; "
+                        "rename a column first"
+                    )
+                existing.add(name)
+            self.names_ = names.tolist()
+
+    def _keys(self, data: pd.DataFrame) -> Any:
+        """The encoded columns as the encoder takes them (text for mixed columns)."""
+        import pandas as pd
+
+        X = _objects(data, self.encoded_)
+        for i, label in enumerate(self.encoded_):
+            if label in self.as_text_:
+                present = ~pd.isna(X[:, i])
+                X[present, i] = [str(v) for v in X[present, i]]
+        return X
 
     def _apply(self, data: pd.DataFrame) -> pd.DataFrame:
         import numpy as np
-        import pandas as pd
 
-        replaced: dict[Any, dict[Any, Any]] = {}
-        for label, values in self.categories_.items():
+        for label in self.categories_:
             if label not in data.columns:
                 raise DataError(f"step encode: column {label!r} (encoded in training) is missing")
-            column = data[label]
-            if isinstance(column.dtype, pd.CategoricalDtype):
-                column = column.astype(object)
-            codes = pd.Index(values, dtype=object).get_indexer(column)  # unseen, missing: -1
-            if self.options["method"] == "ordinal":
-                replaced[label] = {label: codes.astype(np.float64)}
-            else:
-                onehot = codes[:, None] == np.arange(len(values))
-                replaced[label] = {
-                    f"{label}={value}": onehot[:, i].astype(np.float64)
-                    for i, value in enumerate(values)
-                }
-        return _rebuild(data, replaced) if replaced else data.copy(deep=False)
+        if not self.categories_:
+            return data.copy(deep=False)
+        Z: Any = None if self.encoder_ is None else self.encoder_.transform(self._keys(data))
+        onehot = self.options["method"] == "onehot"
+        replaced: dict[Any, dict[Any, Any]] = {}
+        at = 0  # the encoder's first output column for the next column
+        for label, values in self.categories_.items():
+            if not values:  # no value in training: no one-hot column, ordinal code -1
+                replaced[label] = {} if onehot else {label: np.full(len(data), -1.0)}
+                continue
+            width = len(values) if onehot else 1
+            names = self.names_[at : at + width] if onehot else [label]
+            replaced[label] = dict(zip(names, Z[:, at : at + width].T, strict=True))
+            at += width
+        return _rebuild(data, replaced)
 
 
 class Drop(Step):
