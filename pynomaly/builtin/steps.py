@@ -11,6 +11,13 @@ option left out or set to ``None`` takes its default; a wrong option is an
 Warnings (all-missing columns, dropped constant columns, many categories) go to the
 ``pynomaly.processing`` logger.
 
+The statistics and codes are scikit-learn's: each step fits a transformer (``SimpleImputer``,
+``StandardScaler`` / ``RobustScaler`` / ``MinMaxScaler``, ``OneHotEncoder`` /
+``OrdinalEncoder``, ``VarianceThreshold``) on the training frame and keeps it. Around them the
+step keeps the frame: its index, the columns it does not treat (values and dtypes), the order
+of the columns and their names. scikit-learn and pandas are imported when a step is fitted,
+not with this module.
+
 ``impute`` — fill missing values (NaN, None, NA; not infinities)
     ``strategy``: ``median`` (default), ``mean``, ``most_frequent`` or ``constant``;
     ``fill_value``: the value of ``constant`` (default 0 in numeric columns, ``"missing"`` in
@@ -74,9 +81,11 @@ Warnings (all-missing columns, dropped constant columns, many categories) go to 
         pynomaly.detect(df, steps=[("datetime", {"columns": "day"})])  # "01/05/2024" text
 
 ``drop_constant`` — remove the columns that are constant in the training data
-    No options. The dropped columns are named in a warning; batches scored later lose the
-    same columns. Training data in which every column is constant is an error: nothing
-    would be left to detect anomalies on. ::
+    No options. A column is constant when all its training values are equal, a missing
+    value counting as a value of its own (1, 1, NaN is not constant): ``VarianceThreshold``
+    over the values numbered by ``pandas.factorize``. The dropped columns are named in a
+    warning; batches scored later lose the same columns. Training data in which every column
+    is constant is an error: nothing would be left to detect anomalies on. ::
 
         pynomaly.detect(df, steps=["drop_constant"])                          # --drop-constant
 
@@ -842,22 +851,26 @@ class DropConstant(Step):
 
     def _learn(self, data: pd.DataFrame) -> None:
         import numpy as np
+        import pandas as pd
+        from sklearn.feature_selection import VarianceThreshold
 
         constant: list[Any] = []
         if data.shape[0] >= 2:  # one row proves nothing (and the core rejects it anyway)
+            # every column's values numbered (a missing value is a value of its own), so that
+            # VarianceThreshold judges text, dates, NaN and infinities alike, exactly
+            judged, codes = [], []
             for label in data.columns:
-                column = data[label]
-                if _kind(column.dtype) == "number":
-                    x = column.to_numpy(dtype=np.float64, na_value=np.nan)
-                    same = (x == x[0]) | (np.isnan(x) & np.isnan(x[0]))
-                    if same.all():
-                        constant.append(label)
-                else:
-                    try:
-                        if column.nunique(dropna=False) <= 1:
-                            constant.append(label)
-                    except TypeError:  # unhashable values: not judged
-                        pass
+                try:
+                    codes.append(pd.factorize(data[label])[0])
+                except TypeError:  # unhashable values: not judged
+                    continue
+                judged.append(label)
+            if judged:
+                try:
+                    varies = VarianceThreshold(0.0).fit(np.column_stack(codes)).get_support()
+                except ValueError:  # scikit-learn's "no feature meets the variance threshold"
+                    varies = np.zeros(len(judged), dtype=bool)
+                constant = [c for c, v in zip(judged, varies, strict=True) if not v]
         if constant and len(constant) == data.shape[1]:
             raise DataError(
                 f"step drop_constant: every column is constant in the training data "
