@@ -247,6 +247,12 @@ def test_impute_column_without_values_warns_and_never_leaves_nan(pm, numeric, ca
     assert (step.transform(new.assign(empty=np.nan))["empty"] == 7.5).all()
 
 
+def test_impute_keeps_the_column_order_of_learnt_and_empty_columns(pm):
+    frame = pd.DataFrame({"e": [np.nan, np.nan, np.nan], "x": [1.0, np.nan, 3.0], "y": np.nan})
+    out = fitted(pm, "impute", frame, strategy="mean", fill_value=-5).transform(frame)
+    assert out.to_numpy().tolist() == [[-5.0, 1.0, -5.0], [-5.0, 2.0, -5.0], [-5.0, 3.0, -5.0]]
+
+
 def test_impute_needs_a_finite_number_for_numeric_columns(pm, numeric):
     train, _ = numeric
     for value in ("abc", "nan", float("inf")):
@@ -435,6 +441,455 @@ def test_drop_constant_warns_and_drops_the_same_columns_later(pm, numeric, caplo
     assert fitted(pm, "drop_constant", train).transform(new) is not new
     with pytest.raises(DataError, match="every column is constant in the training data"):
         fitted(pm, "drop_constant", pd.DataFrame({"a": [1, 1, 1], "b": ["z", "z", "z"]}))
+
+
+# --------------------------------------------------------------------------------------------
+# The same outputs as the pandas implementation the scikit-learn one replaced
+# --------------------------------------------------------------------------------------------
+
+KINDS = ["c", "b", "a", "z"]  # the declared categories of ``kind``, in their order
+
+
+@pytest.fixture
+def messy() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training rows and new rows with every kind of column the steps treat: NaN and
+    infinities, nullable integers, booleans, a constant and an empty column, text with None,
+    numbers and text mixed in an object column, categories (``z`` declared but unseen), dates
+    with NaT, ISO date text with a UTC offset; values unseen in training in the new rows."""
+    train = pd.DataFrame(
+        {
+            "x": [1.5, np.nan, 3.0, -2.0, np.inf, 2.0, np.nan, 10.0],
+            "n": pd.array([1, 2, None, 2, 5, 2, 1, None], dtype="Int64"),
+            "flag": [True, False, True, True, False, True, False, True],
+            "flat": 7.0,
+            "empty": np.nan,
+            "color": ["red", "blue", None, "red", "green", "blue", "red", "blue"],
+            "code": np.array(["A", 1, "B", None, 1, "A", 2, "A"], dtype=object),
+            "kind": pd.Categorical(["b", "a", "b", None, "b", "a", "a", "c"], categories=KINDS),
+            "when": pd.to_datetime(
+                [
+                    "2024-01-31 23:00",
+                    "2024-02-29 06:30",
+                    None,
+                    "2023-12-31 00:00",
+                    "2024-03-03 12:00",
+                    "2024-03-04 01:00",
+                    "2024-07-14 18:45",
+                    "2025-01-01 00:00",
+                ]
+            ),
+            "day": [f"2024-05-0{d}" for d in range(1, 9)],
+        },
+        index=pd.Index(range(10, 18), name="row"),
+    )
+    train.loc[11, "day"] = "2024-05-02T13:45:00+02:00"
+    new = pd.DataFrame(
+        {
+            "x": [np.nan, -np.inf, 4.0, 100.0],
+            "n": pd.array([None, 7, 2, 3], dtype="Int64"),
+            "flag": [False, True, True, False],
+            "flat": [7.0, 8.0, np.nan, 7.0],
+            "empty": [np.nan, 1.0, 2.0, np.nan],
+            "color": ["purple", None, "green", "red"],
+            "code": np.array([1, "C", None, "B"], dtype=object),
+            "kind": pd.Categorical(["a", None, "z", "c"], categories=KINDS),
+            "when": pd.to_datetime(
+                ["2024-06-01 09:00", None, "2024-12-25 23:59", "2023-01-01 00:00"]
+            ),
+            "day": ["2024-06-01", None, "2024-06-03T01:00:00Z", "2024-06-04"],
+        },
+        index=pd.Index(range(20, 24), name="row"),
+    )
+    return train, new
+
+
+INF = np.inf
+NAN = np.nan
+WHEN = pd.to_datetime(
+    ["2024-06-01 09:00", "2023-12-31 00:00", "2024-12-25 23:59", "2023-01-01 00:00"]
+)
+# (step, options) -> the columns of the new rows that differ from the input, and the new
+# column order when it changes. Each was the output of the pandas implementation (main at
+# b7b92aa) for the ``messy`` frames, fitted on the training rows.
+BEFORE_SCIKIT_LEARN = [
+    (
+        ("impute", {}),  # median; empty has no value in training: fill_value 0
+        {
+            "x": [2.0, -INF, 4.0, 100.0],
+            "n": [2.0, 7.0, 2.0, 3.0],
+            "flat": [7.0, 8.0, 7.0, 7.0],
+            "empty": [0.0, 1.0, 2.0, 0.0],
+        },
+    ),
+    (
+        ("impute", {"strategy": "mean"}),
+        {
+            "x": [2.9, -INF, 4.0, 100.0],  # the mean of the finite values
+            "n": [13 / 6, 7.0, 2.0, 3.0],
+            "flat": [7.0, 8.0, 7.0, 7.0],
+            "empty": [0.0, 1.0, 2.0, 0.0],
+        },
+    ),
+    (
+        ("impute", {"strategy": "most_frequent"}),  # the smallest of ties
+        {
+            "x": [-2.0, -INF, 4.0, 100.0],
+            "n": [2.0, 7.0, 2.0, 3.0],
+            "flat": [7.0, 8.0, 7.0, 7.0],
+            "empty": [0.0, 1.0, 2.0, 0.0],
+            "color": ["purple", "blue", "green", "red"],
+            "code": np.array([1, "C", "A", "B"], dtype=object),
+            "kind": pd.Categorical(["a", "a", "z", "c"], categories=KINDS),
+            "when": WHEN,
+            "day": ["2024-06-01", "2024-05-01", "2024-06-03T01:00:00Z", "2024-06-04"],
+        },
+    ),
+    (
+        ("impute", {"strategy": "constant"}),  # dates are not filled
+        {
+            "x": [0.0, -INF, 4.0, 100.0],
+            "n": [0.0, 7.0, 2.0, 3.0],
+            "flat": [7.0, 8.0, 0.0, 7.0],
+            "empty": [0.0, 1.0, 2.0, 0.0],
+            "color": ["purple", "missing", "green", "red"],
+            "code": np.array([1, "C", "missing", "B"], dtype=object),
+            "kind": pd.Categorical(["a", "missing", "z", "c"], categories=[*KINDS, "missing"]),
+            "day": ["2024-06-01", "missing", "2024-06-03T01:00:00Z", "2024-06-04"],
+        },
+    ),
+    (
+        ("impute", {"strategy": "constant", "fill_value": -1}),
+        {
+            "x": [-1.0, -INF, 4.0, 100.0],
+            "n": [-1.0, 7.0, 2.0, 3.0],
+            "flat": [7.0, 8.0, -1.0, 7.0],
+            "empty": [-1.0, 1.0, 2.0, -1.0],
+            "color": ["purple", "-1", "green", "red"],
+            "code": np.array([1, "C", -1, "B"], dtype=object),
+            "kind": pd.Categorical(["a", -1, "z", "c"], categories=[*KINDS, -1]),
+            "day": ["2024-06-01", "-1", "2024-06-03T01:00:00Z", "2024-06-04"],
+        },
+    ),
+    (
+        ("impute", {"strategy": "median", "fill_value": 7.5}),
+        {
+            "x": [2.0, -INF, 4.0, 100.0],
+            "n": [2.0, 7.0, 2.0, 3.0],
+            "flat": [7.0, 8.0, 7.0, 7.0],
+            "empty": [7.5, 1.0, 2.0, 7.5],
+        },
+    ),
+    (
+        ("impute", {"strategy": "most_frequent", "columns": "color,kind,when"}),
+        {
+            "color": ["purple", "blue", "green", "red"],
+            "kind": pd.Categorical(["a", "a", "z", "c"], categories=KINDS),
+            "when": WHEN,
+        },
+    ),
+    (
+        ("scale", {}),  # empty has no value in training: left as it is
+        {
+            "x": [NAN, -INF, 0.27994262920760815, 24.71129936005341],
+            "n": [NAN, 3.5970073030870457, -0.12403473458920836, 0.6201736729460424],
+            "flat": [0.0, 1.0, NAN, 0.0],
+        },
+    ),
+    (
+        ("scale", {"method": "robust"}),
+        {
+            "x": [NAN, -INF, 1.3333333333333333, 65.33333333333333],
+            "n": [NAN, 6.666666666666667, 0.0, 1.3333333333333333],
+            "flat": [0.0, 1.0, NAN, 0.0],
+        },
+    ),
+    (
+        ("scale", {"method": "minmax"}),
+        {"x": [NAN, -INF, 0.5, 8.5], "n": [NAN, 1.5, 0.25, 0.5], "flat": [0.0, 1.0, NAN, 0.0]},
+    ),
+    (
+        ("scale", {"columns": "flag,n"}),
+        {
+            "n": [NAN, 3.5970073030870457, -0.12403473458920836, 0.6201736729460424],
+            "flag": [
+                -1.2909944487358056,
+                0.7745966692414834,
+                0.7745966692414834,
+                -1.2909944487358056,
+            ],
+        },
+    ),
+    (
+        ("encode", {}),  # unseen (purple, C, z) and missing values: zeros
+        {
+            "color=blue": [0.0, 0.0, 0.0, 0.0],
+            "color=green": [0.0, 0.0, 1.0, 0.0],
+            "color=red": [0.0, 0.0, 0.0, 1.0],
+            "code=1": [1.0, 0.0, 0.0, 0.0],
+            "code=2": [0.0, 0.0, 0.0, 0.0],
+            "code=A": [0.0, 0.0, 0.0, 0.0],
+            "code=B": [0.0, 0.0, 0.0, 1.0],
+            "kind=a": [1.0, 0.0, 0.0, 0.0],
+            "kind=b": [0.0, 0.0, 0.0, 0.0],
+            "kind=c": [0.0, 0.0, 0.0, 1.0],
+        },
+        [
+            "x",
+            "n",
+            "flag",
+            "flat",
+            "empty",
+            "color=blue",
+            "color=green",
+            "color=red",
+            "code=1",
+            "code=2",
+            "code=A",
+            "code=B",
+            "kind=a",
+            "kind=b",
+            "kind=c",
+            "when",
+            "day",
+        ],
+    ),
+    (
+        ("encode", {"method": "ordinal"}),  # unseen and missing values: -1
+        {
+            "color": [-1.0, -1.0, 1.0, 2.0],
+            "code": [0.0, -1.0, -1.0, 3.0],
+            "kind": [0.0, -1.0, -1.0, 2.0],
+        },
+    ),
+    (
+        ("encode", {"columns": "n,kind"}),
+        {
+            "n=1": [0.0, 0.0, 0.0, 0.0],
+            "n=2": [0.0, 0.0, 1.0, 0.0],
+            "n=5": [0.0, 0.0, 0.0, 0.0],
+            "kind=a": [1.0, 0.0, 0.0, 0.0],
+            "kind=b": [0.0, 0.0, 0.0, 0.0],
+            "kind=c": [0.0, 0.0, 0.0, 1.0],
+        },
+        [
+            "x",
+            "n=1",
+            "n=2",
+            "n=5",
+            "flag",
+            "flat",
+            "empty",
+            "color",
+            "code",
+            "kind=a",
+            "kind=b",
+            "kind=c",
+            "when",
+            "day",
+        ],
+    ),
+    (
+        ("encode", {"method": "ordinal", "columns": "n,flag"}),
+        {"n": [-1.0, -1.0, 1.0, -1.0], "flag": [0.0, 1.0, 1.0, 0.0]},
+    ),
+    (
+        ("drop", {"columns": "color,day"}),
+        {},
+        ["x", "n", "flag", "flat", "empty", "code", "kind", "when"],
+    ),
+    (
+        ("datetime", {}),  # the offsets of day are turned to UTC; NaT: NaN features
+        {
+            "when_year": [2024.0, NAN, 2024.0, 2023.0],
+            "when_month": [6.0, NAN, 12.0, 1.0],
+            "when_day": [1.0, NAN, 25.0, 1.0],
+            "when_dayofweek": [5.0, NAN, 2.0, 6.0],
+            "when_hour": [9.0, NAN, 23.0, 0.0],
+            "day_year": [2024.0, NAN, 2024.0, 2024.0],
+            "day_month": [6.0, NAN, 6.0, 6.0],
+            "day_day": [1.0, NAN, 3.0, 4.0],
+            "day_dayofweek": [5.0, NAN, 0.0, 1.0],
+            "day_hour": [0.0, NAN, 1.0, 0.0],
+        },
+        [
+            "x",
+            "n",
+            "flag",
+            "flat",
+            "empty",
+            "color",
+            "code",
+            "kind",
+            "when_year",
+            "when_month",
+            "when_day",
+            "when_dayofweek",
+            "when_hour",
+            "day_year",
+            "day_month",
+            "day_day",
+            "day_dayofweek",
+            "day_hour",
+        ],
+    ),
+    (
+        ("datetime", {"mode": "drop"}),
+        {},
+        ["x", "n", "flag", "flat", "empty", "color", "code", "kind"],
+    ),
+    (
+        ("drop_constant", {}),  # flat, and empty (NaN throughout)
+        {},
+        ["x", "n", "flag", "color", "code", "kind", "when", "day"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "case", BEFORE_SCIKIT_LEARN, ids=lambda c: f"{c[0][0]}-{'-'.join(map(str, c[0][1].values()))}"
+)
+def test_outputs_equal_the_pandas_implementation(pm, messy, case):
+    (name, options), changes, *order = case
+    train, new = messy
+    step = fitted(pm, name, train, **options)
+    columns = order[0] if order else list(new.columns)
+    expected = pd.DataFrame(
+        {c: changes[c] if c in changes else new[c] for c in columns}, index=new.index
+    )
+    # scikit-learn's MinMaxScaler (x * scale + min) and SimpleImputer's mean differ from the
+    # pandas arithmetic in the last bit at most
+    pd.testing.assert_frame_equal(
+        step.transform(new), expected, check_exact=False, rtol=1e-15, atol=1e-15
+    )
+
+
+@pytest.mark.parametrize("case", BEFORE_SCIKIT_LEARN, ids=lambda c: c[0][0])
+def test_steps_never_modify_messy_input_and_pickle_with_their_state(pm, messy, case):
+    (name, options), *_ = case
+    train, new = messy
+    before, before_new = train.copy(), new.copy()
+    step = fitted(pm, name, train, **options)
+    out_train, out_new = step.transform(train), step.transform(new)
+    pd.testing.assert_frame_equal(train, before)
+    pd.testing.assert_frame_equal(new, before_new)
+    assert out_train.index.equals(train.index) and out_new.index.equals(new.index)
+    clone = pickle.loads(pickle.dumps(step))
+    pd.testing.assert_frame_equal(clone.transform(new), out_new)
+    pd.testing.assert_frame_equal(clone.transform(train), out_train)
+    assert repr(clone) == repr(step)
+
+
+def test_steps_work_under_a_global_pandas_output_of_scikit_learn(pm, messy):
+    """``sklearn.set_config(transform_output="pandas")``, common in notebooks, does not
+    change what the steps give."""
+    import sklearn
+
+    train, new = messy
+    for (name, options), *_ in BEFORE_SCIKIT_LEARN:
+        expected = fitted(pm, name, train, **options).transform(new)
+        with sklearn.config_context(transform_output="pandas"):
+            out = fitted(pm, name, train, **options).transform(new)
+        pd.testing.assert_frame_equal(out, expected)
+
+
+def test_the_warnings_are_the_pandas_implementations(pm, messy, caplog):
+    train, _ = messy
+    with caplog.at_level(logging.WARNING, logger="pynomaly.processing"):
+        fitted(pm, "impute", train, strategy="median", fill_value=7.5)
+        fitted(pm, "impute", train.assign(color=None), strategy="most_frequent")
+        fitted(pm, "drop_constant", train)
+    assert [r.getMessage() for r in caplog.records] == [
+        "step impute: column empty has no value in the training data; filled with 7.5",
+        "step impute: columns empty, color have no value in the training data; "
+        "filled with 'missing', 0.0",
+        "step drop_constant: dropping 2 constant columns: flat, empty",
+    ]
+
+
+def test_steps_fitted_on_no_rows_do_not_fail(pm, messy):
+    """Validation rejects empty training data after the steps, with its own message."""
+    train, new = messy
+    for (name, options), *_ in BEFORE_SCIKIT_LEARN:
+        step = fitted(pm, name, train.iloc[:0], **options)
+        assert len(step.transform(train.iloc[:0])) == 0
+    out = fitted(pm, "impute", train.iloc[:0]).transform(new)  # nothing learnt: fill_value
+    assert out["x"].tolist() == [0.0, -np.inf, 4.0, 100.0]
+
+
+def test_category_column_without_a_value_gets_fill_value(pm, messy, caplog):
+    """Unlike the pandas implementation, which took the first declared category, silently."""
+    train, new = messy
+    frame = train.assign(kind=pd.Categorical([None] * len(train), categories=KINDS))
+    with caplog.at_level(logging.WARNING, logger="pynomaly.processing"):
+        step = fitted(pm, "impute", frame, strategy="most_frequent", columns="kind")
+    assert "column kind has no value in the training data; filled with 'missing'" in caplog.text
+    assert step.transform(new)["kind"].tolist() == ["a", "missing", "z", "c"]
+
+
+def test_most_frequent_tie_between_number_and_text(pm):
+    """Ties of values that do not compare go to the smaller type name ('int' < 'str') then
+    text: scikit-learn's rule since 1.8, which the fallback for older versions follows."""
+    frame = pd.DataFrame({"v": np.array(["b", 7, "b", 7, None, "a"], dtype=object)})
+    out = fitted(pm, "impute", frame, strategy="most_frequent").transform(frame)
+    assert out["v"].tolist() == ["b", 7, "b", 7, 7, "a"]
+    assert steps_module._mode(frame["v"]) == 7
+    assert steps_module._mode(pd.Series(["b", "a", "b", "a", 3])) == "a"  # comparable: min
+
+
+def test_encode_mixed_numbers_and_text_by_their_text(pm):
+    """scikit-learn's encoders need one type per column: a column mixing numbers and text is
+    encoded by the text of its values, so 1 and "1" are one category."""
+    frame = pd.DataFrame({"v": np.array([1, "1", "x", 2.5, None], dtype=object)})
+    out = fitted(pm, "encode", frame).transform(frame)
+    assert list(out.columns) == ["v=1", "v=2.5", "v=x"]
+    assert out.to_numpy().tolist() == [
+        [1.0, 0.0, 0.0],
+        [1.0, 0.0, 0.0],
+        [0.0, 0.0, 1.0],
+        [0.0, 1.0, 0.0],
+        [0.0, 0.0, 0.0],
+    ]
+    codes = fitted(pm, "encode", frame, method="ordinal").transform(frame)["v"]
+    assert codes.tolist() == [0.0, 0.0, 2.0, 1.0, -1.0]
+
+
+def test_standard_scaling_treats_rounding_noise_as_no_spread(pm):
+    """StandardScaler's test for a constant column: a variance within the rounding error of
+    the mean (here one unit in the last place of 1e8) gives scale 1, as zero spread does.
+    The pandas implementation divided by that spread (giving 0 and 1.41)."""
+    ulp = 1.4901161193847656e-08
+    frame = pd.DataFrame({"v": [1e8, 1e8 + ulp] * 2, "w": [0.0, 1.0] * 2})
+    out = fitted(pm, "scale", frame).transform(frame)
+    assert out["v"].tolist() == [0.0, ulp, 0.0, ulp]  # centred, not scaled
+    assert out["w"].tolist() == [-1.0, 1.0, -1.0, 1.0]
+
+
+def test_robust_scaling_without_numeric_columns_changes_nothing(pm, messy):
+    """The pandas implementation failed here (no percentiles to unpack)."""
+    train, new = messy
+    text = ["color", "code", "kind"]
+    out = fitted(pm, "scale", train[text], method="robust").transform(new[text])
+    pd.testing.assert_frame_equal(out, new[text])
+
+
+@pytest.mark.parametrize(
+    ("values", "constant"),
+    [
+        ([1.0, 1.0, np.nan], False),  # a missing value counts as a value of its own
+        ([np.nan, np.nan, np.nan], True),
+        ([np.inf, np.inf, np.inf], True),
+        ([1.0, np.inf, 1.0], False),
+        ([0.0, -0.0, 0.0], True),
+        (["a", "a", None], False),
+        (pd.array([3, 3, 3], dtype="Int64"), True),
+        (pd.Categorical(["u", "u", "u"], categories=["u", "w"]), True),
+        (pd.to_datetime(["2024-01-01", "2024-01-01", None]), False),
+    ],
+)
+def test_drop_constant_decides_like_the_pandas_implementation(pm, values, constant):
+    frame = pd.DataFrame({"v": values, "other": [1.0, 2.0, 3.0]})
+    step = fitted(pm, "drop_constant", frame)
+    assert step.columns_ == (["v"] if constant else [])
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,6 +11,13 @@ option left out or set to ``None`` takes its default; a wrong option is an
 Warnings (all-missing columns, dropped constant columns, many categories) go to the
 ``pynomaly.processing`` logger.
 
+The statistics and codes are scikit-learn's: each step fits a transformer (``SimpleImputer``,
+``StandardScaler`` / ``RobustScaler`` / ``MinMaxScaler``, ``OneHotEncoder`` /
+``OrdinalEncoder``, ``VarianceThreshold``) on the training frame and keeps it. Around them the
+step keeps the frame: its index, the columns it does not treat (values and dtypes), the order
+of the columns and their names. scikit-learn and pandas are imported when a step is fitted,
+not with this module.
+
 ``impute`` — fill missing values (NaN, None, NA; not infinities)
     ``strategy``: ``median`` (default), ``mean``, ``most_frequent`` or ``constant``;
     ``fill_value``: the value of ``constant`` (default 0 in numeric columns, ``"missing"`` in
@@ -18,18 +25,24 @@ Warnings (all-missing columns, dropped constant columns, many categories) go to 
     a warning; default again 0 / ``"missing"``), so that impute never leaves a NaN behind;
     ``columns``: the columns to impute (default: every numeric column for ``mean`` and
     ``median``, every column for ``most_frequent``, every column but dates for
-    ``constant``). Means and medians are
-    taken over the finite training values; ``most_frequent`` takes the smallest of tied values.
-    Numeric columns that get filled become float64. ::
+    ``constant``). Means, medians and most frequent values are ``SimpleImputer``'s, taken
+    over the finite training values; ``most_frequent`` takes the smallest of tied values
+    (values that do not compare, such as numbers and text in one column: by type name, then
+    text). Numeric columns that get filled become float64; text, category and date columns
+    keep their dtype (a category column gains the fill value as a category). ::
 
         pynomaly.detect(df, steps=[("impute", {"strategy": "median"})])       # --impute median
 
 ``scale`` — centre and scale numeric columns with training statistics
-    ``method``: ``standard`` (default; mean and population standard deviation), ``robust``
-    (median and interquartile range 25–75 %) or ``minmax`` (to [0, 1] over the training
-    range); ``columns``: the columns to scale (default: every numeric, non-boolean column).
-    A column with no spread in the training data (constant) gets scale 1 instead of a
-    division by zero, so it becomes 0 with every method. NaN stays NaN. ::
+    ``method``: ``standard`` (default; ``StandardScaler``: mean and population standard
+    deviation), ``robust`` (``RobustScaler``: median and interquartile range 25–75 %, numpy's
+    linear percentiles) or ``minmax`` (``MinMaxScaler``: to [0, 1] over the training range);
+    ``columns``: the columns to scale (default: every numeric, non-boolean column). The
+    statistics are taken over the finite training values. A column with no spread in the
+    training data (constant; for ``standard``, a variance within rounding error of zero,
+    scikit-learn's test) gets scale 1 instead of a division by zero, so it becomes 0 with
+    every method. NaN stays NaN and infinities stay infinite; a column with no finite
+    training value is left as it is (as float64). ::
 
         pynomaly.detect(df, steps=[("scale", {"method": "robust"})])          # --scale robust
 
@@ -37,10 +50,14 @@ Warnings (all-missing columns, dropped constant columns, many categories) go to 
     ``method``: ``onehot`` (default) or ``ordinal``; ``columns``: the columns to encode
     (default: every object, string and category column, except text columns of ISO 8601
     dates, which are for the ``datetime`` step; booleans already count as 0/1). The
-    categories are the sorted values seen in training. ``onehot`` replaces column ``c`` by
-    float columns ``c=value`` (1.0 / 0.0) in its place; ``ordinal`` replaces it by the
-    category's position (0, 1, ...). A value not seen in training, or a missing value,
-    becomes all zeros (``onehot``) or -1 (``ordinal``). ::
+    categories are the sorted values seen in training, given to ``OneHotEncoder``
+    (``handle_unknown="ignore"``) or ``OrdinalEncoder`` (``unknown_value=-1``); a missing
+    value is not a category. ``onehot`` replaces column ``c`` by float columns
+    ``c=value`` (1.0 / 0.0) in its place; ``ordinal`` replaces it by the category's position
+    (0, 1, ...). A value not seen in training, or a missing value, becomes all zeros
+    (``onehot``) or -1 (``ordinal``). A column mixing numbers and text in training is
+    encoded by the text of its values (``1`` and ``"1"`` are one category), as the encoders
+    need values of one type. ::
 
         pynomaly.detect(df, steps=[("encode", {"method": "onehot"})])         # --encode onehot
 
@@ -64,9 +81,11 @@ Warnings (all-missing columns, dropped constant columns, many categories) go to 
         pynomaly.detect(df, steps=[("datetime", {"columns": "day"})])  # "01/05/2024" text
 
 ``drop_constant`` — remove the columns that are constant in the training data
-    No options. The dropped columns are named in a warning; batches scored later lose the
-    same columns. Training data in which every column is constant is an error: nothing
-    would be left to detect anomalies on. ::
+    No options. A column is constant when all its training values are equal, a missing
+    value counting as a value of its own (1, 1, NaN is not constant): ``VarianceThreshold``
+    over the values numbered by ``pandas.factorize``. The dropped columns are named in a
+    warning; batches scored later lose the same columns. Training data in which every column
+    is constant is an error: nothing would be left to detect anomalies on. ::
 
         pynomaly.detect(df, steps=["drop_constant"])                          # --drop-constant
 
@@ -344,8 +363,6 @@ class Impute(Step):
         return number
 
     def _learn(self, data: pd.DataFrame) -> None:
-        import numpy as np
-
         strategy = self.options["strategy"]
         if "columns" in self.options:
             targets = _find(self.name, data, self.options["columns"])
@@ -357,91 +374,136 @@ class Impute(Step):
                 or (strategy == "most_frequent")
                 or (strategy == "constant" and _kind(data[c].dtype) == "other")
             ]
-        values: dict[Any, Any] = {}
-        empty: list[Any] = []
+        numbers, others, empty = [], [], []
         for label in targets:
-            column = data[label]
-            kind = _kind(column.dtype)
+            kind = _kind(data[label].dtype)
+            if strategy != "constant" and not _observed(data[label]):
+                empty.append(label)  # no (finite) value in training: fill_value, with a warning
             if kind == "number":
-                numbers = column.to_numpy(dtype=np.float64, na_value=np.nan)
-                numbers = numbers[np.isfinite(numbers)]
-                if strategy == "constant":
-                    values[label] = self._number_fill()
-                elif numbers.size == 0:
-                    values[label] = self._number_fill()
-                    empty.append(label)
-                elif strategy == "mean":
-                    values[label] = float(numbers.mean())
-                elif strategy == "median":
-                    values[label] = float(np.median(numbers))
-                else:
-                    found, counts = np.unique(numbers, return_counts=True)
-                    values[label] = float(found[np.argmax(counts)])  # smallest of the ties
+                numbers.append(label)
+                if strategy == "constant" or label in empty:
+                    self._number_fill()  # a wrong fill_value fails here, naming the option
             elif strategy in ("mean", "median"):
                 raise InputError(
-                    f"step impute: column {label!r} is not numeric (dtype {column.dtype}); "
+                    f"step impute: column {label!r} is not numeric (dtype {data[label].dtype}); "
                     f"strategy {strategy} needs numbers (use most_frequent or constant)"
                 )
-            elif strategy == "constant":
-                if kind == "date":
-                    raise InputError(
-                        f"step impute: strategy constant cannot fill the dates of column {label!r}"
-                    )
-                values[label] = self.options.get("fill_value", "missing")
+            elif strategy == "constant" and kind == "date":
+                raise InputError(
+                    f"step impute: strategy constant cannot fill the dates of column {label!r}"
+                )
             else:
-                mode = _mode(column)
-                if mode is None:
-                    values[label] = self.options.get("fill_value", "missing")
-                    empty.append(label)
-                else:
-                    values[label] = mode
+                others.append(label)
+        self.columns_ = targets
+        self.values_ = {
+            **self._fit_numbers(data, numbers, empty),
+            **self._fit_others(data, others, empty),
+        }
         if empty:
             log.warning(
                 "step impute: column%s %s %s no value in the training data; filled with %s",
                 "s" if len(empty) > 1 else "",
                 _shown(empty),
                 "have" if len(empty) > 1 else "has",
-                ", ".join(sorted({repr(values[c]) for c in empty})),
+                ", ".join(sorted({repr(self.values_[c]) for c in empty})),
             )
-        self.values_ = values
+
+    def _fit_numbers(
+        self, data: pd.DataFrame, numbers: list[Any], empty: list[Any]
+    ) -> dict[Any, float]:
+        """SimpleImputer over the finite values of the numeric columns; the columns without
+        any get fill_value (SimpleImputer alone would drop them, or fill 0)."""
+        import numpy as np
+        from sklearn.compose import ColumnTransformer
+        from sklearn.impute import SimpleImputer
+
+        self.numbers_ = numbers
+        self.imputer_: Any = None
+        if not numbers:
+            return {}
+        strategy = self.options["strategy"]
+        learnt = [i for i, c in enumerate(numbers) if c not in empty]
+        unseen = [i for i, c in enumerate(numbers) if c in empty]
+        fill = self._number_fill() if strategy == "constant" or unseen else 0.0
+        groups = [
+            ("learnt", SimpleImputer(strategy=strategy, fill_value=fill), learnt),
+            ("empty", SimpleImputer(strategy="constant", fill_value=fill), unseen),
+        ]
+        self.imputer_ = ColumnTransformer(
+            [
+                (name, imputer.set_params(keep_empty_features=True), at)
+                for name, imputer, at in groups
+                if at
+            ]
+        ).set_output(transform="default")
+        X = _finite(_matrix(self.name, data, numbers))
+        if X.shape[0] == 0:  # no rows (validation rejects them after the steps): fill_value
+            X = np.full((1, len(numbers)), np.nan)
+        self.imputer_.fit(X)
+        # the output holds the groups one after the other: order_ puts the columns back
+        self.order_ = np.argsort(learnt + unseen)
+        fills = [
+            t.statistics_ for _, t, _ in self.imputer_.transformers_ if hasattr(t, "statistics_")
+        ]
+        return dict(zip(numbers, np.concatenate(fills)[self.order_].tolist(), strict=True))
+
+    def _fit_others(
+        self, data: pd.DataFrame, others: list[Any], empty: list[Any]
+    ) -> dict[Any, Any]:
+        """The most frequent value of text, category and date columns (SimpleImputer's), or
+        the constant."""
+        from sklearn.impute import SimpleImputer
+
+        values = dict.fromkeys(others, self.options.get("fill_value", "missing"))
+        if self.options["strategy"] == "most_frequent":
+            modal = [c for c in others if c not in empty]
+            try:
+                imputer = SimpleImputer(strategy="most_frequent")
+                modes = imputer.fit(_objects(data, modal)).statistics_ if modal else []
+            except TypeError:  # scikit-learn < 1.8 on a tie of values that do not compare
+                modes = [_mode(data[c]) for c in modal]
+            values.update(zip(modal, map(_plain, modes), strict=True))
+        return values
 
     def _apply(self, data: pd.DataFrame) -> pd.DataFrame:
         import numpy as np
         import pandas as pd
 
+        todo = [c for c in self.columns_ if c in data.columns and data[c].hasnans]
+        if not todo:
+            return data.copy(deep=False)
         replaced: dict[Any, dict[Any, Any]] = {}
-        for label, value in self.values_.items():
-            if label not in data.columns:
-                continue  # the model's column check names it
-            column = data[label]
-            if not column.hasnans:
+        numeric = {c for c in todo if c in self.numbers_ and _kind(data[c].dtype) == "number"}
+        if numeric:  # absent, or not numeric in this batch: NaN for the imputer
+            present = [c for c in self.numbers_ if c in data.columns and c in numeric]
+            X = _matrix(self.name, data[present].reindex(columns=self.numbers_), self.numbers_)
+            filled = self.imputer_.transform(_finite(X))[:, self.order_]
+            filled = np.where(np.isnan(X), filled, X)  # infinities stay
+            replaced = {c: {c: filled[:, i]} for i, c in enumerate(self.numbers_) if c in numeric}
+        for label in todo:
+            if label in replaced:
                 continue
-            if _kind(column.dtype) == "number" and isinstance(value, float):
-                filled = column.to_numpy(dtype=np.float64, na_value=np.nan)
-                filled = np.where(np.isnan(filled), value, filled)
-            else:
-                if isinstance(column.dtype, pd.StringDtype):
-                    value = str(value)
-                elif (
-                    isinstance(column.dtype, pd.CategoricalDtype)
-                    and value not in column.cat.categories
-                ):
-                    column = column.cat.add_categories([value])
-                filled = column.fillna(value).array
-            replaced[label] = {label: filled}
-        return _rebuild(data, replaced) if replaced else data.copy(deep=False)
+            # text, category and date columns keep their dtype: pandas fills them
+            column, value = data[label], self.values_[label]
+            if isinstance(column.dtype, pd.StringDtype):
+                value = str(value)
+            elif (
+                isinstance(column.dtype, pd.CategoricalDtype) and value not in column.cat.categories
+            ):
+                column = column.cat.add_categories([value])
+            replaced[label] = {label: column.fillna(value).array}
+        return _rebuild(data, replaced)
 
 
 def _mode(column: pd.Series) -> Any:
-    """The most frequent non-missing value (the smallest of ties when they compare)."""
-    counts = column.value_counts(dropna=True)
-    if counts.empty:
-        return None
-    top = counts[counts == counts.max()].index.tolist()
+    """The most frequent value of ``column`` as scikit-learn >= 1.8 takes it: the smallest of
+    ties, by type name and then text when they do not compare."""
+    counts = column.value_counts()
+    top = counts.index[counts == counts.max()].tolist()
     try:
         return min(top)
     except TypeError:
-        return top[0]
+        return min(top, key=lambda v: (str(type(v)), str(v)))
 
 
 class Scale(Step):
@@ -454,9 +516,8 @@ class Scale(Step):
     }
 
     def _learn(self, data: pd.DataFrame) -> None:
-        import warnings
-
         import numpy as np
+        from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
         if "columns" in self.options:
             targets = _find(self.name, data, self.options["columns"])
@@ -472,46 +533,35 @@ class Scale(Step):
                 for c in data.columns
                 if _kind(data[c].dtype) == "number" and not _is_bool(data[c].dtype)
             ]
-        X = _matrix(self.name, data, targets)
-        method = self.options["method"]
-        with np.errstate(over="ignore", invalid="ignore"):
-            finite = bool(np.isfinite(X.sum()))  # the cheap check, as in validation
-        if X.shape[0] == 0:  # no rows: validation rejects the data after the steps
-            center, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
-        elif finite and method in ("standard", "minmax"):  # no NaN to skip: the fast way
-            with np.errstate(over="ignore", invalid="ignore"):
-                if method == "standard":
-                    center, scale = X.mean(axis=0), X.std(axis=0)
-                else:
-                    center = X.min(axis=0)
-                    scale = X.max(axis=0) - center
-        else:
-            X = np.where(np.isfinite(X), X, np.nan)  # statistics of the finite values
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # columns without finite values
-                if method == "standard":
-                    center, scale = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
-                elif method == "robust":
-                    q25, median, q75 = np.nanpercentile(X, [25, 50, 75], axis=0)
-                    center, scale = median, q75 - q25
-                else:
-                    center = np.nanmin(X, axis=0)
-                    scale = np.nanmax(X, axis=0) - center
-        center = np.where(np.isfinite(center), center, 0.0)
-        # no spread (constant column): scale 1 rather than a division by (almost) zero
-        scale = np.where(np.isfinite(scale) & (scale >= 10 * np.finfo(np.float64).eps), scale, 1.0)
+        X = _finite(_matrix(self.name, data, targets))
+        # the scaler learns from the columns with a finite value; the others stay as they are
         self.columns_ = targets
-        self.center_ = np.atleast_1d(center).astype(np.float64)
-        self.scale_ = np.atleast_1d(scale).astype(np.float64)
+        self.fitted_ = np.flatnonzero(~np.isnan(X).all(axis=0))
+        self.scaler_: Any = None
+        if self.fitted_.size:
+            scalers = {"standard": StandardScaler, "robust": RobustScaler, "minmax": MinMaxScaler}
+            scaler = scalers[self.options["method"]]().set_output(transform="default")
+            self.scaler_ = scaler.fit(X[:, self.fitted_])
 
     def _apply(self, data: pd.DataFrame) -> pd.DataFrame:
+        import numpy as np
         import pandas as pd
 
         keep = [i for i, c in enumerate(self.columns_) if c in data.columns]
         labels = [self.columns_[i] for i in keep]
         if not labels:
             return data.copy(deep=False)
-        Z = (_matrix(self.name, data, labels) - self.center_[keep]) / self.scale_[keep]
+        # absent columns as NaN: the scaler takes the columns it was fitted on
+        X = _matrix(self.name, data.reindex(columns=self.columns_), self.columns_)
+        Z = X.copy()
+        if self.scaler_ is not None:
+            F = X[:, self.fitted_]
+            scaled = self.scaler_.transform(_finite(F))
+            infinite = np.isinf(F)
+            scaled[infinite] = F[infinite]  # infinities stay
+            Z[:, self.fitted_] = scaled
+        if len(keep) < len(self.columns_):
+            Z = Z[:, keep]
         if labels == list(data.columns):  # the common case: one float64 block, no copy later
             return pd.DataFrame(Z, index=data.index, columns=data.columns)
         return _rebuild(data, {c: {c: Z[:, i]} for i, c in enumerate(labels)})
@@ -533,6 +583,40 @@ def _matrix(step: str, data: pd.DataFrame, labels: list[Any]) -> Any:
         raise
 
 
+def _finite(X: Any) -> Any:
+    """``X`` with infinities as NaN: scikit-learn's imputer and scalers skip NaN, and refuse
+    infinities."""
+    import numpy as np
+
+    infinite = np.isinf(X)
+    return np.where(infinite, np.nan, X) if infinite.any() else X
+
+
+def _objects(data: pd.DataFrame, labels: list[Any]) -> Any:
+    """The object matrix of ``labels``, every missing value (None, NA, NaT) as NaN: the one
+    scikit-learn's imputer and encoders recognise in text."""
+    import numpy as np
+    import pandas as pd
+
+    X = data[labels].to_numpy(dtype=object, copy=True)
+    X[pd.isna(X)] = np.nan
+    return X
+
+
+def _observed(column: pd.Series) -> bool:
+    """Whether ``column`` holds a value (a finite one, for numbers)."""
+    import numpy as np
+
+    if _kind(column.dtype) == "number":
+        return bool(np.isfinite(column.to_numpy(dtype=np.float64, na_value=np.nan)).any())
+    return bool(column.notna().any())
+
+
+def _onehot_name(column: str, category: Any) -> str:
+    """One-hot column names (OneHotEncoder's feature_name_combiner): ``color=red``."""
+    return f"{column}={category}"
+
+
 class Encode(Step):
     name = "encode"
     description = "one-hot or ordinal codes for text and categorical columns"
@@ -543,6 +627,8 @@ class Encode(Step):
     }
 
     def _learn(self, data: pd.DataFrame) -> None:
+        from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
         if "columns" in self.options:
             targets = _find(self.name, data, self.options["columns"])
         else:
@@ -552,12 +638,14 @@ class Encode(Step):
                 if _kind(data[c].dtype) == "other" and not iso_dates(data[c])
             ]
         categories: dict[Any, list[Any]] = {}
+        self.as_text_: set[Any] = set()
         for label in targets:
             values = data[label].dropna().unique().tolist()
             try:
                 values = sorted(values)
-            except TypeError:  # mixed types: by text, numbers before text of equal spelling
-                values = sorted(values, key=lambda v: (str(v), type(v).__name__))
+            except TypeError:  # numbers and text mixed: the encoders need one type, so text
+                values = sorted({str(v) for v in values})
+                self.as_text_.add(label)
             categories[label] = values
             if len(values) > MANY_CATEGORIES and self.options["method"] == "onehot":
                 log.warning(
@@ -566,40 +654,73 @@ class Encode(Step):
                     label,
                     len(values),
                 )
-        if self.options["method"] == "onehot":
-            existing = {str(c) for c in data.columns if c not in categories}
-            for label, values in categories.items():
-                for value in values:
-                    name = f"{label}={value}"
-                    if name in existing:
-                        raise DataError(
-                            f"step encode: one-hot column name {name!r} is already taken; "
-                            "rename a column first"
-                        )
-                    existing.add(name)
         self.categories_ = categories
+        # a column without any value in training has no category: the encoders need one
+        self.encoded_ = [c for c in targets if categories[c]]
+        self.encoder_: Any = None
+        if not self.encoded_:
+            return
+        known = [categories[c] for c in self.encoded_]
+        if self.options["method"] == "onehot":
+            encoder: Any = OneHotEncoder(
+                categories=known,
+                handle_unknown="ignore",
+                sparse_output=False,
+                dtype=float,
+                feature_name_combiner=_onehot_name,
+            )
+        else:
+            encoder = OrdinalEncoder(
+                categories=known,
+                handle_unknown="use_encoded_value",
+                unknown_value=-1,  # a missing value is no category: unknown too
+                dtype=float,
+            )
+        self.encoder_ = encoder.set_output(transform="default").fit(self._keys(data))
+        if self.options["method"] == "onehot":
+            names = self.encoder_.get_feature_names_out([str(c) for c in self.encoded_])
+            existing = {str(c) for c in data.columns if c not in categories}
+            for name in names:
+                if name in existing:
+                    raise DataError(
+                        f"step encode: one-hot column name {name!r} is already taken; "
+                        "rename a column first"
+                    )
+                existing.add(name)
+            self.names_ = names.tolist()
+
+    def _keys(self, data: pd.DataFrame) -> Any:
+        """The encoded columns as the encoder takes them (text for mixed columns)."""
+        import pandas as pd
+
+        X = _objects(data, self.encoded_)
+        for i, label in enumerate(self.encoded_):
+            if label in self.as_text_:
+                present = ~pd.isna(X[:, i])
+                X[present, i] = [str(v) for v in X[present, i]]
+        return X
 
     def _apply(self, data: pd.DataFrame) -> pd.DataFrame:
         import numpy as np
-        import pandas as pd
 
-        replaced: dict[Any, dict[Any, Any]] = {}
-        for label, values in self.categories_.items():
+        for label in self.categories_:
             if label not in data.columns:
                 raise DataError(f"step encode: column {label!r} (encoded in training) is missing")
-            column = data[label]
-            if isinstance(column.dtype, pd.CategoricalDtype):
-                column = column.astype(object)
-            codes = pd.Index(values, dtype=object).get_indexer(column)  # unseen, missing: -1
-            if self.options["method"] == "ordinal":
-                replaced[label] = {label: codes.astype(np.float64)}
-            else:
-                onehot = codes[:, None] == np.arange(len(values))
-                replaced[label] = {
-                    f"{label}={value}": onehot[:, i].astype(np.float64)
-                    for i, value in enumerate(values)
-                }
-        return _rebuild(data, replaced) if replaced else data.copy(deep=False)
+        if not self.categories_:
+            return data.copy(deep=False)
+        Z: Any = None if self.encoder_ is None else self.encoder_.transform(self._keys(data))
+        onehot = self.options["method"] == "onehot"
+        replaced: dict[Any, dict[Any, Any]] = {}
+        at = 0  # the encoder's first output column for the next column
+        for label, values in self.categories_.items():
+            if not values:  # no value in training: no one-hot column, ordinal code -1
+                replaced[label] = {} if onehot else {label: np.full(len(data), -1.0)}
+                continue
+            width = len(values) if onehot else 1
+            names = self.names_[at : at + width] if onehot else [label]
+            replaced[label] = dict(zip(names, Z[:, at : at + width].T, strict=True))
+            at += width
+        return _rebuild(data, replaced)
 
 
 class Drop(Step):
@@ -730,22 +851,26 @@ class DropConstant(Step):
 
     def _learn(self, data: pd.DataFrame) -> None:
         import numpy as np
+        import pandas as pd
+        from sklearn.feature_selection import VarianceThreshold
 
         constant: list[Any] = []
         if data.shape[0] >= 2:  # one row proves nothing (and the core rejects it anyway)
+            # every column's values numbered (a missing value is a value of its own), so that
+            # VarianceThreshold judges text, dates, NaN and infinities alike, exactly
+            judged, codes = [], []
             for label in data.columns:
-                column = data[label]
-                if _kind(column.dtype) == "number":
-                    x = column.to_numpy(dtype=np.float64, na_value=np.nan)
-                    same = (x == x[0]) | (np.isnan(x) & np.isnan(x[0]))
-                    if same.all():
-                        constant.append(label)
-                else:
-                    try:
-                        if column.nunique(dropna=False) <= 1:
-                            constant.append(label)
-                    except TypeError:  # unhashable values: not judged
-                        pass
+                try:
+                    codes.append(pd.factorize(data[label])[0])
+                except TypeError:  # unhashable values: not judged
+                    continue
+                judged.append(label)
+            if judged:
+                try:
+                    varies = VarianceThreshold(0.0).fit(np.column_stack(codes)).get_support()
+                except ValueError:  # scikit-learn's "no feature meets the variance threshold"
+                    varies = np.zeros(len(judged), dtype=bool)
+                constant = [c for c, v in zip(judged, varies, strict=True) if not v]
         if constant and len(constant) == data.shape[1]:
             raise DataError(
                 f"step drop_constant: every column is constant in the training data "
