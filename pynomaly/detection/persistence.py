@@ -79,6 +79,13 @@ def load_model(path: str | os.PathLike[str], *, manager: PluginManager | None = 
         _warn_on_versions(where, header, manager)
     else:
         header, payload = {}, data  # pynomaly 1.0 wrote a bare pickle
+        if data.startswith(b"\x80"):
+            warnings.warn(
+                f"{where}: saved by pynomaly 1.0, which recorded no versions; if scoring fails, "
+                "fit the model again with this pynomaly",
+                VersionMismatchWarning,
+                stacklevel=2,
+            )
     try:
         obj = pickle.loads(payload)
     except Exception as exc:  # unpickling can raise almost anything on a foreign file
