@@ -30,7 +30,14 @@ from pynomaly.testing import (
     check_plugin,
     iter_checks,
 )
-from pynomaly.types import DetectorInfo, FitResult, OutputInfo, ParamSpec, PluginMetadata
+from pynomaly.types import (
+    DetectorInfo,
+    FitResult,
+    OutputInfo,
+    ParamSpec,
+    PluginMetadata,
+    StepInfo,
+)
 
 pytestmark = [
     # R-graph's lasso solver and LSCP's tiny pools warn on small data: not what is tested here
@@ -248,6 +255,14 @@ class Unmarked(MaxZ):
         return {"status": "healthy"}
 
 
+class Greedy(MaxZ):
+    """Scores every detector id it is asked about, as if all were its own."""
+
+    @hookimpl
+    def pynomaly_score(self, detector_id: str, state: Any, X: np.ndarray) -> Any:
+        return self.scores(state, X) if state is not None else np.zeros(len(X))
+
+
 BAD_DETECTORS = [
     pytest.param(
         Inverted(),
@@ -356,6 +371,15 @@ BAD_DETECTORS = [
         "PluginLoadError",
         "make pynomaly_initialize work after pynomaly_cleanup",
         id="no-restart",
+    ),
+    pytest.param(
+        Greedy(),
+        {("foreign_detector", "")},
+        "foreign_detector — maxz_t: expected pynomaly_score to return None for another plugin's "
+        "detector (conformance-other:none), got array(",
+        "start each of these hooks with `if not pynomaly.is_mine(detector_id, 'yournamespace'): "
+        "return None`",
+        id="answers-for-others",
     ),
     pytest.param(
         Unmarked(),
@@ -613,6 +637,92 @@ class SloppyProcessing:
     def pynomaly_preprocess(self, data: Any, source: str) -> Any:
         data[data.columns[0]] = 0.0  # modifies the caller's frame
         return data
+
+
+class Step:
+    """A processing step: centre columns by their training means."""
+
+    def fit(self, data: Any) -> Any:
+        self.means = data.mean()
+        return self
+
+    def transform(self, data: Any) -> Any:
+        return data - self.means
+
+
+class InPlaceStep(Step):
+    def transform(self, data: Any) -> Any:
+        data -= self.means  # modifies the caller's frame
+        return data
+
+
+class BatchStep(Step):
+    def transform(self, data: Any) -> Any:
+        return data - data.mean()  # statistics of the scored batch, not of the training data
+
+
+class UnpicklableStep(Step):
+    def fit(self, data: Any) -> Any:
+        self.shift = lambda frame: frame - data.mean()  # a lambda: cannot be pickled
+        return self
+
+    def transform(self, data: Any) -> Any:
+        return self.shift(data)
+
+
+class SteppingPlugin:
+    def __init__(self) -> None:
+        self.steps = {
+            "centre": Step,
+            "inplace": InPlaceStep,
+            "batch": BatchStep,
+            "nopickle": UnpicklableStep,
+        }
+
+    @hookimpl
+    def pynomaly_plugin_metadata(self) -> PluginMetadata:
+        return PluginMetadata(
+            "stepping", "1.0", ["processing"], description="x", pynomaly_compat=">=1"
+        )
+
+    @hookimpl
+    def pynomaly_processing_steps(self) -> list[StepInfo]:
+        return [StepInfo(name, "a step") for name in self.steps]
+
+    @hookimpl
+    def pynomaly_create_step(self, name: str, options: Any) -> Any:
+        if name == "conformance_no_such_step":
+            raise KeyError(name)  # should return None: the name is not its own
+        return self.steps[name]()
+
+
+def test_broken_processing_steps_fail_with_how_to_fix() -> None:
+    pm = isolated()
+    pm.register(SteppingPlugin(), "stepping")
+    report = check_plugin("stepping", manager=pm)
+    assert failures(report) == {
+        ("step_input_unchanged", "inplace"),
+        ("step_fitted_on_training", "batch"),
+        ("step_pickle", "nopickle"),
+        ("unknown_step", ""),
+    }, str(report)
+    lines = "\n".join(r.line("stepping") for r in report.failures)
+    assert (
+        "step_input_unchanged — inplace: expected fit and transform to leave their input "
+        "unchanged, got the input DataFrame was modified in place; work on a copy"
+    ) in lines
+    assert (
+        "step_fitted_on_training — batch: expected each new row transformed the same alone as "
+        "within its batch, got rows that change with the batch they are in; learn every "
+        "statistic"
+    ) in lines
+    assert "step_pickle — nopickle: expected the fitted step to pickle" in lines
+    assert "no lambdas" in lines
+    assert "unknown_step — stepping: expected None for a step that is not its own" in lines
+    assert {(r.check, r.target) for r in report.results if r.passed} >= {
+        (check, "centre")
+        for check in ("step_input_unchanged", "step_fitted_on_training", "step_pickle")
+    }
 
 
 def test_broken_data_source_fails() -> None:

@@ -388,7 +388,7 @@ def test_check_option_fails_a_bad_local_plugin(
         "--pynomaly-check=badplugin", "--pynomaly-check=goodplugin", "-p", "no:cacheprovider", "-rA"
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(passed=16 + 18 + 1, failed=1, skipped=1)  # bad, good, regular
+    result.assert_outcomes(passed=17 + 19 + 1, failed=1, skipped=1)  # bad, good, regular
     result.stdout.fnmatch_lines(
         [
             "PASSED pynomaly-check[[]goodplugin::scores_finite::good:maxz[]]",

@@ -45,6 +45,7 @@ class AlgorithmChecks(SuiteBase):
 
     def algorithm_checks(self) -> Iterator[tuple[str, str, Callable[[], str | None]]]:
         yield "detector_list", "", self.check_detector_list
+        yield "foreign_detector", "", self.check_foreign_detector
         own = {d.id: d for d in self.own_detectors()}
         if self.detector_filter is None:
             selected = [d for d in own.values() if d.available]
@@ -117,6 +118,49 @@ class AlgorithmChecks(SuiteBase):
         )
         available = sum(i.available for i in infos)
         return f"{len(infos)} detectors, {available} available"
+
+    def check_foreign_detector(self) -> str:
+        """Owner hooks are called on every plugin: only the owner may answer."""
+        import numpy as np
+
+        other = "conformance-other:none"
+        X = np.zeros((5, 2))
+        calls: dict[str, dict[str, Any]] = {
+            "pynomaly_validate_parameters": {"detector_id": other, "params": {}},
+            "pynomaly_fit": {
+                "detector_id": other,
+                "X": X,
+                "params": {},
+                "contamination": CONTAMINATION,
+                "random_state": SEED,
+            },
+            "pynomaly_score": {"detector_id": other, "state": None, "X": X},
+            "pynomaly_explain": {"detector_id": other, "state": None, "X": X},
+        }
+        fix = (
+            "start each of these hooks with `if not pynomaly.is_mine(detector_id, "
+            "'yournamespace'): return None`"
+        )
+        checked = []
+        for hook, kwargs in calls.items():
+            if not self.implements(hook):
+                continue
+            try:
+                answer = self.hook(hook, **kwargs)
+            except Exception as exc:
+                raise _Problem(
+                    f"{hook} to return None for another plugin's detector ({other})",
+                    _describe(exc),
+                    fix,
+                ) from exc
+            _expect(
+                answer is None,
+                f"{hook} to return None for another plugin's detector ({other})",
+                repr(answer)[:80],
+                fix,
+            )
+            checked.append(hook.removeprefix("pynomaly_"))
+        return "None from " + ", ".join(checked) if checked else "no owner hooks"
 
     def fit_width(self, detector: str, X: np.ndarray) -> np.ndarray:
         """``X``, or its first column if the detector fits one feature only."""

@@ -19,7 +19,7 @@ from pynomaly.testing._core import (
     _raiser,
     _skip,
 )
-from pynomaly.types import OutputInfo, SourceInfo
+from pynomaly.types import OutputInfo, SourceInfo, StepInfo
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -439,6 +439,152 @@ class ProcessingChecks(SuiteBase):
             yield "preprocess_pure", "", self.check_preprocess
         if self.implements("pynomaly_postprocess"):
             yield "postprocess", "", self.check_postprocess
+        if self.implements("pynomaly_processing_steps"):
+            yield "processing_steps", "", self.check_step_list
+            for info in self.own_steps():
+                yield "step_input_unchanged", info.name, partial(self.check_step_pure, info)
+                yield "step_fitted_on_training", info.name, partial(self.check_step_state, info)
+                yield "step_pickle", info.name, partial(self.check_step_pickle, info)
+        if self.implements("pynomaly_create_step"):
+            yield "unknown_step", "", self.check_unknown_step
+
+    # --- processing steps -------------------------------------------------------------------
+
+    def own_steps(self) -> list[StepInfo]:
+        try:
+            infos = list(self.hook("pynomaly_processing_steps") or [])
+        except Exception:  # check_step_list reports it
+            return []
+        return [i for i in infos if isinstance(i, StepInfo)]
+
+    def check_step_list(self) -> str:
+        fix = "return [StepInfo('name', 'description', options={...}), ...]"
+        infos = list(self.hook("pynomaly_processing_steps") or [])
+        wrong = [type(i).__name__ for i in infos if not isinstance(i, StepInfo)]
+        _expect(not wrong, "StepInfo objects", ", ".join(wrong), fix)
+        names = [i.name for i in infos]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        _expect(not dupes, "unique step names", ", ".join(dupes), fix)
+        return ", ".join(names) or "no steps"
+
+    def check_unknown_step(self) -> str:
+        name = "conformance_no_such_step"
+        try:
+            step = self.hook("pynomaly_create_step", name=name, options={})
+        except Exception as exc:
+            raise _Problem(
+                f"None for a step that is not its own ({name!r})",
+                _describe(exc),
+                "return None for step names that are not yours, so that other plugins get "
+                "their turn",
+            ) from exc
+        _expect(
+            step is None,
+            f"None for a step that is not its own ({name!r})",
+            repr(step)[:80],
+            "return None for step names that are not yours",
+        )
+        return "None for unknown steps"
+
+    def fitted_step(self, info: StepInfo) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
+        """The step created with its default options and fitted on breast-cancer training rows;
+        the training rows and new rows (copies the step may not change)."""
+
+        def make() -> tuple[Any, pd.DataFrame, pd.DataFrame]:
+            train, test = self.breast_cancer()
+            fitted = self.new_step(info).fit(train.copy())
+            _expect(
+                fitted is not None and hasattr(fitted, "transform"),
+                "fit to return the fitted step (self)",
+                type(fitted).__name__,
+                "end fit with `return self`",
+            )
+            return fitted, train.copy(), test.copy()
+
+        result: tuple[Any, pd.DataFrame, pd.DataFrame] = self.memo.get(
+            "step-" + info.name, make
+        )
+        return result
+
+    def new_step(self, info: StepInfo) -> Any:
+        """The unfitted step with its default options (skipped if it needs others)."""
+        from pynomaly.types import ProcessingStep
+
+        try:
+            step = self.hook("pynomaly_create_step", name=info.name, options={})
+        except InputError as exc:
+            raise _skip(f"step {info.name!r} needs options the kit cannot guess: {exc}") from exc
+        _expect(
+            isinstance(step, ProcessingStep),
+            f"pynomaly_create_step({info.name!r}) to return a step with fit and transform",
+            type(step).__name__,
+            "return an object with fit(frame) -> self and transform(frame) -> frame",
+        )
+        return step
+
+    def check_step_pure(self, info: StepInfo) -> str:
+        train, test = (f.copy() for f in self.breast_cancer())
+        step = self.new_step(info)
+        before_train, before_test = train.copy(deep=True), test.copy(deep=True)
+        fitted = step.fit(train)
+        fitted.transform(test)
+        _expect(
+            train.equals(before_train) and test.equals(before_test),
+            "fit and transform to leave their input unchanged",
+            "the input DataFrame was modified in place",
+            "work on a copy in transform (frame = frame.copy()) and never assign into the "
+            "frame fit receives",
+        )
+        return "inputs unchanged"
+
+    def check_step_state(self, info: StepInfo) -> str:
+        import numpy as np
+        import pandas as pd
+
+        fitted, _, test = self.fitted_step(info)
+        batch = fitted.transform(test.copy())  # copies: purity is another check's concern
+        alone = pd.concat([fitted.transform(test.iloc[[i]].copy()) for i in range(5)])
+        same = (
+            list(alone.columns) == list(batch.columns)
+            and np.allclose(
+                alone.to_numpy(dtype=float), batch.iloc[:5].to_numpy(dtype=float), equal_nan=True
+            )
+        )
+        _expect(
+            same,
+            "each new row transformed the same alone as within its batch",
+            "rows that change with the batch they are in",
+            "learn every statistic (medians, quantiles, scales, categories) in fit from the "
+            "training data and only apply it in transform; never compute it from the frame "
+            "transform receives",
+        )
+        return f"{batch.shape[1]} columns out, batch-independent"
+
+    def check_step_pickle(self, info: StepInfo) -> str:
+        import pickle
+
+        import numpy as np
+
+        fitted, _, test = self.fitted_step(info)
+        test = test.copy()
+        try:
+            restored = pickle.loads(pickle.dumps(fitted))
+        except Exception as exc:
+            raise _Problem(
+                "the fitted step to pickle (it is saved in the model)",
+                _describe(exc),
+                "keep only picklable state on the step (no lambdas, open files or locks); "
+                "define its class at module level",
+            ) from exc
+        a, b = fitted.transform(test.copy()), restored.transform(test.copy())
+        _expect(
+            list(a.columns) == list(b.columns)
+            and np.allclose(a.to_numpy(dtype=float), b.to_numpy(dtype=float), equal_nan=True),
+            "the unpickled step to transform like the original",
+            "different output",
+            "keep everything transform needs on the step object",
+        )
+        return "pickles"
 
     def good_frame(self) -> pd.DataFrame:
         return self.breast_cancer()[0].copy()
