@@ -174,7 +174,9 @@ def pynomaly_fit(
     entry = CATALOG.get(detector_id)
     if entry is None:
         return None
-    model = _build(entry, params, contamination, random_state, n_rows=X.shape[0])
+    # contamination is not passed on: pynomaly sets the threshold itself, and given one,
+    # IsolationForest.fit scores every training row a second time just to set offset_
+    model = _build(entry, params, random_state, n_rows=X.shape[0])
     model.fit(X)
     if entry.training_attribute is not None:
         raw = getattr(_final_step(model), entry.training_attribute)
@@ -297,12 +299,7 @@ def _check_combinations(detector_id: str, entry: Entry, args: Mapping[str, Any])
 
 
 def _build(
-    entry: Entry,
-    params: Mapping[str, Any],
-    contamination: float,
-    random_state: int | None,
-    *,
-    n_rows: int,
+    entry: Entry, params: Mapping[str, Any], random_state: int | None, *, n_rows: int
 ) -> Any:
     """The unfitted model: detector (plus scaler and feature map), seeded where possible."""
     detector_args, map_args = _split(entry, params)
@@ -310,8 +307,7 @@ def _build(
         # Nystroem caps its default size at the row count anyway, but warns; same result
         map_args["n_components"] = min(entry.params["n_components"].default, n_rows)
     detector = _construct(
-        entry.module, entry.estimator, {**detector_args, **entry.fixed}, random_state,
-        contamination,
+        entry.module, entry.estimator, {**detector_args, **entry.fixed}, random_state
     )
     if not entry.standardize and entry.feature_map is None:
         return detector
@@ -320,26 +316,20 @@ def _build(
 
     steps: list[Any] = [StandardScaler()] if entry.standardize else []
     if entry.feature_map is not None:
-        steps.append(_construct(*entry.feature_map, map_args, random_state, None))
+        steps.append(_construct(*entry.feature_map, map_args, random_state))
     return make_pipeline(*steps, detector)
 
 
 def _construct(
-    module: str,
-    name: str,
-    args: Mapping[str, Any],
-    random_state: int | None,
-    contamination: float | None,
+    module: str, name: str, args: Mapping[str, Any], random_state: int | None
 ) -> Any:
-    """``name(**args)`` plus the seed, contamination and configured n_jobs where it takes
-    them (a user's own n_jobs wins over the plugin configuration)."""
+    """``name(**args)`` plus the seed and configured n_jobs where it takes them (a user's own
+    n_jobs wins over the plugin configuration)."""
     cls = _class(module, name)
     accepted = _constructor_names(module, name)
     kwargs = dict(args)
     if "random_state" in accepted:
         kwargs["random_state"] = random_state
-    if contamination is not None and "contamination" in accepted:
-        kwargs["contamination"] = contamination
     if "n_jobs" in accepted and "n_jobs" not in kwargs and _config.get("n_jobs") is not None:
         kwargs["n_jobs"] = _config["n_jobs"]
     return cls(**kwargs)

@@ -257,7 +257,7 @@ def _fit(
             f"{prepared.source}: need at least 2 rows to fit a detector, got {X.shape[0]}"
         )
     # (only at fit time: a scored batch of one row is constant in every column, and fine)
-    if not np.any(X[1:] != X[0]):
+    if _every_row_equal(X):
         raise DataError(
             f"{prepared.source}: every column is constant in the training data; nothing to detect"
         )
@@ -279,6 +279,15 @@ def _fit(
         text_columns=text_columns(prepared.frame),
     )
     return model, prepared
+
+
+def _every_row_equal(X: np.ndarray) -> bool:
+    """Whether every row equals the first, without a boolean copy of the whole matrix for
+    ordinary data (its first rows already differ)."""
+    head = X[:1024]
+    if np.any(head != X[0]):
+        return False
+    return not np.any(X[1024:] != X[0])
 
 
 def _make_step(pm: PluginManager, spec: StepSpec) -> ProcessingStep:
