@@ -203,3 +203,19 @@ def test_trace_prints_hook_calls(tmp_path, cli_env):
     proc = run_cli("detect", "sample:wbc", "-d", "pyod:ecod", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "pynomaly_fit" in proc.stderr and "pynomaly_read_data" in proc.stderr
+
+
+def test_a_plugin_that_fails_to_import_shows_where(tmp_path, cli_env):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "boomer.py").write_text(
+        'def helper():\n    raise RuntimeError("boom")\n\n\nhelper()\n'
+    )
+    proc = run_cli("--plugins-dir", str(plugins), "plugins", "list", "--json", env=cli_env)
+    row = next(r for r in json.loads(proc.stdout) if r["name"] == "boomer")
+    assert row["reason"] == f"import failed: RuntimeError: boom (at {plugins / 'boomer.py'}:2)"
+    assert "Traceback" not in proc.stderr
+    debug = run_cli("--debug", "--plugins-dir", str(plugins), "plugins", "list", env=cli_env)
+    assert debug.returncode == 0
+    assert f'File "{plugins / "boomer.py"}", line 5, in <module>' in debug.stderr
+    assert debug.stderr.rstrip().endswith("RuntimeError: boom")

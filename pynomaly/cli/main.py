@@ -95,9 +95,17 @@ def plugins() -> None:
 @click.pass_obj
 @handles_errors
 def plugins_list(ctx: Context, as_json: bool, stats: bool) -> None:
-    """List every discovered plugin: name, version, types, status and reason."""
+    """List every discovered plugin: name, version, types, status and reason.
+
+    A plugin that failed to import is shown with the file and line that raised; --debug (or
+    PYNOMALY_TRACE=1) also prints its full traceback to stderr.
+    """
     pm = ctx.manager()
     records = pm.load_all()
+    if ctx.debug:
+        for record in records:
+            if record.traceback:
+                click.echo(f"plugin {record.name} failed:\n{record.traceback}", err=True)
     rows = [r.to_dict() for r in records]
     if as_json:
         doc: dict[str, Any] | list[Any] = rows

@@ -115,4 +115,15 @@ def _tag(exc: BaseException, plugin: str) -> None:
 
 
 def _short(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    return " ".join(describe(exc).split())
+
+
+def describe(exc: BaseException | None) -> str:
+    """``Type: message`` of an exception, for one-line reports."""
+    return f"{type(exc).__name__}: {exc}" if exc is not None else ""
+
+
+def raised_at(exc: BaseException) -> str:
+    """`` (at FILE:LINE)``: where the innermost traceback frame of ``exc`` raised it."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""

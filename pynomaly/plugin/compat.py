@@ -48,3 +48,11 @@ def is_compatible(version: str, specifier: str) -> bool:
         raise PynomalyError(
             f"invalid pynomaly_compat specifier {specifier!r} (expected e.g. '>=1.0,<2')"
         ) from None
+
+
+def check_compat(version: str, specifier: str) -> None:
+    """Raise :class:`PynomalyError` unless ``version`` satisfies a plugin's ``specifier``."""
+    if specifier and not is_compatible(version, specifier):
+        raise PynomalyError(
+            f"incompatible: requires pynomaly{specifier}, this is pynomaly {version}"
+        )

@@ -16,6 +16,7 @@ import importlib
 import inspect
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -27,12 +28,12 @@ from pynomaly._version import __version__
 from pynomaly.errors import InputError, PluginError, PluginLoadError, PynomalyError
 from pynomaly.markers import PROJECT_NAME
 from pynomaly.plugin import discovery
-from pynomaly.plugin.calls import instrument, raised_by
-from pynomaly.plugin.compat import is_compatible
+from pynomaly.plugin.calls import describe, instrument, raised_at, raised_by
+from pynomaly.plugin.compat import check_compat
 from pynomaly.plugin.config import validate_config
 from pynomaly.plugin.loop import EventLoopThread
 from pynomaly.plugin.monitor import HookMonitor, HookStats
-from pynomaly.plugin.records import PluginRecord, PluginStatus
+from pynomaly.plugin.records import PluginRecord, PluginStatus, checked_health, metadata_from
 from pynomaly.plugin.settings import Settings
 from pynomaly.services.facade import ServiceMethods
 from pynomaly.types import PluginMetadata, PluginType
@@ -264,19 +265,9 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         """One plugin's health: ``{"status": "healthy" | "unhealthy", ...}``."""
         self._loaded_record(name)
         try:
-            result = self.call_plugin(name, "pynomaly_health_check")
+            return checked_health(self.call_plugin(name, "pynomaly_health_check"))
         except PynomalyError as exc:
             return {"status": "unhealthy", "reason": str(exc)}
-        if result is None:
-            return {"status": "healthy"}
-        result = dict(result)
-        if result.get("status") not in ("healthy", "unhealthy"):
-            return {
-                "status": "unhealthy",
-                "reason": f"health_check returned status {result.get('status')!r}; "
-                "expected 'healthy' or 'unhealthy'",
-            }
-        return result
 
     @_locked
     def shutdown(self) -> None:
@@ -354,7 +345,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
             raise
         except Exception as exc:
             plugin = raised_by(exc, caller.get_hookimpls()) or "?"
-            raise PluginError(plugin, hook, _describe(exc)) from exc
+            raise PluginError(plugin, hook, describe(exc)) from exc
 
     def answer(self, hook: str, **kwargs: Any) -> tuple[str | None, Any]:
         """:meth:`call` a firstresult hook: ``(plugin that answered, answer)``."""
@@ -372,7 +363,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
     def failures(self) -> list[tuple[str, str]]:
         """``(plugin, error)`` of the plugins that raised in this thread's last hook call."""
         frame = self.monitor.last()
-        return [] if frame is None else [(i.plugin, _describe(i.error)) for i in frame.failures()]
+        return [] if frame is None else [(i.plugin, describe(i.error)) for i in frame.failures()]
 
     def call_plugin(self, plugin: str, hook: str, **kwargs: Any) -> Any:
         """Call ``hook`` for ``plugin`` alone, through ``pm.hook`` (other plugins' wrappers
@@ -385,7 +376,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         except (InputError, PluginError):
             raise
         except Exception as exc:
-            raise PluginError(plugin, hook, _describe(exc)) from exc
+            raise PluginError(plugin, hook, describe(exc)) from exc
         finally:
             self.monitor.only(None)
         if caller.spec is not None and caller.spec.opts.get("firstresult"):
@@ -412,7 +403,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         error: BaseException | None = None,
     ) -> None:
         fatal = raise_errors or self.settings.strict
-        details = "".join(traceback_lines(error)) if error is not None else ""
+        details = "".join(traceback.format_exception(error)) if error is not None else ""
         if not fatal:
             log.warning("plugin %s skipped: %s", cand.name, reason)
             if details and self.settings.trace:
@@ -434,7 +425,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         try:
             obj = cand.load()
         except Exception as exc:
-            reason = f"import failed: {_describe(exc)}{_where(exc)}"
+            reason = f"import failed: {describe(exc)}{raised_at(exc)}"
             self._fail(cand, reason, raise_errors, exc)
             return
         if isinstance(obj, type):
@@ -445,9 +436,9 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         try:
             self._register(rec, obj)
             rec.metadata = self._metadata(rec, cand)
-            _check_compat(rec.metadata)
+            check_compat(__version__, rec.metadata.pynomaly_compat)
         except Exception as exc:
-            reason = str(exc) if isinstance(exc, PynomalyError) else _describe(exc)
+            reason = str(exc) if isinstance(exc, PynomalyError) else describe(exc)
             self._fail(cand, reason, raise_errors, exc)
             return
         rec.status, rec.reason = PluginStatus.DISCOVERED, ""
@@ -470,22 +461,9 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
                     instrument(impl, caller.name, self.monitor, self.loop)
 
     def _metadata(self, rec: PluginRecord, cand: discovery.Candidate) -> PluginMetadata:
-        meta = self.call_plugin(rec.name, "pynomaly_plugin_metadata")
-        if meta is None:
-            implemented = {c.name for c in self.get_hookcallers(rec.plugin) or []}
-            return PluginMetadata(
-                name=rec.name,
-                version=cand.dist_version or str(getattr(rec.plugin, "__version__", "0")),
-                plugin_types={t for h, t in hookspecs.PLUGIN_TYPES.items() if h in implemented},
-                description=(inspect.getdoc(rec.plugin) or "").split("\n", 1)[0],
-            )
-        if isinstance(meta, Mapping):
-            meta = PluginMetadata(**meta)
-        if not isinstance(meta, PluginMetadata):
-            raise PynomalyError(
-                f"pynomaly_plugin_metadata returned {type(meta).__name__}, not PluginMetadata"
-            )
-        return meta
+        answer = self.call_plugin(rec.name, "pynomaly_plugin_metadata")
+        implemented = {c.name for c in self.get_hookcallers(rec.plugin) or []}
+        return metadata_from(answer, rec.name, rec.plugin, cand.dist_version, implemented)
 
     def _initialize(self, rec: PluginRecord, config: Mapping[str, Any]) -> None:
         assert rec.metadata is not None
@@ -515,28 +493,3 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
             why = f": {rec.reason}" if rec.reason else ""
             raise InputError(f"plugin {name!r} is not loaded ({rec.status.value}{why})")
         return rec
-
-
-def _describe(exc: BaseException | None) -> str:
-    return f"{type(exc).__name__}: {exc}" if exc is not None else ""
-
-
-def _where(exc: BaseException) -> str:
-    """`` (at FILE:LINE)``: where the innermost traceback frame of ``exc`` raised it."""
-    import traceback
-
-    frames = traceback.extract_tb(exc.__traceback__)
-    return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-
-
-def traceback_lines(exc: BaseException) -> list[str]:
-    import traceback
-
-    return traceback.format_exception(exc)
-
-
-def _check_compat(meta: PluginMetadata) -> None:
-    if meta.pynomaly_compat and not is_compatible(__version__, meta.pynomaly_compat):
-        raise PynomalyError(
-            f"incompatible: requires pynomaly{meta.pynomaly_compat}, this is pynomaly {__version__}"
-        )

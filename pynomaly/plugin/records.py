@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import enum
+import inspect
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
+from pynomaly import hookspecs
+from pynomaly.errors import PynomalyError
 from pynomaly.types import PluginMetadata
 
 
@@ -42,3 +47,40 @@ class PluginRecord:
             "origin": self.origin,
             "description": meta.description if meta else "",
         }
+
+
+def metadata_from(
+    answer: Any, name: str, plugin: object, dist_version: str | None, implemented: set[str]
+) -> PluginMetadata:
+    """A plugin's metadata from its ``pynomaly_plugin_metadata`` answer (a PluginMetadata or
+    a mapping of its fields); without one, derived: version from the distribution, types from
+    the hooks implemented, description from the docstring."""
+    if answer is None:
+        return PluginMetadata(
+            name=name,
+            version=dist_version or str(getattr(plugin, "__version__", "0")),
+            plugin_types={t for h, t in hookspecs.PLUGIN_TYPES.items() if h in implemented},
+            description=(inspect.getdoc(plugin) or "").split("\n", 1)[0],
+        )
+    if isinstance(answer, Mapping):
+        answer = PluginMetadata(**answer)
+    if not isinstance(answer, PluginMetadata):
+        raise PynomalyError(
+            f"pynomaly_plugin_metadata returned {type(answer).__name__}, not PluginMetadata"
+        )
+    return answer
+
+
+def checked_health(answer: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A ``pynomaly_health_check`` answer as ``{"status": "healthy" | "unhealthy", ...}``
+    (no answer: healthy; any other status: unhealthy, saying why)."""
+    if answer is None:
+        return {"status": "healthy"}
+    result = dict(answer)
+    if result.get("status") not in ("healthy", "unhealthy"):
+        return {
+            "status": "unhealthy",
+            "reason": f"health_check returned status {result.get('status')!r}; "
+            "expected 'healthy' or 'unhealthy'",
+        }
+    return result
