@@ -17,6 +17,7 @@ from pynomaly._version import __version__
 from pynomaly.markers import hookimpl, hookspec, import_module, is_mine
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pynomaly.builtin.atomic import atomic_write
     from pynomaly.detection.api import (
         default_manager,
         detect,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from pynomaly.types import DetectorInfo, FitResult, ParamSpec, PluginMetadata, PluginType
 
 _LAZY = {
+    "atomic_write": "pynomaly.builtin.atomic",
     "detect": "pynomaly.detection.api",
     "fit": "pynomaly.detection.api",
     "score": "pynomaly.detection.api",
@@ -67,6 +69,7 @@ __all__ = [
     "PluginType",
     "__version__",
     "anomaly_scorer",
+    "atomic_write",
     "default_manager",
     "detect",
     "detectors",

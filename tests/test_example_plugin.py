@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -190,6 +191,9 @@ def test_cli_detect_writes_the_exact_scores_as_markdown(example_venv, wbc, tmp_p
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "out.md").stat().st_mode) == 0o666 & ~umask  # not 0600
     lines = (tmp_path / "out.md").read_text().splitlines()
     assert lines[:2] == ["| row | anomaly_score | is_anomaly |", "| ---: | ---: | :---: |"]
     cells = [line.strip("|").split("|") for line in lines[2:]]

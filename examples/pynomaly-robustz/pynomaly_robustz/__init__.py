@@ -24,11 +24,9 @@ from pynomaly.types import DetectorInfo, FitResult, ParamSpec, PluginMetadata, P
 
 # >>> example: what the Markdown output at the end of this module imports
 # isort: split
-import os
-import tempfile
 from pathlib import Path
 
-from pynomaly.errors import InputError
+from pynomaly import atomic_write
 from pynomaly.types import OutputInfo
 
 # <<< example
@@ -245,21 +243,7 @@ def _cell(value: object) -> str:
 
 def _write_atomically(dest: Path, text: str, overwrite: bool) -> None:
     """Write to a temporary file next to ``dest``, then rename it: readers never see a
-    half-written file, and a failure leaves nothing behind."""
-    if dest.exists() and not overwrite:
-        raise InputError(f"{dest}: already exists (use --overwrite to replace it)")
-    if not dest.parent.is_dir():
-        raise InputError(f"{dest}: directory {dest.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        if overwrite:
-            os.replace(tmp, dest)
-        else:
-            os.link(tmp, dest)  # unlike a rename, fails if dest appeared meanwhile
-    except FileExistsError:
-        raise InputError(f"{dest}: already exists (use --overwrite to replace it)") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    half-written file, a failure leaves nothing behind, and an existing file is replaced only
+    with ``overwrite`` (pynomaly's own helper; the file gets the usual permissions)."""
+    atomic_write(dest, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite=overwrite)
 # <<< example
