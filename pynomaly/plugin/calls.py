@@ -20,8 +20,8 @@ whoever calls the hook:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +29,6 @@ import pluggy
 
 from pynomaly import hookspecs
 from pynomaly._log import get_logger
-from pynomaly.plugin.loop import EventLoopThread
 from pynomaly.plugin.monitor import _UNSET, HookMonitor, Invocation
 
 log = get_logger("pynomaly.plugins")
@@ -39,9 +38,12 @@ _CHAINED_ARG = {"pynomaly_preprocess": "data", "pynomaly_postprocess": "result"}
 
 
 def instrument(
-    impl: pluggy.HookImpl, hook: str, monitor: HookMonitor, loop: EventLoopThread
+    impl: pluggy.HookImpl, hook: str, monitor: HookMonitor, resolve: Callable[[Any], Any]
 ) -> None:
     """Replace ``impl.function`` by a shim applying pynomaly's conventions (module docstring).
+
+    ``resolve`` runs what an ``async def`` implementation returns (a coroutine, an async
+    generator) on the manager's event loop.
 
     Wrappers (``wrapper=True`` / ``hookwrapper=True``) are left alone: they wrap every call.
     """
@@ -67,7 +69,9 @@ def instrument(
         run = Invocation(plugin)
         start = time.perf_counter()
         try:
-            out = loop.resolve(function(*args))
+            out = function(*args)
+            if inspect.isawaitable(out) or inspect.isasyncgen(out):
+                out = resolve(out)
         except BaseException as exc:
             run.error, run.seconds = exc, time.perf_counter() - start
             if frame is not None:
@@ -101,6 +105,8 @@ def raised_by(exc: BaseException, impls: list[pluggy.HookImpl]) -> str | None:
         for i in impls
     }
     found = None
+    import traceback
+
     for frame, _ in traceback.walk_tb(exc.__traceback__):
         impl = codes.get(frame.f_code)
         if impl is not None:
@@ -125,5 +131,7 @@ def describe(exc: BaseException | None) -> str:
 
 def raised_at(exc: BaseException) -> str:
     """`` (at FILE:LINE)``: where the innermost traceback frame of ``exc`` raised it."""
+    import traceback
+
     frames = traceback.extract_tb(exc.__traceback__)
     return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""

@@ -16,9 +16,8 @@ import importlib
 import inspect
 import sys
 import threading
-import traceback
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
@@ -31,12 +30,14 @@ from pynomaly.plugin import discovery
 from pynomaly.plugin.calls import describe, instrument, raised_at, raised_by
 from pynomaly.plugin.compat import check_compat
 from pynomaly.plugin.config import validate_config
-from pynomaly.plugin.loop import EventLoopThread
 from pynomaly.plugin.monitor import HookMonitor, HookStats
 from pynomaly.plugin.records import PluginRecord, PluginStatus, checked_health, metadata_from
 from pynomaly.plugin.settings import Settings
 from pynomaly.services.facade import ServiceMethods
 from pynomaly.types import PluginMetadata, PluginType
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pynomaly.plugin.loop import EventLoopThread
 
 log = get_logger("pynomaly.plugins")
 
@@ -98,7 +99,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         for name in self.settings.disable:
             self.set_blocked(name)
         self.monitor = HookMonitor(self)
-        self.loop = EventLoopThread()
+        self._loop: EventLoopThread | None = None
         if self.settings.trace:
             self.trace.root.setwriter(sys.stderr.write)
             self.enable_tracing()
@@ -276,7 +277,8 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
             if rec.status is PluginStatus.LOADED:
                 self._cleanup(rec)
                 rec.status = PluginStatus.DISCOVERED
-        self.loop.close()
+        if self._loop is not None:
+            self._loop.close()
 
     # ----------------------------------------------------------------------------------------
     # Introspection
@@ -319,6 +321,19 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         """Hook calls, errors and cumulative time, per plugin and hook (see
         :mod:`pynomaly.plugin.monitor`)."""
         return self.monitor.stats()
+
+    @property
+    def loop(self) -> EventLoopThread:
+        """The event loop ``async def`` hookimpls run on (started on first use)."""
+        with self._lock:
+            if self._loop is None:
+                from pynomaly.plugin.loop import EventLoopThread
+
+                self._loop = EventLoopThread()
+            return self._loop
+
+    def _resolve(self, value: Any) -> Any:
+        return self.loop.resolve(value)
 
     @property
     def pluggy_manager(self) -> pluggy.PluginManager:
@@ -403,7 +418,11 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         error: BaseException | None = None,
     ) -> None:
         fatal = raise_errors or self.settings.strict
-        details = "".join(traceback.format_exception(error)) if error is not None else ""
+        details = ""
+        if error is not None:
+            import traceback
+
+            details = "".join(traceback.format_exception(error))
         if not fatal:
             log.warning("plugin %s skipped: %s", cand.name, reason)
             if details and self.settings.trace:
@@ -458,7 +477,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
                 )
             for impl in caller.get_hookimpls():
                 if impl.plugin is obj:
-                    instrument(impl, caller.name, self.monitor, self.loop)
+                    instrument(impl, caller.name, self.monitor, self._resolve)
 
     def _metadata(self, rec: PluginRecord, cand: discovery.Candidate) -> PluginMetadata:
         answer = self.call_plugin(rec.name, "pynomaly_plugin_metadata")
