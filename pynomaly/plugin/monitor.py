@@ -21,17 +21,25 @@ import pluggy
 _UNSET: Any = object()
 
 
-@attrs.define
+# Invocation and CallFrame are plain slotted classes, not attrs classes: one is made per hook
+# call, and creating attrs classes at import costs start-up time every command pays.
+
+
 class Invocation:
     """One plugin's implementation run within a hook call: its answer or its error."""
 
-    plugin: str
-    result: Any = attrs.field(default=None, repr=False)
-    error: BaseException | None = None
-    seconds: float = 0.0
+    __slots__ = ("error", "plugin", "result", "seconds")
+
+    def __init__(self, plugin: str) -> None:
+        self.plugin = plugin
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+
+    def __repr__(self) -> str:
+        return f"Invocation({self.plugin!r}, error={self.error!r}, seconds={self.seconds:.6f})"
 
 
-@attrs.define
 class CallFrame:
     """One hook call: its arguments and what each plugin's implementation did.
 
@@ -39,11 +47,17 @@ class CallFrame:
     previous plugin of a chained hook (preprocess, postprocess).
     """
 
-    hook: str
-    kwargs: Mapping[str, Any] = attrs.field(repr=False)
-    only: str | None = None
-    chained: Any = attrs.field(default=_UNSET, repr=False)
-    invocations: list[Invocation] = attrs.field(factory=list)
+    __slots__ = ("chained", "hook", "invocations", "kwargs", "only")
+
+    def __init__(self, hook: str, kwargs: Mapping[str, Any], only: str | None = None) -> None:
+        self.hook = hook
+        self.kwargs = kwargs
+        self.only = only
+        self.chained: Any = _UNSET
+        self.invocations: list[Invocation] = []
+
+    def __repr__(self) -> str:
+        return f"CallFrame({self.hook!r}, only={self.only!r}, invocations={self.invocations!r})"
 
     @property
     def answered_by(self) -> str | None:
