@@ -6,7 +6,8 @@ plugins through the ``pynomaly.plugins`` entry-point group, a local plugins dire
 :meth:`pynomaly.PluginManager.register`.
 
 The docstring of each hook is its whole contract: when it is called, its arguments, what it
-returns and what it may raise.
+returns and what it may raise. The reference part of docs/hooks.md is generated from them
+(``python scripts/hooks_doc.py``).
 
 Every hook is called the pluggy way, ``pm.hook.<name>(...)``: each plugin's implementation runs
 in pluggy's order (``tryfirst``, then the last registered first, then ``trylast``), and every
