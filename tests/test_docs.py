@@ -5,8 +5,8 @@ them by scripts/hooks_doc.py and must be exactly what that script makes of the p
 that: every hookspec docstring says when the hook is called and documents each argument and the
 return value; every hookspec has a ``### <name>`` section whose first python block is its
 signature and whose ``#### Example`` has a hookimpl of it; no section documents a hook that does
-not exist; every python block compiles, and the example hookimpls in it are named after real
-hooks and accept only arguments the hook provides.
+not exist; the table of hook kinds matches the hookspecs; every python block compiles, and the
+example hookimpls in it are named after real hooks and accept only arguments the hook provides.
 """
 
 from __future__ import annotations
@@ -331,6 +331,23 @@ def test_section_states_kind_and_arguments(name: str) -> None:
     )
     missing = [p for p in _spec_params(name) if f"`{p}`" not in prose]
     assert not missing, f"section {name} does not describe the arguments {missing}"
+
+
+def test_kinds_table_matches_the_hookspecs() -> None:
+    start = TEXT.index("\n## How hooks are called\n")
+    part = TEXT[start : TEXT.index("\n## ", start + 1)]
+    table = {
+        kind: {f"{PROJECT_NAME}_{hook}" for hook in re.findall(r"`(\w+)`", hooks)}
+        for kind, hooks in re.findall(r"^\| *(\w+) *\|([^|]*)\|", part, re.M)
+        if kind != "kind"  # the header row
+    }
+    expected: dict[str, set[str]] = {}
+    for name, kind in hookspecs.CALLS.items():
+        expected.setdefault(kind, set()).add(name)
+    assert table == expected, (
+        "the table of 'How hooks are called' in docs/hooks.md must list every hook under its "
+        f"kind (pynomaly.hookspecs.CALLS): {expected}"
+    )
 
 
 def test_no_rest_markup_outside_code() -> None:
