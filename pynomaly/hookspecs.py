@@ -5,6 +5,10 @@ and named after one of the hooks below. It implements only the hooks it needs. p
 plugins through the ``pynomaly.plugins`` entry-point group, a local plugins directory, or
 :meth:`pynomaly.PluginManager.register`.
 
+The docstring of each hook is its whole contract: when it is called, its arguments, what it
+returns and what it may raise. The reference part of docs/hooks.md is generated from them
+(``python scripts/hooks_doc.py``).
+
 Every hook is called the pluggy way, ``pm.hook.<name>(...)``: each plugin's implementation runs
 in pluggy's order (``tryfirst``, then the last registered first, then ``trylast``), and every
 plugin's ``wrapper=True`` / ``hookwrapper=True`` implementation wraps every call of that hook,
@@ -17,20 +21,26 @@ whichever plugin answers. Each hook belongs to one of these kinds (its ``call`` 
   file types (``if not pynomaly.is_mine(detector_id, "myns"): return None``). Hooks that take a
   ``connection`` are only offered to the plugin whose ``pynomaly_connect`` opened it.
 * **collect**: every plugin answers with a list (detectors, sources, steps, outputs); a plugin
-  that raises is reported and its answer skipped.
+  that raises is logged and its answer left out.
 * **chain** (preprocess, postprocess): every plugin in hook order, each receiving the previous
   plugin's output; ``None`` passes the input on unchanged.
 * **check** (validate): every plugin in hook order; the first that raises rejects the data.
 * **event** (``before_*`` / ``after_*`` / ``on_*_error``, notifications): every plugin; return
-  values are ignored and a plugin that raises is reported, never fatal. Called once per batch,
+  values are ignored and a plugin that raises is logged, never fatal. Called once per batch,
   never once per row.
 
 A ``firstresult`` flag is set exactly on the hooks whose one answer is used.
 
+Errors: an :class:`~pynomaly.errors.InputError` a plugin raises reaches the caller unchanged
+(the CLI exits 2); any other exception becomes a :class:`~pynomaly.errors.PluginError` naming
+the plugin and the hook (the CLI exits 1). Calls, errors and seconds are counted per plugin and
+hook; an owner hook's call counts for the plugin that answered.
+
 Hookimpls may be coroutine functions (``async def``; ``pynomaly_read_batches`` may be an async
 generator), which is most useful for data sources: pynomaly runs them on one long-lived event
 loop per manager (on the caller's loop under :mod:`pynomaly.aio`), so a handle made in
-``pynomaly_connect`` (a pool, a session) is still usable in ``pynomaly_read_data``.
+``pynomaly_connect`` (a pool, a session) is still usable in ``pynomaly_read_data``. An async
+owner hook that returns ``None`` lets the next plugin answer, as a synchronous one does.
 
 Data passed to algorithm hooks is a 2-D ``float64`` numpy array with finite values that the hook
 must not modify. Scores are "higher = more anomalous", one per row.
@@ -86,55 +96,76 @@ def _spec(call: str, plugin_type: str | None = None, *, firstresult: bool = Fals
 
 @_spec(LIFECYCLE, firstresult=True)
 def pynomaly_plugin_metadata() -> PluginMetadata | None:
-    """Describe this plugin.
+    """Describe this plugin: name, version, types, the pynomaly versions it works with.
 
-    Called once, on this plugin only, right after it is registered and before anything else.
+    Called once, on this plugin only, right after it is imported and registered: before any other
+    of its hooks, before :func:`pynomaly_initialize`.
 
-    :returns: a :class:`~pynomaly.types.PluginMetadata` (or a mapping of its fields). Its
-        ``pynomaly_compat`` specifier is
-        checked against the running pynomaly: a plugin that excludes it is not loaded. Its
-        ``config_schema`` validates the configuration passed to :func:`pynomaly_initialize`.
-        A plugin without this hook gets metadata from its distribution (name, version) and is
-        assumed to be compatible with every version.
+    :returns: a :class:`~pynomaly.types.PluginMetadata`, or a mapping of its fields: ``name``,
+        ``version``, ``plugin_types``, ``author``, ``description``, ``dependencies``,
+        ``pynomaly_compat`` and ``config_schema``.
 
-    Raising here marks the plugin ``failed``.
+    ``pynomaly_compat`` is a PEP 440 specifier (``">=1.0,<2"``) checked against the running
+    pynomaly: a plugin that excludes it is not loaded
+    (``incompatible: requires pynomaly<1.0, this is pynomaly 1.0.0``), nor is one whose specifier is
+    invalid; empty means every version. ``config_schema`` is a JSON Schema: a configuration is
+    validated against it before :func:`pynomaly_initialize` or :func:`pynomaly_configure` gets it.
+
+    Without this hook (or with ``None``) the metadata is derived: the name the plugin was registered
+    under, the version of its distribution (or the module's ``__version__``), the plugin types of
+    the hooks it implements, the first line of its docstring as description. Raising, or returning
+    anything but a ``PluginMetadata`` or a mapping, marks the plugin ``failed``.
     """
 
 
 @_spec(LIFECYCLE)
 def pynomaly_initialize(config: Mapping[str, Any]) -> None:
-    """Prepare the plugin for use (open pools, read credentials, warm caches).
+    """Prepare the plugin for use: open pools, read credentials, warm caches.
 
     Called once per load, on this plugin only, after its metadata was accepted and ``config``
-    was validated against its ``config_schema``. Called again after a
-    :func:`pynomaly_cleanup` when the plugin is reloaded.
+    validated against its ``config_schema``: when the plugins are first needed
+    (``PluginManager.load_all()``), by ``PluginManager.load(name, config)`` and
+    ``PluginManager.register(plugin, config=...)``, and again after :func:`pynomaly_cleanup` when
+    the plugin is reloaded.
 
-    :param config: the plugin's configuration (``{}`` when none was given).
+    :param config: the plugin's configuration — from ``PluginManager(config={name: {...}})``,
+        ``pynomaly --config FILE`` or ``load(name, config)`` — ``{}`` when none was given.
 
-    Raising here marks the plugin ``failed``; its other hooks are not called.
+    Raising marks the plugin ``failed`` with the reason and unregisters it: its other hooks are
+    never called. ``load`` and ``register`` then raise :class:`~pynomaly.errors.PluginLoadError`,
+    as loading does in strict mode.
     """
 
 
 @_spec(LIFECYCLE)
 def pynomaly_configure(config: Mapping[str, Any]) -> None:
-    """Apply a new configuration to an already initialized plugin.
+    """Apply a new configuration to the already loaded plugin.
 
-    Called on this plugin only, when the application calls
-    :meth:`pynomaly.PluginManager.configure`; ``config`` has been validated against the
-    plugin's ``config_schema`` and replaces the previous configuration.
+    Called on this plugin only, when the application calls ``PluginManager.configure(name,
+    config)`` (or ``load(name, config)`` on a loaded plugin).
+
+    :param config: the new configuration, already validated against the plugin's
+        ``config_schema``; it replaces the previous one (it is not merged into it).
+
+    An exception reaches the caller: an ``InputError`` unchanged, anything else as a
+    :class:`~pynomaly.errors.PluginError`.
     """
 
 
 @_spec(LIFECYCLE, firstresult=True)
 def pynomaly_health_check() -> Mapping[str, Any] | None:
-    """Report whether the plugin can do its work.
+    """Report whether the plugin can do its work now.
 
-    Called on this plugin only by :meth:`pynomaly.PluginManager.health_check_all` and
-    ``pynomaly plugins check``.
+    Called on this plugin only, by ``PluginManager.health_check(name)``,
+    ``PluginManager.health_check_all()``, :func:`pynomaly.aio.health_check_all` and ``pynomaly
+    plugins check`` (which exits 1 when a plugin is unhealthy). Check cheaply: find a module without
+    importing it, open a socket rather than run a query.
 
-    :returns: a mapping with ``"status"`` set to ``"healthy"`` or ``"unhealthy"`` plus any
-        details (a ``"reason"`` when unhealthy). A plugin without this hook is reported healthy;
-        one that raises is reported unhealthy with the exception as reason.
+    :returns: a mapping with ``"status"`` set to ``"healthy"`` or ``"unhealthy"``, plus any details
+        (a ``"reason"`` when unhealthy). ``None``, like having no such hook, means healthy; any
+        other status is reported unhealthy.
+
+    A plugin that raises is reported unhealthy, with the error as the reason.
     """
 
 
@@ -142,8 +173,11 @@ def pynomaly_health_check() -> Mapping[str, Any] | None:
 def pynomaly_cleanup() -> None:
     """Release what :func:`pynomaly_initialize` acquired.
 
-    Called on this plugin only when it is unloaded, reloaded, or the manager shuts down.
-    Errors are logged and otherwise ignored: cleanup always continues with the next plugin.
+    Called on this plugin only, when it is unloaded (``PluginManager.unload(name)``), reloaded
+    (``reload(name)``, before its module is imported again) or the manager shuts down
+    (``shutdown()``).
+
+    Errors are logged and otherwise ignored: cleanup always goes on with the next plugin.
     """
 
 
@@ -156,12 +190,26 @@ def pynomaly_cleanup() -> None:
 def pynomaly_detectors() -> list[DetectorInfo]:
     """List the detectors this plugin offers.
 
-    Called on every plugin, the first time detectors are needed after plugins change; the
-    answers are cached. A plugin that raises is reported and its detectors are left out.
+    Called on every plugin the first time detectors are needed after the plugins changed (by
+    :func:`pynomaly.detectors`, ``pynomaly detectors`` and to resolve the detector of every fit);
+    the answers are cached until a plugin is registered or unregistered. A plugin that raises is
+    logged and left out. Keep it fast: import no heavy library (:func:`importlib.util.find_spec`
+    tells whether one is installed without importing it).
 
-    :returns: a list of :class:`~pynomaly.types.DetectorInfo`, ids ``"namespace:name"``. List
-        detectors whose requirements are missing too, with ``available=False`` and a reason.
-        Must not import heavy libraries: listing detectors stays fast.
+    :returns: a list of :class:`~pynomaly.types.DetectorInfo`, ``[]`` for none.
+
+    * ``id`` is ``"namespace:name"`` (``"mad:maxz"``); users may give the short ``name`` when no
+      other detector has it. Of two plugins listing the same id, the one asked first keeps it (the
+      other's is ignored with a warning).
+    * ``params`` maps each hyperparameter to a :class:`~pynomaly.types.ParamSpec` (``kind``,
+      ``default``, ``low``/``high``/``log`` or ``choices``, ``description``): the search space a
+      tuner samples from.
+    * A detector whose requirements are missing is listed too, with ``available=False`` and a
+      ``reason`` saying how to install them.
+    * ``plugin`` is filled in by pynomaly.
+
+    The plugin that lists a detector owns it: it answers :func:`pynomaly_validate_parameters`,
+    :func:`pynomaly_fit`, :func:`pynomaly_score` and :func:`pynomaly_explain` for that id.
     """
 
 
@@ -169,16 +217,23 @@ def pynomaly_detectors() -> list[DetectorInfo]:
 def pynomaly_validate_parameters(
     detector_id: str, params: Mapping[str, Any]
 ) -> Mapping[str, Any] | None:
-    """Check a detector's parameters before fitting.
+    """Check a detector's parameters before anything is fitted.
 
-    Called before :func:`pynomaly_fit` and by :func:`pynomaly.validate_parameters`; the plugin
-    that owns ``detector_id`` answers, every other returns ``None``. The owner may return
-    ``None`` too, which keeps the parameters as given.
+    Called before every fit (after the detector was resolved, before the data is read) and by
+    :func:`pynomaly.validate_parameters`. The first non-``None`` result wins: the plugin that owns
+    ``detector_id`` answers, every other returns ``None``.
 
-    :param params: the parameters the user gave (``contamination`` and ``random_state`` are
-        not among them; they are passed to :func:`pynomaly_fit` separately).
-    :returns: the parameters to use (possibly normalized), or ``None`` if not yours.
-    :raises pynomaly.errors.InvalidParameterError: naming the bad parameter and the problem.
+    :param detector_id: the full detector id (``"mad:maxz"``), even when the user gave the short
+        name.
+    :param params: the parameters the user gave, as a new dict (``{}`` when none).
+        ``contamination`` and ``random_state`` are not among them: pynomaly checks those and passes
+        them to :func:`pynomaly_fit` separately.
+    :returns: the parameters to use, possibly normalized (``100.0`` → ``100`` for an int parameter,
+        defaults filled in); they become the ``params`` of :func:`pynomaly_fit` and
+        ``Model.params``. ``None`` — from the owner too, or when no plugin implements the hook —
+        keeps the user's parameters unchanged.
+    :raises pynomaly.errors.InvalidParameterError: naming the bad parameter and what is wrong with
+        it, ``InvalidParameterError(detector_id, "scale", "must be > 0")``; the CLI exits 2.
     """
 
 
@@ -192,16 +247,31 @@ def pynomaly_fit(
 ) -> FitResult | None:
     """Fit a detector on a batch of training rows.
 
-    Called once per fit; the plugin that owns ``detector_id`` answers, every other returns
-    ``None`` (first result wins).
+    Called once per fit (:func:`pynomaly.fit`, :func:`pynomaly.detect`, ``pynomaly detect``,
+    ``pynomaly fit``), after the parameters were validated and the data was read, preprocessed, run
+    through the processing steps and validated; framed by :func:`pynomaly_before_fit` and
+    :func:`pynomaly_after_fit` (or :func:`pynomaly_on_fit_error`). The first non-``None`` result
+    wins: the plugin that owns ``detector_id`` answers, every other returns ``None``.
 
-    :param X: 2-D float64 array (rows × features); do not modify it.
-    :param params: validated parameters from :func:`pynomaly_validate_parameters`.
-    :param contamination: expected share of anomalies, in (0, 0.5]; pynomaly derives the label
-        threshold from it, pass it on to libraries that want it.
-    :param random_state: seed for reproducible results; pass it to the library where it takes one.
-    :returns: a :class:`~pynomaly.types.FitResult` with the fitted state and the library's own
-        scores for the training rows (higher = more anomalous), or ``None`` if not yours.
+    :param detector_id: the full detector id.
+    :param X: the training rows, a 2-D ``float64`` array (rows × features) of finite values, at
+        least 2 rows and not all equal; do not modify it.
+    :param params: the parameters :func:`pynomaly_validate_parameters` returned.
+    :param contamination: the expected share of anomalies, in (0, 0.5]. pynomaly sets the label
+        threshold itself: unless the user fixed another, the rows scoring above the
+        ``1 - contamination`` quantile of the training scores are anomalies. Pass it on only to a
+        library whose scores depend on it.
+    :param random_state: a seed for reproducible results, or ``None``; pass it to the library where
+        it takes one.
+    :returns: a :class:`~pynomaly.types.FitResult` with ``state`` and ``training_scores``, or
+        ``None`` if the detector is not yours. ``state`` is whatever :func:`pynomaly_score` needs
+        later, usually the fitted estimator; it is kept in the ``Model``, so it must be picklable.
+        ``training_scores`` are the library's own scores of the training rows, one finite score per
+        row, higher = more anomalous: :func:`pynomaly.detect` returns them as the result's scores
+        (it does not call :func:`pynomaly_score` on the training rows).
+
+    The owner returning ``None``, or anything but a ``FitResult``, is a
+    :class:`~pynomaly.errors.PluginError`.
     """
 
 
@@ -209,13 +279,24 @@ def pynomaly_fit(
 def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> np.ndarray | None:
     """Score new rows with a fitted detector.
 
-    Called once per batch; the plugin that owns ``detector_id`` answers, every other returns
-    ``None`` (first result wins).
+    Called once per batch of rows: by ``Model.score``, ``Model.predict``, ``Model.detect``,
+    :func:`pynomaly.score`, each batch of ``Model.score_source`` (``pynomaly score``), and by the
+    fallback of :func:`pynomaly_explain` (once, plus once per feature); framed by
+    :func:`pynomaly_before_score` and :func:`pynomaly_after_score` (or
+    :func:`pynomaly_on_score_error`). The first non-``None`` result wins: the plugin that owns
+    ``detector_id`` answers, every other returns ``None``.
 
-    :param state: the ``state`` of the :class:`~pynomaly.types.FitResult` from
-        :func:`pynomaly_fit`.
-    :param X: 2-D float64 array with as many columns as the training data; do not modify it.
-    :returns: one score per row, higher = more anomalous, or ``None`` if not yours.
+    :param detector_id: the full detector id.
+    :param state: the ``state`` of the :class:`~pynomaly.types.FitResult` that :func:`pynomaly_fit`
+        returned, possibly unpickled in another process.
+    :param X: a 2-D ``float64`` array of finite values with as many columns as the training data; do
+        not modify it.
+    :returns: one score per row (a 1-D array of ``len(X)``), higher = more anomalous, on the scale
+        of the training scores (the threshold was taken from those), or ``None`` if the detector is
+        not yours.
+
+    The owner returning ``None``, a wrong number of scores or non-finite scores is a
+    :class:`~pynomaly.errors.PluginError`.
     """
 
 
@@ -223,44 +304,101 @@ def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> np.ndarray | 
 def pynomaly_explain(detector_id: str, state: Any, X: np.ndarray) -> np.ndarray | None:
     """Tell how much each feature contributes to the anomaly scores of ``X``.
 
-    Called by :func:`pynomaly.explain` with the ``state`` the owner's :func:`pynomaly_fit`
-    returned; the plugin that owns ``detector_id`` may answer, every other returns ``None``
-    (first result wins). When nobody answers, pynomaly measures it from the outside: the mean
-    absolute change of the scores when each feature in turn is replaced by its median.
+    Called once per :func:`pynomaly.explain` and per ``DetectionResult.importance()`` (the HTML
+    report's feature importance). The first non-``None`` result wins: the plugin that owns
+    ``detector_id`` may answer, every other returns ``None``. When nobody answers, pynomaly measures
+    it from the outside: the mean absolute change of the scores when each feature in turn is set to
+    its median (``n_features + 1`` calls of :func:`pynomaly_score`).
 
-    :returns: one non-negative importance per feature (column of ``X``), or ``None``.
+    :param detector_id: the full detector id.
+    :param state: the fitted state from :func:`pynomaly_fit`.
+    :param X: the rows to explain, a 2-D ``float64`` array; do not modify it.
+    :returns: one non-negative importance per feature (a 1-D array of ``X.shape[1]``), or ``None``.
+        :func:`pynomaly.explain` returns it as a Series indexed by the feature names.
     """
 
 
 @_spec(EVENT)
 def pynomaly_before_fit(detector_id: str, n_samples: int, n_features: int) -> None:
-    """Event: a fit is about to start. Called on every plugin; return value ignored."""
+    """Event: a fit is about to start.
+
+    Called on every plugin, once per fit, right before :func:`pynomaly_fit` (the parameters and the
+    data are already checked). Return values are ignored; an exception is logged and never stops
+    the fit.
+
+    :param detector_id: the full detector id.
+    :param n_samples: the number of training rows.
+    :param n_features: the number of features.
+    """
 
 
 @_spec(EVENT)
 def pynomaly_after_fit(detector_id: str, n_samples: int, duration: float) -> None:
-    """Event: a fit finished in ``duration`` seconds. Called on every plugin."""
+    """Event: a fit succeeded.
+
+    Called on every plugin, once per successful fit, right after :func:`pynomaly_fit` returned a
+    :class:`~pynomaly.types.FitResult`. Return values are ignored; an exception is logged, never
+    fatal.
+
+    :param detector_id: the full detector id.
+    :param n_samples: the number of training rows.
+    :param duration: the seconds the fit took (wall clock).
+    """
 
 
 @_spec(EVENT)
 def pynomaly_on_fit_error(detector_id: str, error: BaseException) -> None:
-    """Event: a fit raised ``error`` (which is re-raised afterwards). Called on every plugin."""
+    """Event: a fit failed.
+
+    Called on every plugin, once, when :func:`pynomaly_fit` raised or its owner did not return a
+    :class:`~pynomaly.types.FitResult`; the error is raised again afterwards and
+    :func:`pynomaly_after_fit` is not called. Return values are ignored; an exception is logged,
+    never fatal.
+
+    :param detector_id: the full detector id.
+    :param error: the exception the caller will get: an ``InputError`` as the plugin raised it, or a
+        :class:`~pynomaly.errors.PluginError` naming the plugin, with the plugin's own exception as
+        ``__cause__``.
+    """
 
 
 @_spec(EVENT)
 def pynomaly_before_score(detector_id: str, n_samples: int) -> None:
-    """Event: a batch of ``n_samples`` rows is about to be scored. Called on every plugin."""
+    """Event: a batch of rows is about to be scored.
+
+    Called on every plugin, once per batch (never once per row), right before
+    :func:`pynomaly_score`. Return values are ignored; an exception is logged, never fatal.
+
+    :param detector_id: the full detector id.
+    :param n_samples: the number of rows in the batch.
+    """
 
 
 @_spec(EVENT)
 def pynomaly_after_score(detector_id: str, n_samples: int, duration: float) -> None:
-    """Event: a batch was scored in ``duration`` seconds. Called on every plugin."""
+    """Event: a batch of rows was scored.
+
+    Called on every plugin, once per batch, right after :func:`pynomaly_score` returned. Return
+    values are ignored; an exception is logged, never fatal.
+
+    :param detector_id: the full detector id.
+    :param n_samples: the number of rows in the batch.
+    :param duration: the seconds the scoring took (wall clock).
+    """
 
 
 @_spec(EVENT)
 def pynomaly_on_score_error(detector_id: str, error: BaseException) -> None:
-    """Event: scoring raised ``error`` (which is re-raised afterwards). Called on every
-    plugin."""
+    """Event: scoring a batch failed.
+
+    Called on every plugin, once, when :func:`pynomaly_score` raised or its owner returned
+    ``None``; the error is raised again afterwards and :func:`pynomaly_after_score` is not called.
+    Return values are ignored; an exception is logged, never fatal.
+
+    :param detector_id: the full detector id.
+    :param error: the exception the caller will get: an ``InputError``, or a
+        :class:`~pynomaly.errors.PluginError` whose ``__cause__`` is the plugin's exception.
+    """
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,36 +408,58 @@ def pynomaly_on_score_error(detector_id: str, error: BaseException) -> None:
 
 @_spec(COLLECT, "data_source")
 def pynomaly_data_sources() -> list[SourceInfo]:
-    """List the data sources this plugin offers (name, URI schemes, file extensions).
+    """List the data sources this plugin offers.
 
-    Called on every plugin; the answers appear in listings and in error messages about
-    sources no plugin reads. A plugin that raises is reported and left out.
+    Called on every plugin by ``pynomaly sources`` (:func:`pynomaly.services.data.data_sources`) and
+    to list the known schemes and extensions in the error when no plugin opens a URI. A plugin that
+    raises is logged and left out.
+
+    :returns: a list of :class:`~pynomaly.types.SourceInfo` (``name``, ``description``,
+        ``schemes``, ``extensions``). It is descriptive only: :func:`pynomaly_connect` decides what
+        the plugin opens.
     """
 
 
 @_spec(OWNER, "data_source")
 def pynomaly_connect(uri: str, options: Mapping[str, Any]) -> Any | None:
-    """Open ``uri`` if this plugin handles it.
+    """Open ``uri`` if this plugin reads it.
 
-    Called on the plugins in hook order until one returns non-None (first result wins); that
-    plugin owns the resulting :class:`~pynomaly.types.Connection`, and the hooks below that take
-    a ``connection`` are offered to it alone. May be a coroutine function.
+    Called by :func:`pynomaly.load_data` — hence by every fit, detect, score and explain of a path
+    or URI — by ``Model.score_source`` and by :func:`pynomaly.services.data.connect`. The plugins
+    are asked in hook order until one returns non-``None`` (first result wins); that plugin owns
+    the resulting :class:`~pynomaly.types.Connection`, and the hooks that take a ``connection`` are
+    offered to it alone. May be ``async def``: what it creates on the event loop (a pool, a
+    session) is still usable when the connection's other hooks run.
 
     :param uri: a path (``data.csv``) or URI (``sample:wbc``, ``sqlite:///x.db``).
-    :param options: source options (delimiter, table, ...).
-    :returns: any handle the plugin wants back in ``connection.handle``, or ``None`` if not
-        yours. Raise :class:`pynomaly.errors.DataError` when it is yours but unusable.
+    :param options: source options (``delimiter``, ``table``, ``columns`` …; ``{}`` when none), kept
+        as ``connection.options``.
+    :returns: any handle the plugin wants back as ``connection.handle`` (a path, a client, a pool),
+        or ``None`` if ``uri`` is not yours. ``connection.uri`` is ``uri`` with any password
+        masked: keep what you need to reach the data in the handle. When no plugin answers, the
+        caller gets a :class:`~pynomaly.errors.SourceNotFoundError`.
+    :raises pynomaly.errors.DataError: when ``uri`` is yours but unusable (a missing file, an
+        unknown table); returning ``None`` instead would tell the user that no plugin reads it.
     """
 
 
 @_spec(OWNER, "data_source")
 def pynomaly_read_data(connection: Connection, query: Mapping[str, Any]) -> pd.DataFrame | None:
-    """Read the data of an open connection as a DataFrame.
+    """Read the data of an open connection as one DataFrame.
 
-    Called for the plugin that opened ``connection`` only (pynomaly offers it to no other),
-    which must answer. May be a coroutine function.
+    Called for the plugin that opened ``connection`` only — pynomaly offers it to no other, so
+    there is nothing to check — once per :func:`pynomaly.load_data` (so once per fit, detect,
+    score or explain of a path or URI) and by :func:`pynomaly.services.data.read_data`. May be
+    ``async def``.
 
-    :param query: what to read (e.g. ``{"table": "orders"}``); ``{}`` means everything.
+    :param connection: the :class:`~pynomaly.types.Connection` from :func:`pynomaly_connect`;
+        ``connection.handle`` is what the plugin returned there, ``connection.options`` the source
+        options.
+    :param query: what to read (e.g. ``{"table": "orders"}``); ``{}``, which pynomaly's own API
+        passes, means everything.
+    :returns: a ``pandas.DataFrame``: the rows and their feature columns, with the natural row
+        labels as index. ``None`` is a :class:`~pynomaly.errors.PluginError`.
+    :raises pynomaly.errors.DataError: for data that cannot be read.
     """
 
 
@@ -307,13 +467,20 @@ def pynomaly_read_data(connection: Connection, query: Mapping[str, Any]) -> pd.D
 def pynomaly_read_batches(
     connection: Connection, query: Mapping[str, Any], batch_size: int
 ) -> Iterator[pd.DataFrame] | None:
-    """Read the data of an open connection as an iterator of DataFrames of ``batch_size`` rows.
+    """Read the data of an open connection as DataFrames of ``batch_size`` rows.
 
-    Called for the plugin that opened ``connection`` only, when pynomaly scores a source batch
-    by batch (``Model.score_source``, ``pynomaly score``), so that the data never has to fit in
-    memory. May be an async generator.
-    Return ``None`` if the source cannot be read in batches: pynomaly then reads it whole with
-    :func:`pynomaly_read_data`. The batches' indexes continue each other (as one read would).
+    Called for the plugin that opened ``connection`` only, when pynomaly scores a source batch by
+    batch (``Model.score_source``, ``pynomaly score``) so that the data never has to fit in memory.
+    May be a generator function, or an async generator.
+
+    :param connection: the :class:`~pynomaly.types.Connection` from :func:`pynomaly_connect`. Its
+        ``options`` may hold ``text_columns``: columns to read as text in every batch, as they were
+        in the training data.
+    :param query: what to read, as for :func:`pynomaly_read_data`.
+    :param batch_size: the number of rows per batch (the last one may be shorter).
+    :returns: an iterator of ``pandas.DataFrame`` whose indexes continue each other (as one read
+        would), or ``None`` if the source cannot be read in batches: pynomaly then reads it whole
+        with :func:`pynomaly_read_data`.
     """
 
 
@@ -323,25 +490,47 @@ def pynomaly_write_data(
 ) -> bool | None:
     """Write ``data`` to ``destination`` through an open connection.
 
-    Called for the plugin that opened ``connection`` only; returns ``True`` when written.
-    Writes must be atomic: nothing half-written is left behind on failure.
+    Called for the plugin that opened ``connection`` only, by
+    :func:`pynomaly.services.data.write_data`; pynomaly itself writes results through
+    :func:`pynomaly_export_data`.
+
+    :param connection: an open connection of this plugin.
+    :param data: the DataFrame to write; do not modify it.
+    :param destination: where to write it (a file name, a table).
+    :param options: write options, e.g. ``{"overwrite": True}``.
+    :returns: ``True`` when written. ``None`` is a :class:`~pynomaly.errors.PluginError`.
+
+    Writes must be atomic — nothing half-written is left behind on failure — and must not replace
+    existing data unless ``options["overwrite"]``.
     """
 
 
 @_spec(OWNER, "data_source")
 def pynomaly_get_schema(connection: Connection) -> Mapping[str, str] | None:
-    """Return the column names and their types (``{"amount": "float64"}``) of a connection.
+    """Describe the columns of an open connection's data.
 
-    Called for the plugin that opened ``connection`` only, which must answer.
+    Called for the plugin that opened ``connection`` only, by ``pynomaly schema SOURCE`` and
+    :func:`pynomaly.services.data.get_schema`. Read as little as the format allows (a Parquet
+    footer, a table definition).
+
+    :param connection: an open connection of this plugin.
+    :returns: the column names and their types as strings (``{"amount": "float64"}``). ``None`` is
+        a :class:`~pynomaly.errors.PluginError`.
     """
 
 
 @_spec(OWNER, "data_source")
 def pynomaly_test_connection(connection: Connection) -> bool | None:
-    """Check that the data behind ``connection`` can be reached and read.
+    """Check that the data behind an open connection can be reached and read.
 
-    Called for the plugin that opened ``connection`` only. Return ``True`` when it works; raise
-    :class:`pynomaly.errors.DataError` with a one-line reason (never a password) when not.
+    Called for the plugin that opened ``connection`` only, by ``pynomaly schema SOURCE`` (before
+    :func:`pynomaly_get_schema`) and :func:`pynomaly.services.data.test_connection`.
+
+    :param connection: an open connection of this plugin.
+    :returns: ``True`` when the data can be read. ``None`` is a
+        :class:`~pynomaly.errors.PluginError`.
+    :raises pynomaly.errors.DataError: with a one-line reason when it cannot; never put a password
+        or a token in the message.
     """
 
 
@@ -352,49 +541,70 @@ def pynomaly_test_connection(connection: Connection) -> bool | None:
 
 @_spec(CHECK, "processing")
 def pynomaly_validate(data: pd.DataFrame, source: str) -> None:
-    """Check input data before detection; raise :class:`pynomaly.errors.DataError` to reject it.
+    """Check input data before detection; raise to reject it.
 
-    Called on every plugin in hook order with the data of one batch, after preprocessing;
-    the first that raises rejects the data. The built-in validator rejects empty data,
-    non-numeric columns and NaN/inf values, naming the column.
+    Called on every plugin in hook order, once per batch of input, after preprocessing and the
+    processing steps (with the label column set aside), before the data becomes the ``float64``
+    matrix of the algorithm hooks. The first plugin that raises rejects the data: its error reaches
+    the caller and later plugins are not asked. The built-in ``validation`` plugin, which cannot be
+    disabled, rejects empty data, duplicate or non-numeric columns and NaN or infinite values,
+    naming the column (and the row).
 
-    :param source: where the data came from (a path, a URI, ``"<DataFrame>"``, ``"<array>"``
-        or ``"<Series>"``), for messages.
+    :param data: the DataFrame to check; do not modify it.
+    :param source: where the data came from, for messages: a path or URI (password masked),
+        ``"<DataFrame>"``, ``"<array>"`` or ``"<Series>"``.
+    :raises pynomaly.errors.DataError: to reject the data, naming the source and the column.
     """
 
 
 @_spec(CHAIN, "processing")
 def pynomaly_preprocess(data: pd.DataFrame, source: str) -> pd.DataFrame | None:
-    """Transform input data before validation and detection.
+    """Transform input data before the processing steps, validation and detection.
 
-    Called once per batch of input (fit, detect, score, explain), before
-    :func:`pynomaly_validate`. Chained: each plugin in hook order gets the previous plugin's
-    output. Return a new DataFrame, or ``None`` to leave the data as it is. Never modify
-    ``data`` in place.
+    Called once per batch of input, for training data and new rows alike (fit, detect, score,
+    explain, each batch of ``Model.score_source``), so a transformation must give the same columns
+    for both. Chained: each plugin in hook order gets the previous plugin's output, and ``None``
+    passes it on unchanged.
+
+    :param data: the input DataFrame, or the previous plugin's output. An array arrives as a
+        DataFrame with columns ``x0``, ``x1`` …; the label column, if any, is still there.
+    :param source: where the data came from (see :func:`pynomaly_validate`).
+    :returns: a new DataFrame, or ``None`` to leave the data as it is. Never modify ``data`` in
+        place: it may be the caller's own DataFrame.
     """
 
 
 @_spec(COLLECT, "processing")
 def pynomaly_processing_steps() -> list[StepInfo]:
-    """List the processing steps this plugin offers (``impute``, ``scale`` ...).
+    """List the processing steps this plugin offers (``impute``, ``scale`` …).
 
-    Called on every plugin, for listings and error messages; a plugin that raises is reported
-    and left out.
+    Called on every plugin by ``pynomaly steps``
+    (:func:`pynomaly.services.processing.processing_steps`) and to list the known steps in the error
+    for an unknown step name. A plugin that raises is logged and left out.
+
+    :returns: a list of :class:`~pynomaly.types.StepInfo` (``name``, ``description``,
+        ``options``), ``options`` mapping each option to a :class:`~pynomaly.types.ParamSpec`.
     """
 
 
 @_spec(OWNER, "processing")
 def pynomaly_create_step(name: str, options: Mapping[str, Any]) -> ProcessingStep | None:
-    """Create the unfitted processing step ``name`` with ``options``.
+    """Create the unfitted processing step ``name``.
 
-    Called on the plugins in hook order until one returns non-None (first result wins), once
-    per step the user asks for (``steps=[("impute", {"strategy": "median"})]``,
-    ``--impute median``). pynomaly fits the step on the training data after
-    :func:`pynomaly_preprocess`, keeps it in the fitted model and applies it to every batch
-    scored later.
+    Called once per step the user asks for (``steps=[("clip", {"quantile": 0.05})]``, or a CLI
+    option such as ``--impute median`` or ``--step clip:quantile=0.05``), before the data is read.
+    The first non-``None`` result wins: the plugin that offers ``name`` answers, every other
+    returns ``None``. pynomaly fits the step on the training data (after
+    :func:`pynomaly_preprocess`, with the label column set aside), keeps it in the fitted model and
+    applies it to every batch scored later.
 
-    :returns: a :class:`~pynomaly.types.ProcessingStep`, or ``None`` if ``name`` is not yours.
-    :raises pynomaly.errors.InputError: for options that are wrong, naming the option.
+    :param name: the step's name.
+    :param options: the step's options as the user gave them.
+    :returns: an unfitted :class:`~pynomaly.types.ProcessingStep` — an object with
+        ``fit(frame) -> step`` and ``transform(frame) -> frame``, picklable, never modifying its
+        argument — or ``None`` if ``name`` is not yours. When no plugin answers, the caller gets an
+        ``InputError`` listing the known steps.
+    :raises pynomaly.errors.InputError: naming the option that is wrong.
     """
 
 
@@ -402,9 +612,15 @@ def pynomaly_create_step(name: str, options: Mapping[str, Any]) -> ProcessingSte
 def pynomaly_postprocess(result: DetectionResult) -> DetectionResult | None:
     """Adjust a detection result (relabel, enrich) before it is returned.
 
-    Called once per :func:`pynomaly.detect` or ``Model.detect``, before the result is
-    returned. Chained like :func:`pynomaly_preprocess`. Return a new result or ``None`` for no
-    change.
+    Called once per result, by :func:`pynomaly.detect`, ``Model.detect`` and for each batch of
+    ``Model.score_source`` (not by ``score`` or ``predict``, which return bare arrays). Chained
+    like :func:`pynomaly_preprocess`: each plugin in hook order gets the previous plugin's output.
+
+    :param result: the :class:`~pynomaly.DetectionResult` so far: ``scores``, 0/1 ``labels``,
+        ``threshold``, the input ``index`` and ``data``, ``detector``, ``model``, ``source``; its
+        ``duration`` is set after postprocessing.
+    :returns: a new result (``attrs.evolve(result, ...)``), or ``None`` for no change; never modify
+        ``result`` in place.
     """
 
 
@@ -415,10 +631,17 @@ def pynomaly_postprocess(result: DetectionResult) -> DetectionResult | None:
 
 @_spec(COLLECT, "output")
 def pynomaly_outputs() -> list[OutputInfo]:
-    """List the output formats this plugin offers (name, file extensions).
+    """List the output formats this plugin offers.
 
-    Called on every plugin; ``--output FILE`` picks the format whose extension the file name
-    ends with, from any plugin's list. A plugin that raises is reported and left out.
+    Called on every plugin by :func:`pynomaly.services.outputs.outputs`, to choose the format of
+    ``--output FILE`` (``pynomaly detect``, ``pynomaly score``) when no ``--format`` is given — from
+    the extensions any plugin declares, the longest matching extension wins — and to list the known
+    formats in the error for an unknown one. A plugin that raises is logged and left out.
+
+    :returns: a list of :class:`~pynomaly.types.OutputInfo` (``name``, ``description``,
+        ``extensions``).
+        :func:`pynomaly_format_output` and :func:`pynomaly_export_data` decide what the plugin
+        renders and writes.
     """
 
 
@@ -426,12 +649,19 @@ def pynomaly_outputs() -> list[OutputInfo]:
 def pynomaly_format_output(
     result: DetectionResult, fmt: str, options: Mapping[str, Any]
 ) -> str | None:
-    """Render a detection result as text in format ``fmt`` (``"table"``, ``"json"``, ...).
+    """Render a detection result as text in format ``fmt``.
 
-    Called on the plugins in hook order until one returns non-None (first result wins).
+    Called by ``pynomaly detect`` and ``pynomaly score`` — format ``"table"``, ``"json"`` with
+    ``--json``, or any format with ``--format NAME`` and no ``--output`` — and by
+    :func:`pynomaly.services.outputs.format_output`. The first non-``None`` result wins: the
+    plugin that offers ``fmt`` answers, every other returns ``None``. The built-in ``outputs``
+    plugin renders ``"table"`` and ``"json"``.
 
-    :param options: e.g. ``{"top": 10}`` for the number of rows to show.
-    :returns: the text, or ``None`` if ``fmt`` is not yours.
+    :param result: the :class:`~pynomaly.DetectionResult` to render.
+    :param fmt: the format name (``"table"``, ``"json"`` …).
+    :param options: rendering options, e.g. ``{"top": 10}`` for the number of rows to show.
+    :returns: the text, or ``None`` if ``fmt`` is not yours. When no plugin answers, the caller gets
+        an ``InputError`` listing the known formats.
     """
 
 
@@ -439,14 +669,25 @@ def pynomaly_format_output(
 def pynomaly_export_data(
     result: DetectionResult, destination: str, fmt: str, options: Mapping[str, Any]
 ) -> bool | None:
-    """Write a detection result to ``destination`` in format ``fmt`` (``"csv"``, ``"sql"`` ...).
+    """Write a detection result to ``destination`` in format ``fmt``.
 
-    Called on the plugins in hook order until one returns non-None (first result wins). The
-    file holds the input
-    rows' index, ``anomaly_score`` and ``is_anomaly``. Writes must be atomic (temporary file,
-    then rename) and must not replace an existing file unless ``options["overwrite"]``.
+    Called by ``--output PATH [--format FMT] [--overwrite]`` and ``--report PATH`` (format
+    ``"html"``) of ``pynomaly detect`` and ``pynomaly score``, and by
+    :func:`pynomaly.services.outputs.export_data`. The first
+    non-``None`` result wins: the plugin that offers ``fmt`` answers, every other returns ``None``.
+    Built in: ``outputs`` writes ``"csv"``, ``"json"``, ``"jsonl"`` and ``"parquet"``, ``report``
+    writes ``"html"`` and ``sql`` writes ``"sql"`` (a database table).
 
-    :returns: ``True`` when written, ``None`` if ``fmt`` is not yours.
+    :param result: the :class:`~pynomaly.DetectionResult` to write; ``result.to_frame()`` gives what
+        a table holds: the input rows' index, ``anomaly_score`` and ``is_anomaly``.
+    :param destination: the file (or other target, such as a database URL) to write.
+    :param fmt: the format name.
+    :param options: e.g. ``{"overwrite": True}``; the CLI adds ``table`` for SQL outputs.
+    :returns: ``True`` when written, ``None`` if ``fmt`` is not yours. When no plugin writes it, the
+        caller gets an ``InputError`` listing the known formats.
+
+    Writes must be atomic (a temporary file in the same directory, then a rename) and must not
+    replace an existing file unless ``options["overwrite"]``.
     """
 
 
@@ -454,9 +695,21 @@ def pynomaly_export_data(
 def pynomaly_send_notification(
     message: str, result: DetectionResult | None, options: Mapping[str, Any]
 ) -> None:
-    """Deliver a notification about a detection (log line, webhook, ...).
+    """Deliver a notification about a detection: a log line, a webhook, a chat message.
 
-    Called on every plugin; a plugin that raises is reported and the others still run.
+    Called on every plugin, by ``--notify URL`` of ``pynomaly detect`` and ``pynomaly score``
+    (with the options ``{"webhook": URL, "timeout": SECONDS}``) and by
+    :func:`pynomaly.services.outputs.send_notification`, which returns the ``(plugin, error)``
+    pairs of the plugins that failed (the CLI prints them and exits 1). Return values are ignored;
+    a plugin that raises is logged and reported, and the others still run. Built in: ``outputs``
+    logs the message (logger ``pynomaly.notify``), ``webhook`` POSTs it as JSON to
+    ``options["webhook"]``.
+
+    :param message: the text of the notification.
+    :param result: the detection it is about, or ``None``.
+    :param options: delivery options (channel, recipients …), ``{}`` when none.
+
+    Deliver once per notification — never once per anomalous row — and keep timeouts short.
     """
 
 

@@ -1,16 +1,23 @@
 """docs/hooks.md checked against the hook specifications (after datasette's tests/test_docs.py).
 
-Every hookspec has a ``### <name>`` section whose first python block is its signature; no
-section documents a hook that does not exist; every python block compiles, and the example
-hookimpls in it are named after real hooks and accept only arguments the hook provides.
+The hookspec docstrings are the contract: the reference part of docs/hooks.md is generated from
+them by scripts/hooks_doc.py and must be exactly what that script makes of the page. Beyond
+that: every hookspec docstring says when the hook is called and documents each argument and the
+return value; every hookspec has a ``### <name>`` section whose first python block is its
+signature and whose ``#### Example`` has a hookimpl of it; no section documents a hook that does
+not exist; the table of hook kinds matches the hookspecs; every python block compiles, and the
+example hookimpls in it are named after real hooks and accept only arguments the hook provides.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
+import importlib.util
 import inspect
 import re
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -18,8 +25,21 @@ import pytest
 from pynomaly import hookspecs
 from pynomaly.markers import PROJECT_NAME
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "hooks.md"
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs" / "hooks.md"
 TEXT = DOCS.read_text(encoding="utf-8")
+GENERATOR = ROOT / "scripts" / "hooks_doc.py"
+
+
+def _load_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("hooks_doc", GENERATOR)
+    assert spec is not None and spec.loader is not None, GENERATOR
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+hooks_doc = _load_generator()
 
 # name -> hookspec function, in the order of pynomaly/hookspecs.py
 HOOKS: dict[str, Any] = {
@@ -70,6 +90,11 @@ def _spec_params(name: str) -> list[str]:
 
 def _spec_opts(name: str) -> dict[str, Any]:
     return dict(getattr(HOOKS[name], f"{PROJECT_NAME}_spec"))
+
+
+def _split(name: str) -> list[str]:
+    """A hook's section: [generated contract, hand-written example] (no example: one part)."""
+    return SECTIONS[name].split(f"\n{hooks_doc.EXAMPLE}\n", 1)
 
 
 def _parse(line: int, src: str) -> ast.Module:
@@ -139,12 +164,111 @@ def _normalized(annotation: str | ast.expr | None) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------
+# The contract: the hookspec docstrings, and the reference generated from them
+# --------------------------------------------------------------------------------------------
 
 
 def test_hookspecs_found() -> None:
     assert len(HOOKS) > 20
     for name in HOOKS:
         assert hasattr(HOOKS[name], f"{PROJECT_NAME}_spec"), f"{name} is not marked @hookspec"
+
+
+def test_reference_is_generated_from_the_hookspecs() -> None:
+    expected = hooks_doc.render(TEXT)
+    if expected != TEXT:
+        diff = "".join(
+            difflib.unified_diff(
+                TEXT.splitlines(keepends=True),
+                expected.splitlines(keepends=True),
+                "docs/hooks.md",
+                "generated from pynomaly/hookspecs.py",
+                n=1,
+            )
+        )
+        pytest.fail(
+            "the reference of docs/hooks.md differs from the hookspec docstrings: change the "
+            f"docstrings, not the generated text, and regenerate it with `{hooks_doc.COMMAND}`"
+            f"\n{diff[:6000]}"
+        )
+
+
+@pytest.mark.parametrize("name", list(HOOKS))
+def test_hookspec_docstring_says_when_called(name: str) -> None:
+    doc = inspect.getdoc(HOOKS[name]) or ""
+    assert "Called" in doc, f"the docstring of hookspec {name} must say when it is called"
+
+
+@pytest.mark.parametrize("name", list(HOOKS))
+def test_hookspec_docstring_documents_arguments_and_return(name: str) -> None:
+    doc = inspect.getdoc(HOOKS[name]) or ""
+    params = _spec_params(name)
+    documented = re.findall(r"^:param (\w+):", doc, re.M)
+    assert documented == params, (
+        f"the docstring of hookspec {name} must have a `:param name:` field per argument, in "
+        f"order: {params} (it has {documented})"
+    )
+    returns = _normalized(inspect.signature(HOOKS[name]).return_annotation) != "None"
+    assert (":returns:" in doc) == returns, (
+        f"the docstring of hookspec {name} must have a `:returns:` field exactly when the hook "
+        f"returns something ({returns})"
+    )
+
+
+def test_docstring_to_markdown() -> None:
+    doc = inspect.cleandoc(
+        """Do it with ``x``.
+
+        Called by :func:`pynomaly.explain` and :func:`pynomaly_fit`, with a
+        :class:`~pynomaly.types.FitResult`.
+
+        * one
+          item
+        * two
+
+        :param x: the
+            thing.
+        :param y: other.
+        :returns: ``True``.
+        :raises pynomaly.errors.DataError: when bad.
+        """
+    )
+    assert hooks_doc.markdown(doc) == (
+        "Do it with `x`.\n\n"
+        "Called by `pynomaly.explain` and [`pynomaly_fit`](#pynomaly_fit), with a "
+        "`FitResult`.\n\n"
+        "- one item\n- two\n\n"
+        "**Parameters:**\n\n- `x`: the thing.\n- `y`: other.\n\n"
+        "**Returns:** `True`.\n\n"
+        "**Raises:** `pynomaly.errors.DataError` when bad."
+    )
+    with pytest.raises(ValueError, match="does not convert"):
+        hooks_doc.markdown("See :ref:`elsewhere`.")
+
+
+def test_the_generator_keeps_hand_written_text_only() -> None:
+    render = hooks_doc.render
+    page = render(TEXT)  # as it should be, even if docs/hooks.md is out of date
+    summary = "Fit a detector on a batch of training rows."
+    assert summary in page
+    assert render(page.replace(summary, "A hand edit of generated text.")) == page
+    example = page.split("\n### pynomaly_fit\n")[1].split(f"\n{hooks_doc.EXAMPLE}\n")[1]
+    example = example.split("\n### ")[0]
+    edited = page.replace(example, "\nA hand edit of the example.\n" + example)
+    assert edited != page and render(edited) == edited
+    intro = "A data source turns a path or URI into a DataFrame."
+    edited = page.replace(intro, intro + " A hand edit of an introduction.")
+    assert edited != page and render(edited) == edited
+    with pytest.raises(ValueError, match="documents no hook"):
+        render(page + "\n### pynomaly_no_such_hook\n")
+    without_marker = page.replace(f"{hooks_doc.EXAMPLE}\n", "", 1)
+    with pytest.raises(ValueError, match="has code before its"):
+        render(without_marker)  # rather than drop the example
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", list(HOOKS))
@@ -191,22 +315,17 @@ def test_sections_follow_hookspec_order() -> None:
 
 
 @pytest.mark.parametrize("name", list(HOOKS))
-def test_hookspec_docstring_says_when_called(name: str) -> None:
-    doc = inspect.getdoc(HOOKS[name]) or ""
-    assert any(word in doc for word in ("Called", "Broadcast", "Event")), (
-        f"the docstring of hookspec {name} must say when it is called"
-    )
-
-
-@pytest.mark.parametrize("name", list(HOOKS))
-def test_section_describes_call_and_arguments(name: str) -> None:
+def test_section_states_kind_and_arguments(name: str) -> None:
     if name not in SECTIONS:
         pytest.skip("no section (test_hook_is_documented fails)")
-    section = SECTIONS[name]
-    prose = PYTHON_BLOCK.sub("", section)
-    assert "**Pattern:**" in prose and "**Called**" in prose, name
+    prose = PYTHON_BLOCK.sub("", _split(name)[0])
+    kinds = re.findall(r"^\*\*Kind:\*\* \[(\w+)\]", prose, re.M)
+    assert kinds == [hookspecs.CALLS[name]], (
+        f"section {name} must have one '**Kind:** [{hookspecs.CALLS[name]}](...)' line "
+        f"before its example, found {kinds}"
+    )
     firstresult = bool(_spec_opts(name).get("firstresult"))
-    assert ("firstresult" in prose) == firstresult, (
+    assert ("`firstresult`" in prose) == firstresult, (
         f"section {name} must say `firstresult` exactly when the hookspec is firstresult "
         f"({firstresult})"
     )
@@ -214,15 +333,43 @@ def test_section_describes_call_and_arguments(name: str) -> None:
     assert not missing, f"section {name} does not describe the arguments {missing}"
 
 
+def test_kinds_table_matches_the_hookspecs() -> None:
+    start = TEXT.index("\n## How hooks are called\n")
+    part = TEXT[start : TEXT.index("\n## ", start + 1)]
+    table = {
+        kind: {f"{PROJECT_NAME}_{hook}" for hook in re.findall(r"`(\w+)`", hooks)}
+        for kind, hooks in re.findall(r"^\| *(\w+) *\|([^|]*)\|", part, re.M)
+        if kind != "kind"  # the header row
+    }
+    expected: dict[str, set[str]] = {}
+    for name, kind in hookspecs.CALLS.items():
+        expected.setdefault(kind, set()).add(name)
+    assert table == expected, (
+        "the table of 'How hooks are called' in docs/hooks.md must list every hook under its "
+        f"kind (pynomaly.hookspecs.CALLS): {expected}"
+    )
+
+
+def test_no_rest_markup_outside_code() -> None:
+    prose = FENCE.sub("", TEXT)
+    rest = r"``|:(?:func|meth|class|data|mod|attr|exc|obj):`|^:(?:param|returns?|raises?)\b"
+    found = re.findall(rest, prose, re.M)
+    assert not found, f"docs/hooks.md has reST markup that is not Markdown: {found}"
+
+
 @pytest.mark.parametrize("name", list(HOOKS))
 def test_every_hook_has_an_example(name: str) -> None:
     if name not in SECTIONS:
         pytest.skip("no section (test_hook_is_documented fails)")
-    examples = PYTHON_BLOCK.findall(SECTIONS[name])[1:]  # the first one is the signature
+    parts = _split(name)
+    assert len(parts) == 2, f"section {name} has no '{hooks_doc.EXAMPLE}' subsection"
     impls = [
-        fn.name for src in examples for fn, _ in _functions(_parse(1, src)) if _is_hookimpl(fn)
+        fn.name
+        for src in PYTHON_BLOCK.findall(parts[1])
+        for fn, _ in _functions(_parse(1, src))
+        if _is_hookimpl(fn)
     ]
-    assert name in impls, f"section {name} has no example @hookimpl def {name}(...)"
+    assert name in impls, f"the example of {name} has no @hookimpl def {name}(...)"
 
 
 @pytest.mark.parametrize(("line", "src"), BLOCKS, ids=[f"line{line}" for line, _ in BLOCKS])
