@@ -68,11 +68,11 @@ def _listing(directory: Path) -> list[str]:
         ("scores.json.bak", None),
     ],
 )
-def test_format_for_uses_the_extension(name, fmt):
-    assert outputs.format_for(name) == fmt
+def test_format_for_uses_the_extension(manager, name, fmt):
+    assert output_service.format_for(manager, name) == fmt
 
 
-def test_every_format_for_maps_to_a_listed_output(manager):
+def test_every_builtin_extension_is_listed(manager):
     listed = {o.name: o.extensions for o in output_service.outputs(manager)}
     for fmt, suffixes in outputs.EXTENSIONS.items():
         assert fmt in listed, fmt

@@ -400,7 +400,7 @@ def test_failing_report_leaves_nothing(manager, labelled, tmp_path, monkeypatch)
 
 
 def test_html_is_listed_and_found_from_the_extension(manager):
-    assert outputs.format_for("Report.HTML") == "html"
+    assert output_service.format_for(manager, "Report.HTML") == "html"
     infos = {o.name: o for o in output_service.outputs(manager)}
     assert infos["html"].plugin == "report"
     assert ".html" in infos["html"].extensions

@@ -82,16 +82,6 @@ def pynomaly_outputs() -> list[OutputInfo]:
     ]
 
 
-def format_for(destination: str) -> str | None:
-    """The file format implied by a destination's extension (``csv``, ``json``, ``jsonl``,
-    ``parquet``, ``html``), or ``None``."""
-    name = str(destination).lower()
-    for fmt, suffixes in EXTENSIONS.items():
-        if name.endswith(suffixes):
-            return fmt
-    return None
-
-
 # --------------------------------------------------------------------------------------------
 # Shared helpers (also used by the report and webhook plugins)
 # --------------------------------------------------------------------------------------------
