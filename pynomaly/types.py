@@ -100,6 +100,10 @@ class DetectorInfo:
     ``id`` is ``"<namespace>:<name>"`` (``"pyod:ecod"``). A detector whose requirements are
     missing is still listed, with ``available=False`` and the ``reason``. ``plugin`` is filled in
     by the plugin manager with the name of the plugin that returned it.
+
+    ``batch_independent`` declares that a row's score depends only on the fitted state and the
+    row, never on the other rows scored with it: such a detector may be scored in chunks, in
+    parallel or streamed with the same scores. Leave it ``False`` when unsure.
     """
 
     id: str
@@ -108,6 +112,7 @@ class DetectorInfo:
     available: bool = True
     reason: str = ""
     plugin: str = ""
+    batch_independent: bool = False
 
     @property
     def short_id(self) -> str:
@@ -124,6 +129,7 @@ class DetectorInfo:
             "description": self.description,
             "available": self.available,
             "reason": self.reason,
+            "batch_independent": self.batch_independent,
             "hyperparameters": self.hyperparameter_space(),
         }
 

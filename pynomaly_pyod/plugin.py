@@ -150,6 +150,7 @@ def _info(e: Entry) -> DetectorInfo:
         params=e.space(),
         available=not reason,
         reason=reason,
+        batch_independent=not e.batch_relative,
     )
 
 

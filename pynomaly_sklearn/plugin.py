@@ -137,7 +137,15 @@ def _sklearn_problem() -> str:
 def pynomaly_detectors() -> list[DetectorInfo]:
     problem = _sklearn_problem()
     return [
-        DetectorInfo(e.id, e.description, e.params, available=not problem, reason=problem)
+        # every one scores a new row against the fitted model alone (LOF in novelty mode)
+        DetectorInfo(
+            e.id,
+            e.description,
+            e.params,
+            available=not problem,
+            reason=problem,
+            batch_independent=True,
+        )
         for e in CATALOG.values()
     ]
 
