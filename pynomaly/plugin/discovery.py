@@ -1,6 +1,8 @@
 """Finding plugins without importing them: built-ins, entry points and a local directory.
 
-A :class:`Candidate` only knows how to import its plugin; the manager decides whether to.
+A :class:`Candidate` only knows how to import its plugin; the manager decides whether to. The
+local directory is only the one the settings name (opt-in, see
+:mod:`pynomaly.plugin.settings`): the current directory is never searched.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def entry_point_candidates() -> Iterator[Candidate]:
 
 
 def local_candidates(directory: Path | None) -> Iterator[Candidate]:
+    """The ``*.py`` files (not starting with ``_``) of ``directory``; none when it is
+    ``None`` (no directory named) or is not a directory."""
     if directory is None or not directory.is_dir():
         return
     for path in sorted(directory.glob("*.py")):

@@ -1,7 +1,11 @@
 """Which plugins may load, read from arguments first and the environment second.
 
 Everything here is decided before any plugin module is imported, so a disabled plugin's code
-never runs.
+never runs. The local plugins directory is opt-in: its ``*.py`` files run as soon as they are
+discovered, so only a directory named with ``--plugins-dir`` / ``PYNOMALY_PLUGINS_DIR`` /
+``plugins_dir=`` is loaded, never ``./plugins`` of whatever directory a command runs in (a
+cloned repository or a downloaded archive would otherwise run its code on the first
+``pynomaly`` command or ``pynomaly.detect`` call).
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ ENV_DISABLE = "PYNOMALY_DISABLE_PLUGINS"
 ENV_STRICT = "PYNOMALY_STRICT_PLUGINS"
 ENV_PLUGINS_DIR = "PYNOMALY_PLUGINS_DIR"
 ENV_TRACE = "PYNOMALY_TRACE"
-DEFAULT_PLUGINS_DIR = "plugins"
 
 
 def _flag(name: str) -> bool:
@@ -39,7 +42,8 @@ class Settings:
       like pytest's ``PYTEST_PLUGINS``.
     * ``disable``: plugins (built-in ones included) that never load.
     * ``strict``: a plugin that fails to load raises instead of being skipped.
-    * ``plugins_dir``: a directory whose ``*.py`` files are loaded as plugins (``None``: none).
+    * ``plugins_dir``: a directory whose ``*.py`` files are loaded as plugins; ``None`` (the
+      default): none. Only a directory named explicitly is ever loaded.
     * ``config``: plugin name → configuration passed to its ``pynomaly_initialize``.
     """
 
@@ -47,7 +51,7 @@ class Settings:
     allow: frozenset[str] | None = None
     disable: frozenset[str] = frozenset()
     strict: bool = False
-    plugins_dir: Path | None = Path(DEFAULT_PLUGINS_DIR)
+    plugins_dir: Path | None = None
     trace: bool = False
     config: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
 
@@ -62,11 +66,14 @@ class Settings:
         plugins_dir: str | os.PathLike[str] | None = None,
         config: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Settings:
-        """Settings from explicit arguments, falling back to ``PYNOMALY_*`` variables."""
+        """Settings from explicit arguments, falling back to ``PYNOMALY_*`` variables.
+
+        ``plugins_dir`` not given: ``PYNOMALY_PLUGINS_DIR`` if set, else no plugins directory;
+        an empty string means none either way.
+        """
         env_allow = _names(os.environ.get(ENV_ALLOW))
         if plugins_dir is None:
-            env_dir = os.environ.get(ENV_PLUGINS_DIR)
-            plugins_dir = DEFAULT_PLUGINS_DIR if env_dir is None else env_dir
+            plugins_dir = os.environ.get(ENV_PLUGINS_DIR, "")  # 1.0 defaulted to ./plugins
         return cls(
             autoload=not _flag(ENV_DISABLE_AUTOLOAD) if autoload is None else autoload,
             allow=frozenset(allow) if allow is not None else (env_allow or None),
