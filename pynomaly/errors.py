@@ -50,9 +50,17 @@ class PluginError(PynomalyError):
     """A plugin failed while pynomaly called one of its hooks."""
 
     def __init__(self, plugin: str, hook: str, message: str) -> None:
+        from pynomaly.redact import mask_text  # a plugin's exception may quote a credential
+
         self.plugin = plugin
         self.hook = hook
-        super().__init__(f"plugin {plugin!r} failed in {hook}: {message}")
+        super().__init__(f"plugin {plugin!r} failed in {hook}: {mask_text(message)}")
+
+
+class DatabaseBusyError(PynomalyError):
+    """A database stayed locked by another writer for longer than the busy timeout: the
+    work was done but its results were not written (the CLI exits 1, not 2: the input was
+    fine, and running again later can succeed)."""
 
 
 class PluginLoadError(PynomalyError):

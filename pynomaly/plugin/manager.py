@@ -21,10 +21,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
-from pynomaly import hookspecs
+from pynomaly import audit, hookspecs
 from pynomaly._log import get_logger
 from pynomaly._version import __version__
-from pynomaly.errors import InputError, PluginError, PluginLoadError, PynomalyError
+from pynomaly.errors import (
+    DatabaseBusyError,
+    InputError,
+    PluginError,
+    PluginLoadError,
+    PynomalyError,
+)
 from pynomaly.markers import PROJECT_NAME
 from pynomaly.plugin import discovery
 from pynomaly.plugin.calls import describe, instrument, raised_at, raised_by
@@ -33,6 +39,7 @@ from pynomaly.plugin.config import validate_config
 from pynomaly.plugin.monitor import HookMonitor, HookStats
 from pynomaly.plugin.records import PluginRecord, PluginStatus, checked_health, metadata_from
 from pynomaly.plugin.settings import Settings
+from pynomaly.redact import mask_text
 from pynomaly.services.facade import ServiceMethods
 from pynomaly.types import PluginMetadata, PluginType
 
@@ -45,7 +52,14 @@ log = get_logger("pynomaly.plugins")
 ESSENTIAL = {"validation": "every input is checked through it before detection"}
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+# errors a hook raises that reach the caller as they are: bad input, a plugin's failure already
+# named, and a busy database (which a caller may want to retry)
+_PASS_ON = (InputError, PluginError, DatabaseBusyError)
 _USABLE = (PluginStatus.DISCOVERED, PluginStatus.LOADED)
+
+
+def _masked_stderr(text: str) -> None:
+    sys.stderr.write(mask_text(text))
 
 
 def _locked(method: _F) -> _F:
@@ -101,7 +115,9 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         self.monitor = HookMonitor(self)
         self._loop: EventLoopThread | None = None
         if self.settings.trace:
-            self.trace.root.setwriter(sys.stderr.write)
+            # pluggy's trace prints every hook argument: URLs with passwords, webhook URLs,
+            # headers with tokens. Everything it writes goes through the masker first.
+            self.trace.root.setwriter(_masked_stderr)
             self.enable_tracing()
         self._records: dict[str, PluginRecord] = {}
         self._candidates: dict[str, discovery.Candidate] = {}
@@ -130,7 +146,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
                 *discovery.local_candidates(self.settings.plugins_dir),
             ]:
                 if self.is_blocked(cand.name):
-                    self._set(cand, PluginStatus.DISABLED, "disabled by -p no:NAME / disable=")
+                    self._disable(cand, "disabled by -p no:NAME / disable=")
                 elif cand.name in self._records:
                     self._fail(cand, f"name already used by {self._records[cand.name].origin}")
                 elif cand.kind == "builtin":
@@ -140,7 +156,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
                     if selected:
                         self._import(cand)
                     else:
-                        self._set(cand, PluginStatus.DISABLED, why)
+                        self._disable(cand, why)
         return self.records()
 
     @_locked
@@ -350,13 +366,14 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
 
         Returns pluggy's result (the first answer of a firstresult hook, else the list of
         answers). An exception a plugin raises becomes :class:`PluginError` naming the plugin
-        and the hook; :class:`~pynomaly.errors.InputError` and :class:`PluginError` pass on.
+        and the hook; :class:`~pynomaly.errors.InputError`, :class:`PluginError` and
+        :class:`~pynomaly.errors.DatabaseBusyError` pass on.
         """
         self.ready()
         caller = getattr(self.hook, hook)
         try:
             return caller(**kwargs)
-        except (InputError, PluginError):
+        except _PASS_ON:
             raise
         except Exception as exc:
             plugin = raised_by(exc, caller.get_hookimpls()) or "?"
@@ -388,7 +405,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         self.monitor.only(plugin)
         try:
             value = caller(**kwargs)
-        except (InputError, PluginError):
+        except _PASS_ON:
             raise
         except Exception as exc:
             raise PluginError(plugin, hook, describe(exc)) from exc
@@ -410,6 +427,10 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         else:
             self._records[cand.name] = PluginRecord(cand.name, cand.origin, status, reason)
 
+    def _disable(self, cand: discovery.Candidate, reason: str) -> None:
+        self._set(cand, PluginStatus.DISABLED, reason)
+        audit.record("plugin.disable", plugin=cand.name, origin=cand.origin, reason=reason)
+
     def _fail(
         self,
         cand: discovery.Candidate,
@@ -418,11 +439,13 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         error: BaseException | None = None,
     ) -> None:
         fatal = raise_errors or self.settings.strict
+        reason = mask_text(reason)  # an exception's text may quote a URL with its password
         details = ""
         if error is not None:
             import traceback
 
-            details = "".join(traceback.format_exception(error))
+            details = mask_text("".join(traceback.format_exception(error)))
+        audit.record("plugin.fail", plugin=cand.name, origin=cand.origin, reason=reason)
         if not fatal:
             log.warning("plugin %s skipped: %s", cand.name, reason)
             if details and self.settings.trace:
@@ -462,6 +485,13 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
             return
         rec.status, rec.reason = PluginStatus.DISCOVERED, ""
         self._ready = False
+        audit.record(
+            "plugin.import",
+            plugin=cand.name,
+            origin=cand.origin,
+            kind=cand.kind,
+            version=rec.metadata.version,
+        )
 
     def _register(self, rec: PluginRecord, obj: object) -> None:
         rec.plugin = obj
@@ -499,6 +529,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         self._configs[rec.name] = config
         rec.status, rec.reason = PluginStatus.LOADED, ""
         self.cache.clear()
+        audit.record("plugin.load", plugin=rec.name, origin=rec.origin)
 
     def _cleanup(self, rec: PluginRecord) -> None:
         try:
