@@ -67,15 +67,29 @@ def isolated_pm(tmp_path: Path) -> PluginManager:
     return PluginManager(autoload=False, plugins_dir=str(tmp_path / "none"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def signing_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The model-signing key of the whole run, in a temporary directory: no test (nor a CLI
+    it starts) ever creates or reads a key in the real user's data directory."""
+    sandbox = tmp_path_factory.mktemp("user-data")
+    os.environ["XDG_DATA_HOME"] = str(sandbox)  # for subprocesses given a copy of os.environ
+    return sandbox / "model-signing.key"
+
+
 @pytest.fixture(autouse=True)
-def _fresh_default_manager(monkeypatch: pytest.MonkeyPatch):
+def _fresh_default_manager(monkeypatch: pytest.MonkeyPatch, signing_key_file: Path):
     """Each test gets a new default manager, built from a clean plugin environment."""
+    from pynomaly import audit
+
     for var in list(os.environ):
         if var.startswith("PYNOMALY_"):
             monkeypatch.delenv(var)
+    monkeypatch.setenv("PYNOMALY_KEY_FILE", str(signing_key_file))
+    audit.configure(None)
     api.set_default_manager(None)
     yield
     api.set_default_manager(None)
+    audit.configure(None)
 
 
 def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
@@ -105,6 +119,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     """Environment for running the CLI in a subprocess: no PYNOMALY_* settings leak in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYNOMALY_")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYNOMALY_KEY_FILE"] = os.environ["PYNOMALY_KEY_FILE"]  # the run's, never the user's
     return env
 
 

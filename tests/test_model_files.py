@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import pynomaly
+from pynomaly.detection import signing
 from pynomaly.detection.persistence import MAGIC, VersionMismatchWarning
 from pynomaly.errors import InputError
 
@@ -35,8 +36,9 @@ def test_round_trip_scores_the_same(model, manager, breast_cancer, tmp_path):
 def test_header_records_versions_and_is_readable_without_unpickling(model, tmp_path):
     path = tmp_path / "m.pkl"
     model.save(path)
-    first, header, _ = path.read_bytes().split(b"\n", 2)
-    assert first == MAGIC + b" 2"
+    first, header, signature, _ = path.read_bytes().split(b"\n", 3)
+    assert first == MAGIC + b" 3"
+    assert json.loads(signature)["alg"] == "hmac-sha256"
     meta = json.loads(header)
     assert (meta["pynomaly"], meta["detector"], meta["plugin"]) == (
         pynomaly.__version__,
@@ -44,7 +46,7 @@ def test_header_records_versions_and_is_readable_without_unpickling(model, tmp_p
         "pyod_adapter",
     )
     assert {"numpy", "pyod"} <= set(meta["libraries"])
-    assert meta["payload"]["format"] == "pickle"
+    assert meta["payload"]["format"] == "skops"  # PyOD's ECOD: a format that runs no code
 
 
 def test_an_existing_file_is_kept_unless_overwrite(model, tmp_path):
@@ -64,9 +66,10 @@ def test_an_existing_file_is_kept_unless_overwrite(model, tmp_path):
         (lambda b: b[:-1] + bytes([b[-1] ^ 1]), "damaged model file \\(its SHA-256"),
         (lambda b: b.replace(b'"payload"', b'"pay"', 1), "damaged model file \\(unreadable"),
         (lambda b: MAGIC + b" 9\n" + b.split(b"\n", 1)[1], "model file format 9"),
+        (lambda b: b.replace(b'"mac": "', b'"mac": "0', 1), "unreadable|altered model file"),
         (lambda b: b"not a model at all", "not a pynomaly model file"),
     ],
-    ids=["truncated", "flipped", "header", "future", "foreign"],
+    ids=["truncated", "flipped", "header", "future", "signature", "foreign"],
 )
 def test_damaged_files_are_refused_before_unpickling(model, tmp_path, monkeypatch, damage, message):
     path = tmp_path / "m.pkl"
@@ -83,9 +86,13 @@ def test_damaged_files_are_refused_before_unpickling(model, tmp_path, monkeypatc
 def test_other_versions_give_a_warning(model, tmp_path):
     path = tmp_path / "m.pkl"
     model.save(path)
-    first, header, payload = path.read_bytes().split(b"\n", 2)
+    first, header, _, payload = path.read_bytes().split(b"\n", 3)
     meta = json.loads(header)
     meta["pynomaly"], meta["libraries"]["pyod"] = "0.9.0", "1.0.0"
-    path.write_bytes(first + b"\n" + json.dumps(meta).encode() + b"\n" + payload)
+    head = first + b"\n" + json.dumps(meta).encode() + b"\n"
+    key = signing.read_key()  # as an older pynomaly of this user's would have signed it
+    mac = signing.sign(key, head + payload)
+    signature = {"alg": "hmac-sha256", "key": signing.key_id(key), "mac": mac}
+    path.write_bytes(head + json.dumps(signature).encode() + b"\n" + payload)
     with pytest.warns(VersionMismatchWarning, match="pynomaly 0.9.0 .now .*pyod 1.0.0 .now "):
         pynomaly.load(path)
