@@ -19,8 +19,18 @@ from pynomaly.errors import InputError, PynomalyError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+#: The exit codes of every ``pynomaly`` command (README, ``pynomaly --help``, docs/security.md).
+EXIT_CODES = (
+    (EXIT_OK, "success"),
+    (EXIT_FAILURE, "failure: a plugin, database, notification or write failed (input was fine)"),
+    (EXIT_BAD_INPUT, "bad input or usage: a file, URL, option or parameter is wrong"),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+)
 
 
 class Context:
@@ -81,17 +91,26 @@ def _read_config(path: str) -> dict[str, Any]:
 
 
 def _fail(ctx: Context, exc: BaseException) -> NoReturn:
-    if ctx.debug:
+    from pynomaly.redact import mask_text
+
+    if ctx.debug:  # the traceback too: messages in it may quote a credential
         import traceback
 
-        traceback.print_exception(exc)
+        sys.stderr.write(mask_text("".join(traceback.format_exception(exc))))
     code = EXIT_BAD_INPUT if isinstance(exc, InputError) else EXIT_FAILURE
-    click.echo(f"Error: {exc}", err=True)
+    click.echo(f"Error: {mask_text(str(exc))}", err=True)
     sys.exit(code)
 
 
+def interrupted() -> NoReturn:
+    """Ctrl-C: a short message and exit code 130 (128 + SIGINT), as shells report it."""
+    click.echo("Interrupted.", err=True)
+    sys.exit(EXIT_INTERRUPTED)
+
+
 def handles_errors(func: F) -> F:
-    """Turn pynomaly's errors into a one-line message and exit code 2 (input) or 1."""
+    """Turn pynomaly's errors into a one-line message and exit code 2 (input) or 1; Ctrl-C
+    into 130 (see :data:`EXIT_CODES`)."""
     import functools
 
     @functools.wraps(func)
@@ -102,18 +121,16 @@ def handles_errors(func: F) -> F:
         except PynomalyError as exc:
             _fail(ctx, exc)
         except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            sys.exit(130)
+            interrupted()
         except BrokenPipeError:  # output piped into `head` and the like: stop quietly
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-            sys.exit(1)
+            sys.exit(EXIT_FAILURE)
         except Exception as exc:  # an unexpected bug: say so in one line unless --debug
+            what = f"unexpected {type(exc).__name__}: {exc}"
             if ctx.debug:
-                raise
-            _fail(
-                ctx, PynomalyError(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug)")
-            )
+                _fail(ctx, exc)
+            _fail(ctx, PynomalyError(f"{what} (rerun with --debug)"))
 
     return wrapper  # type: ignore[return-value]
 

@@ -7,7 +7,9 @@ drop → datetime → impute → encode → drop-constant → scale, then each `
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -250,9 +252,15 @@ def _output_format(output: str, fmt: str | None, pm: Any) -> str:
     return found
 
 
-def _check_destinations(kw: Mapping[str, Any], save: str | None = None, pm: Any = None) -> None:
+def _check_destinations(
+    kw: Mapping[str, Any],
+    save: str | None = None,
+    pm: Any = None,
+    inputs: Sequence[tuple[str, str | None]] = (),
+) -> None:
     """Fail on an unusable destination before spending time on detection (and before any
-    output is written: a bad --report must not leave a lone --output behind)."""
+    output is written: a bad --report must not leave a lone --output behind). ``inputs`` are
+    ``(what, path or URL)`` of the files the command reads: no output may replace one."""
     notify = kw.get("notify")
     if notify is not None and not notify.lower().startswith(("http://", "https://")):
         raise InputError(f"--notify {notify}: expected an http:// or https:// URL")
@@ -270,6 +278,77 @@ def _check_destinations(kw: Mapping[str, Any], save: str | None = None, pm: Any 
         parent = Path(path).parent
         if not parent.is_dir():
             raise InputError(f"{flag} {path}: directory {parent} does not exist")
+    _refuse_replacing_inputs(kw, save, inputs)
+
+
+def _local_file(where: str | None) -> Path | None:
+    """The file a path or a ``sqlite:///`` URL names; ``None`` for other URLs and samples."""
+    if not where:
+        return None
+    match = re.match(r"sqlite(?:\+\w+)?:///(?P<path>[^?]+)", where)
+    if match:
+        return Path(match["path"])
+    if "://" in where or (":" in where and not Path(where).exists()):  # sample:wbc
+        return None
+    return Path(where)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two names are one file: the same device and inode, so also through symbolic
+    and hard links; names of files that do not exist yet are compared resolved."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def _refuse_replacing_inputs(
+    kw: Mapping[str, Any], save: str | None, inputs: Sequence[tuple[str, str | None]]
+) -> None:
+    """No output replaces a file the command reads — not even with --overwrite, not even
+    through a link — and no two outputs are the same file."""
+    output = kw.get("output")
+    outputs = [("--output", output), ("--report", kw.get("report")), ("--save", save)]
+    read = [(what, where, _local_file(where)) for what, where in inputs]
+    seen: list[tuple[str, Path]] = []
+    for flag, where in outputs:
+        target = _local_file(where)
+        if target is None:
+            continue
+        for what, source, path in read:
+            if path is None or not _same_file(target, path):
+                continue
+            if flag == "--output" and where and "://" in where and source and "://" in source:
+                # the documented case: scores written into the database read from, in
+                # another table; only the table read itself is protected
+                table = kw.get("output_table") or "anomaly_scores"
+                if kw.get("table") != table:
+                    continue
+                raise InputError(
+                    f"--output {mask_uri(where)} --output-table {table}: is the table read "
+                    "(--table); refusing to replace an input, even with --overwrite"
+                )
+            raise InputError(
+                f"{flag} {mask_uri(where or '')}: is the {what} {mask_uri(source or '')}"
+                f"{_linked(target, path)}; refusing to replace an input, even with --overwrite"
+            )
+        for other, path in seen:
+            if _same_file(target, path):
+                raise InputError(f"{flag} {mask_uri(where or '')}: is also the {other} file")
+        seen.append((flag, target))
+
+
+def _linked(a: Path, b: Path) -> str:
+    return "" if a.absolute() == b.absolute() else " (the same file under another name)"
+
+
+def _inputs(ctx: Context, source: str, kw: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """The files a command reads, for :func:`_refuse_replacing_inputs`."""
+    return [
+        ("input file", source),
+        ("--credentials-file", kw.get("credentials_file")),
+        ("--config file", ctx.config_file),
+    ]
 
 
 def _deliver(
@@ -284,8 +363,9 @@ def _deliver(
             "overwrite": kw["overwrite"],
             "table": kw.get("output_table") or "anomaly_scores",
         }
-        if source_options.get("credentials_file"):  # the same database credentials
-            options["credentials_file"] = source_options["credentials_file"]
+        for same in ("credentials_file", "busy_timeout"):  # the database's, read and written
+            if source_options.get(same) is not None:
+                options[same] = source_options[same]
         export_data(pm, result, output, _output_format(output, kw.get("fmt"), pm), options)
     if kw.get("report"):
         export_data(pm, result, kw["report"], "html", {"overwrite": kw["overwrite"]})
@@ -317,7 +397,7 @@ def _deliver(
 @model_options
 @output_options
 @click.option(
-    "--save", metavar="PATH", help="Also save the fitted model here (a pickle: load only your own)."
+    "--save", metavar="PATH", help="Also save the fitted model here (signed with your key)."
 )
 @click.pass_obj
 @handles_errors
@@ -335,7 +415,7 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
     """
     from pynomaly.detection import api
 
-    _check_destinations(kw, save, ctx.manager())
+    _check_destinations(kw, save, ctx.manager(), _inputs(ctx, source, kw))
     options = collect_source_options(kw)
     with status(f"Detecting anomalies in {mask_uri(source)} ..."):
         result = api.detect(
@@ -350,7 +430,9 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
 @click.argument("source")
 @source_options
 @model_options
-@click.option("--save", metavar="PATH", required=True, help="Where to save the model (pickle).")
+@click.option(
+    "--save", metavar="PATH", required=True, help="Where to save the model (signed with your key)."
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing model file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
@@ -365,7 +447,7 @@ def fit(ctx: Context, source: str, save: str, overwrite: bool, as_json: bool, **
     """
     from pynomaly.detection import api
 
-    _check_destinations({"overwrite": overwrite}, save)
+    _check_destinations({"overwrite": overwrite}, save, inputs=_inputs(ctx, source, kw))
     with status(f"Fitting on {mask_uri(source)} ..."):
         model = api.fit(
             source,
@@ -400,12 +482,22 @@ def fit(ctx: Context, source: str, save: str, overwrite: bool, as_json: bool, **
     show_default=True,
     help="Rows read and scored at a time.",
 )
+@click.option(
+    "--trust",
+    is_flag=True,
+    help="Load MODEL even if not signed with your key (another user's or machine's, "
+    "pynomaly 1.0's): it may run code. Only for files you trust.",
+)
 @click.pass_obj
 @handles_errors
-def score(ctx: Context, model_path: str, source: str, batch_size: int, **kw: Any) -> None:
+def score(
+    ctx: Context, model_path: str, source: str, batch_size: int, trust: bool, **kw: Any
+) -> None:
     """Score SOURCE with a saved MODEL, batch by batch (the data need not fit in memory).
 
-    MODEL is a pickle written by `pynomaly fit --save`: load only model files you trust.
+    MODEL is a file written by `pynomaly fit --save` or `detect --save`, signed with your
+    key: a file signed otherwise, or not at all, is refused unless --trust. A damaged or
+    altered file is always refused.
 
     \b
     Examples:
@@ -415,9 +507,10 @@ def score(ctx: Context, model_path: str, source: str, batch_size: int, **kw: Any
     from pynomaly.detection.persistence import load_model
     from pynomaly.detection.results import combine_results
 
-    _check_destinations(kw, pm=ctx.manager())
+    inputs = [("model", model_path), *_inputs(ctx, source, kw)]
+    _check_destinations(kw, pm=ctx.manager(), inputs=inputs)
     ctx.manager().load_all()  # plugins first: a model may hold objects of a local plugin
-    model = load_model(model_path, manager=ctx.manager())
+    model = load_model(model_path, trusted=trust, manager=ctx.manager())
     options = collect_source_options(kw)
     with status(f"Scoring {mask_uri(source)} ..."):
         batches = model.score_source(

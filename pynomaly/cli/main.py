@@ -14,10 +14,22 @@ from typing import Any
 import click
 
 from pynomaly._version import __version__
-from pynomaly.cli.common import EXIT_FAILURE, Context, handles_errors, print_table
+from pynomaly.cli.common import EXIT_FAILURE, Context, handles_errors, interrupted, print_table
+
+
+class _Group(click.Group):
+    """The ``pynomaly`` group: Ctrl-C anywhere in a sub-command exits 130, also in one whose
+    callback forgot :func:`handles_errors` (click's own handling would exit 1, "Aborted!")."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            interrupted()
 
 
 @click.group(
+    cls=_Group,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="""\b
 Examples:
@@ -28,9 +40,19 @@ Examples:
   pynomaly -p no:pyod_adapter plugins list
 
 \b
-Plugins come from the 'pynomaly.plugins' entry-point group and the ./plugins directory.
+Plugins come from the 'pynomaly.plugins' entry-point group, and from a local directory's *.py
+files only when one is named (--plugins-dir DIR / PYNOMALY_PLUGINS_DIR): they run as code.
 Environment: PYNOMALY_DISABLE_PLUGIN_AUTOLOAD=1, PYNOMALY_PLUGINS=a,b (allow-list),
-PYNOMALY_DISABLE_PLUGINS=a,b, PYNOMALY_STRICT_PLUGINS=1, PYNOMALY_PLUGINS_DIR, PYNOMALY_TRACE=1.""",
+PYNOMALY_DISABLE_PLUGINS=a,b, PYNOMALY_STRICT_PLUGINS=1, PYNOMALY_PLUGINS_DIR, PYNOMALY_TRACE=1,
+PYNOMALY_AUDIT_LOG=FILE, PYNOMALY_KEY_FILE=FILE (model signing key),
+PYNOMALY_SQLITE_BUSY_TIMEOUT=SECONDS.
+
+\b
+Exit codes (every command):
+  0    success
+  1    failure: a plugin, database, notification or write failed (input was fine)
+  2    bad input or usage: a file, URL, option or parameter is wrong
+  130  interrupted (Ctrl-C)""",
 )
 @click.version_option(__version__, "-V", "--version", prog_name="pynomaly")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
@@ -42,7 +64,16 @@ PYNOMALY_DISABLE_PLUGINS=a,b, PYNOMALY_STRICT_PLUGINS=1, PYNOMALY_PLUGINS_DIR, P
     metavar="no:NAME|MODULE",
     help="Disable plugin NAME (no:NAME) or register an importable MODULE; repeatable.",
 )
-@click.option("--plugins-dir", metavar="DIR", help="Directory of local plugin files [./plugins].")
+@click.option(
+    "--plugins-dir",
+    metavar="DIR",
+    help="Load the *.py files of DIR as plugins (they run as code) [none].",
+)
+@click.option(
+    "--audit-log",
+    metavar="FILE",
+    help="Append JSON Lines of plugin and model-file events to FILE [PYNOMALY_AUDIT_LOG].",
+)
 @click.option(
     "--config", metavar="FILE", help='JSON plugin configuration {"plugins": {NAME: {...}}}.'
 )
@@ -53,9 +84,15 @@ def cli(
     strict: bool,
     plugin_args: tuple[str, ...],
     plugins_dir: str | None,
+    audit_log: str | None,
     config: str | None,
 ) -> None:
     """pynomaly: anomaly detection built from plugins."""
+    if audit_log is not None:
+        from pynomaly import audit
+
+        audit.configure(audit_log)
+        ctx.call_on_close(lambda: audit.configure(None))  # in-process callers (tests) go on
     ctx.obj = Context(debug, strict, plugin_args, plugins_dir, config)
 
 
