@@ -45,6 +45,15 @@ _BEARER = re.compile(r"\b(?P<head>(?:Bearer|Basic|Token)\s+)[A-Za-z0-9._~+/=-]{6
 _HTTP_PATH = re.compile(r"""(?P<head>\bhttps?://[^/\s?#'"\\]+)[/?#][^\s'"\\<>]*""", re.IGNORECASE)
 
 
+def is_secret_name(name: str) -> bool:
+    """Whether a parameter or key called ``name`` holds a secret (``password``, ``api_key``,
+    ``client_secret``, ``sig`` ...)."""
+    return _SECRET_NAME.fullmatch(name) is not None
+
+
+_SECRET_NAME = re.compile(_SECRET, re.IGNORECASE)
+
+
 def mask_uri(uri: str) -> str:
     """``uri`` with its password — in the user-info part or a credential-like query
     parameter (``password=``, ``token=``, ``sig=``, ``api_key=`` ...) — replaced by ``***``.

@@ -72,7 +72,7 @@ from typing import TYPE_CHECKING, Any
 from pynomaly._version import __version__
 from pynomaly.errors import DatabaseBusyError, DataError, InputError
 from pynomaly.markers import hookimpl
-from pynomaly.redact import mask_uri
+from pynomaly.redact import is_secret_name, mask_uri
 from pynomaly.types import Connection, OutputInfo, PluginMetadata, PluginType, SourceInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -140,7 +140,7 @@ class SQLSource:
     ``display`` is the URL with the password masked; ``repr`` shows only that.
     """
 
-    __slots__ = ("_secret", "busy_timeout", "display", "engine", "url")
+    __slots__ = ("_secrets", "busy_timeout", "display", "engine", "url")
 
     def __init__(
         self, url: URL, display: str, engine: Engine, busy_timeout: float | None = None
@@ -149,16 +149,19 @@ class SQLSource:
         self.display = display
         self.engine = engine
         self.busy_timeout = busy_timeout  # SQLite only
-        self._secret = url.password if isinstance(url.password, str) else None
+        # the password, and the values of password-like query parameters (?password=...)
+        found = [url.password, *(v for k, v in url.query.items() if is_secret_name(k))]
+        self._secrets = [v for v in found if isinstance(v, str) and len(v) >= 3]
 
     def __repr__(self) -> str:
         return f"SQLSource({self.display})"
 
     def scrub(self, text: str) -> str:
-        """``text`` with any occurrence of the password masked."""
-        if self._secret and len(self._secret) >= 3:
-            text = text.replace(self._secret, "***")
-        return text
+        """``text`` with any occurrence of the password (and of password-like query values)
+        masked, and any URL's password too."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return mask_uri(text)
 
     def fail(self, what: str, exc: BaseException | str) -> DataError | DatabaseBusyError:
         """A one-line error: the masked URL, what failed and the database's reason; a
@@ -357,7 +360,7 @@ def _url(uri: str, options: Mapping[str, Any]) -> tuple[URL, str]:
                 filled["password"] = env_password
         if filled:
             url = url.set(**filled)
-    display = url.render_as_string(hide_password=True)
+    display = mask_uri(url.render_as_string(hide_password=True))  # ?password= too
     if backend == "postgresql" and not driver and importlib.util.find_spec("psycopg"):
         url = url.set(drivername="postgresql+psycopg")  # psycopg 3 rather than psycopg2
     return url, display
