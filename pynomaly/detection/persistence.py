@@ -119,7 +119,7 @@ def save_model(
         sha256=header["payload"]["sha256"],
         format=fmt,
         detector=model.detector,
-        key=signature["key"],
+        key_id=signature["key"],
     )
 
 
@@ -159,7 +159,7 @@ def load_model(
         path=str(where.absolute()),
         sha256=envelope.digest,
         format=envelope.format,
-        signature="valid" if authentic is None else authentic,
+        signed="by this user's key" if authentic is None else authentic,
         trusted=trusted,
     )
     _warn_on_versions(where, envelope.header, manager)
@@ -181,7 +181,7 @@ def _load_legacy(where: Path, data: bytes, trusted: bool) -> Model:
         path=str(where.absolute()),
         sha256=digest,
         format="pickle",
-        signature="none (pynomaly 1.0 file)",
+        signed="no (pynomaly 1.0 file)",
         trusted=True,
     )
     warnings.warn(
