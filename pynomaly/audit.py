@@ -8,9 +8,10 @@ origins, file paths, digests, whether a model was trusted) — never data values
 string in it passes through :func:`pynomaly.redact.mask_text`, so credentials that reach an
 error message never reach the log.
 
-Events written by pynomaly: ``plugin.import``, ``plugin.load``, ``plugin.fail``,
-``plugin.disable``, ``model.save``, ``model.load``, ``model.refuse``. Other parts (process
-isolation, for one) add their own with :func:`record`.
+Events written by pynomaly: ``plugins.discover`` (the selection settings), ``plugin.import``,
+``plugin.load``, ``plugin.fail``, ``plugin.disable``, ``key.create``, ``model.save``,
+``model.load``, ``model.refuse``. Other parts (process isolation, for one) add their own with
+:func:`record`.
 """
 
 from __future__ import annotations

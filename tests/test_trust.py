@@ -243,6 +243,7 @@ def test_audit_log_records_plugin_and_model_events_without_data(invoke, data_csv
     records = [json.loads(line) for line in log.read_text().splitlines()]
     events = {(r["event"], r.get("plugin")) for r in records}
     assert {
+        ("plugins.discover", None),
         ("plugin.import", "files"),
         ("plugin.load", "sklearn_adapter"),
         ("plugin.disable", "webhook"),

@@ -139,6 +139,14 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         (raised as :class:`PluginLoadError` in strict mode); blocked ones are never imported.
         """
         if not self._discovered:
+            # first, so that an audit log that cannot be written fails before any plugin runs
+            audit.record(
+                "plugins.discover",
+                autoload=self.settings.autoload,
+                allow=sorted(self.settings.allow) if self.settings.allow is not None else None,
+                disable=sorted(self.settings.disable),
+                plugins_dir=str(self.settings.plugins_dir) if self.settings.plugins_dir else None,
+            )
             self._discovered = True
             for cand in [
                 *discovery.builtin_candidates(),
