@@ -17,6 +17,30 @@ Both are conservative: masking too much of a message is harmless, masking too li
 from __future__ import annotations
 
 import re
+from typing import Any
+
+
+class _Pattern:
+    """A regular expression compiled on first use: this module is imported by every command
+    (``pynomaly plugins list`` included), and most never mask anything."""
+
+    __slots__ = ("_args", "_compiled")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._args = (pattern, flags)
+        self._compiled: re.Pattern[str] | None = None
+
+    def _get(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(*self._args)
+        return self._compiled
+
+    def sub(self, repl: Any, text: str) -> str:
+        return self._get().sub(repl, text)
+
+    def fullmatch(self, text: str) -> re.Match[str] | None:
+        return self._get().fullmatch(text)
+
 
 # names of parameters and keys whose values are secrets, any case: any name holding one of the
 # long words (db_password, client_secret, access_token, X-Amz-Signature ...) or exactly one
@@ -27,22 +51,22 @@ _SECRET = (
 )
 
 # user:password@ up to the last "@" before whitespace or a quote: passwords may hold "/" or "@"
-_USERINFO_PASSWORD = re.compile(r"""(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s'"]*):[^\s'"]*@""")
-_QUERY_SECRET = re.compile(rf"(?P<head>[?&;]{_SECRET}=)[^&#\s'\"]*", re.IGNORECASE)
+_USERINFO_PASSWORD = _Pattern(r"""(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s'"]*):[^\s'"]*@""")
+_QUERY_SECRET = _Pattern(rf"(?P<head>[?&;]{_SECRET}=)[^&#\s'\"]*", re.IGNORECASE)
 # 'password': 'x'  "token": "x"  (reprs of dicts, JSON)
-_QUOTED_PAIR = re.compile(
+_QUOTED_PAIR = _Pattern(
     rf"""(?P<head>(?P<q>['"]){_SECRET}(?P=q)\s*:\s*)"""
     r"""(?P<vq>['"])(?:\\.|(?!(?P=vq)).)*(?P=vq)""",
     re.IGNORECASE,
 )
 # password=x  password='x'  token: x  (keyword reprs, DSNs, trace lines "    key: value")
-_BARE_PAIR = re.compile(
+_BARE_PAIR = _Pattern(
     rf"""(?P<head>(?<![\w.-]){_SECRET}\s*[=:]\s*)(?P<value>'[^']*'|"[^"]*"|[^\s,;&)}}'"]+)""",
     re.IGNORECASE,
 )
-_BEARER = re.compile(r"\b(?P<head>(?:Bearer|Basic|Token)\s+)[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE)
+_BEARER = _Pattern(r"\b(?P<head>(?:Bearer|Basic|Token)\s+)[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE)
 # an http(s) URL's path and query: for webhooks they are the credential
-_HTTP_PATH = re.compile(r"""(?P<head>\bhttps?://[^/\s?#'"\\]+)[/?#][^\s'"\\<>]*""", re.IGNORECASE)
+_HTTP_PATH = _Pattern(r"""(?P<head>\bhttps?://[^/\s?#'"\\]+)[/?#][^\s'"\\<>]*""", re.IGNORECASE)
 
 
 def is_secret_name(name: str) -> bool:
@@ -51,7 +75,7 @@ def is_secret_name(name: str) -> bool:
     return _SECRET_NAME.fullmatch(name) is not None
 
 
-_SECRET_NAME = re.compile(_SECRET, re.IGNORECASE)
+_SECRET_NAME = _Pattern(_SECRET, re.IGNORECASE)
 
 
 def mask_uri(uri: str) -> str:
