@@ -146,7 +146,8 @@ class Model:
             yield build_result(pm, self, scorer.score(prepared.X), prepared, start)
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
-        """Write this model to ``path`` atomically (see :func:`pynomaly.load`)."""
+        """Write this model to ``path`` atomically, signed with the user's key (created on
+        first use; see :func:`pynomaly.load` and :mod:`pynomaly.detection.persistence`)."""
         from pynomaly.detection.persistence import save_model
 
         save_model(self, path, overwrite=overwrite)
