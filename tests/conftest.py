@@ -72,8 +72,12 @@ def signing_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The model-signing key of the whole run, in a temporary directory: no test (nor a CLI
     it starts) ever creates or reads a key in the real user's data directory."""
     sandbox = tmp_path_factory.mktemp("user-data")
-    os.environ["XDG_DATA_HOME"] = str(sandbox)  # for subprocesses given a copy of os.environ
-    return sandbox / "model-signing.key"
+    key = sandbox / "pynomaly" / "model-signing.key"  # also where platformdirs would put it
+    # set for the whole run (module-scoped fixtures run before the per-test environment is
+    # made) and for subprocesses given a copy of os.environ
+    os.environ["XDG_DATA_HOME"] = str(sandbox)
+    os.environ["PYNOMALY_KEY_FILE"] = str(key)
+    return key
 
 
 @pytest.fixture(autouse=True)

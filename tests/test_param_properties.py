@@ -15,7 +15,7 @@ from pynomaly.cli.common import parse_param
 from pynomaly.errors import InputError
 
 PROPERTY = settings(
-    max_examples=80,
+    max_examples=100,
     deadline=None,  # no timed assertions; the machine may be busy
     database=None,  # nothing written into the checkout
     suppress_health_check=[HealthCheck.function_scoped_fixture],
