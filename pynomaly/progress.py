@@ -114,12 +114,13 @@ class Tracker:
     (a command's detect, then its writes) add up in one :attr:`timings`.
     """
 
-    __slots__ = ("_current", "callback", "timings")
+    __slots__ = ("_current", "_open", "callback", "timings")
 
     def __init__(self, callback: ProgressCallback | None = None) -> None:
         self.callback = callback
         self.timings: dict[str, float] = {}
         self._current: Phase | None = None
+        self._open = 0  # first-use costs under way: one within another is counted once
 
     @classmethod
     def of(cls, progress: ProgressCallback | Tracker | None) -> Tracker:
@@ -178,10 +179,13 @@ class Tracker:
         if phase is None:
             return
         if seconds is None:
+            self._open += 1
             self.emit(phase, "first_use_start", 0.0, what)
             return
-        phase.excluded += seconds
-        self.add(FIRST_USE, seconds)
+        self._open = max(0, self._open - 1)
+        if self._open == 0:  # numba compiling while a module imports: within the import
+            phase.excluded += seconds
+            self.add(FIRST_USE, seconds)
         self._watch_numba(phase)  # the import may have loaded numba, which compiles next
         self.emit(phase, "first_use_end", seconds, what)
         log.info("first use: %s took %.2f s", what, seconds)
