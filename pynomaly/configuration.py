@@ -36,7 +36,6 @@ Reading costs nothing when no file exists: :mod:`tomllib` is imported only to pa
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import sys
@@ -545,6 +544,8 @@ def _read(source: Source) -> Iterator[tuple[str, Any]]:
 
 
 def _hint(word: str, known: Mapping[str, Any]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(word, list(known), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

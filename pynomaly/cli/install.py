@@ -9,9 +9,7 @@ refused, and pip is constrained to keep this pynomaly's version whatever a plugi
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -57,6 +55,8 @@ def _plugins() -> dict[str, str]:
 
 
 def _pip(*args: str) -> int:
+    import subprocess
+
     return subprocess.call([sys.executable, "-m", "pip", *args])
 
 
@@ -78,6 +78,7 @@ def install(packages: tuple[str, ...], upgrade: bool, editable: str | None) -> N
     for requirement in packages:
         if _project_name(requirement) == SELF:
             raise InputError(_REFUSAL.format(what="install", name=requirement))
+    import tempfile
     from importlib.metadata import version
 
     before = _plugins()

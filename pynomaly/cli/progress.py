@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from pynomaly.progress import ProgressEvent, Tracker
+if TYPE_CHECKING:  # pragma: no cover
+    from pynomaly.progress import ProgressEvent
 
 ENV_LOG_LEVEL = "PYNOMALY_LOG_LEVEL"
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -209,6 +210,8 @@ class Reporter:
             elif mode:
                 display = Plain()
         self.display = display
+        from pynomaly.progress import Tracker  # with the command, not at start-up
+
         self.tracker = Tracker(self._emit)
 
     def _emit(self, event: ProgressEvent) -> None:
