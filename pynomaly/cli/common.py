@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -158,18 +157,6 @@ def parse_param(item: str) -> tuple[str, Any]:
     except json.JSONDecodeError:
         value = raw  # a bare word such as auto or rbf
     return name.strip(), value
-
-
-@contextmanager
-def status(message: str) -> Iterator[None]:
-    """A spinner on stderr when it is a terminal; silent when piped."""
-    if not sys.stderr.isatty():
-        yield
-        return
-    from rich.console import Console
-
-    with Console(stderr=True).status(message):
-        yield
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
