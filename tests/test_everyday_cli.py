@@ -190,6 +190,7 @@ def test_score_reads_stdin_in_batches(invoke, data_csv, tmp_path):
     whole = invoke("score", str(model), str(data_csv), "-o", "-", "--format", "jsonl")
     assert piped.exit_code == 0, piped.output
     assert piped.stdout == whole.stdout and len(piped.stdout.splitlines()) == 300
+    assert piped.stderr.startswith("300 rows, ") and " on <stdin> " in piped.stderr
 
 
 def test_fail_on_anomaly_exits_3(invoke, data_csv, monkeypatch):

@@ -438,7 +438,7 @@ def _deliver(
     if text is not None:
         click.echo(text, nl=not text.endswith("\n"))
     quiet = ctx.quiet or kw["as_json"] or kw.get("as_jsonl")
-    if kw.get("as_jsonl") and not ctx.quiet:
+    if (kw.get("as_jsonl") or to_stdout) and not ctx.quiet:  # stdout holds the rows alone
         from pynomaly.builtin.outputs import summary_line
 
         click.echo(summary_line(result), err=True)
