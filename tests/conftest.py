@@ -73,6 +73,7 @@ def _fresh_default_manager(monkeypatch: pytest.MonkeyPatch):
     for var in list(os.environ):
         if var.startswith("PYNOMALY_"):
             monkeypatch.delenv(var)
+    monkeypatch.setenv("PYNOMALY_USER_CONFIG", "")  # the user's own config.toml stays out
     api.set_default_manager(None)
     yield
     api.set_default_manager(None)
@@ -105,6 +106,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     """Environment for running the CLI in a subprocess: no PYNOMALY_* settings leak in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYNOMALY_")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYNOMALY_USER_CONFIG"] = ""  # the user's own config.toml stays out
     return env
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from pynomaly.services import processing
 if TYPE_CHECKING:  # pragma: no cover
     from pynomaly.detection.results import Model
     from pynomaly.plugin.manager import PluginManager
+    from pynomaly.progress import Tracker
     from pynomaly.types import ProcessingStep
 
 _default: PluginManager | None = None
@@ -71,7 +73,7 @@ def read(
     if isinstance(data, (str, Path, os.PathLike)):
         source = os.fspath(data)
         conn = data_service.connect(pm, source, source_options)
-        return data_service.read_data(pm, conn), mask_uri(source)
+        return data_service.read_data(pm, conn), conn.uri  # password masked
     if isinstance(data, pd.Series):
         return data.to_frame(), "<Series>"
     arr = np.asarray(data)
@@ -91,11 +93,40 @@ def prepare(
     source_options: Mapping[str, Any] | None = None,
     source: str | None = None,
     preprocessed: bool = False,
+    tracker: Tracker | None = None,
 ) -> Prepared:
     """Read, preprocess, set the label aside, run the steps (fitting ``unfitted`` ones, else
-    the model's), validate, align the columns with the model's and convert to float64."""
-    frame, where = read(pm, data, source_options)
+    the model's), validate, align the columns with the model's and convert to float64.
+
+    With a ``tracker``, reading and the rest are reported as the ``read`` and ``prepare``
+    phases."""
+    shown = source or (_shown(os.fspath(data)) if isinstance(data, (str, os.PathLike)) else "")
+    with _phase(tracker, "read", detail=shown) as reading:
+        frame, where = read(pm, data, source_options)
+        if reading is not None:
+            reading.rows = len(frame)
     where = source or where
+    with _phase(tracker, "prepare", rows=len(frame), detail=where):
+        return _prepared(pm, frame, where, model, unfitted, label_column, preprocessed)
+
+
+def _shown(source: str) -> str:
+    return "<stdin>" if source == "-" else mask_uri(source)
+
+
+def _phase(tracker: Tracker | None, name: str, **kwargs: Any) -> Any:
+    return nullcontext() if tracker is None else tracker.phase(name, **kwargs)
+
+
+def _prepared(
+    pm: PluginManager,
+    frame: pd.DataFrame,
+    where: str,
+    model: Model | None,
+    unfitted: list[ProcessingStep] | None,
+    label_column: str | None,
+    preprocessed: bool,
+) -> Prepared:
     if not preprocessed:
         frame = processing.preprocess(pm, frame, where)
     label = model.label_column if model is not None else label_column

@@ -24,6 +24,7 @@ from pynomaly.detection.prepare import (
     prepare,
 )
 from pynomaly.errors import DataError
+from pynomaly.progress import ProgressCallback, Tracker
 from pynomaly.services import data as data_service
 from pynomaly.services import processing
 
@@ -128,10 +129,18 @@ class Model:
         batch_size: int = 50_000,
         source_options: Mapping[str, Any] | None = None,
         manager: PluginManager | None = None,
+        progress: ProgressCallback | Tracker | None = None,
+        total_rows: int | None = None,
     ) -> Iterator[DetectionResult]:
         """Detect on a path or URI batch by batch (``pynomaly_read_batches``), never holding
-        all of its data in memory: one :class:`DetectionResult` per batch."""
+        all of its data in memory: one :class:`DetectionResult` per batch.
+
+        ``progress`` is told of the ``score`` phase and each batch done (out of
+        ``total_rows``, when the caller knows or estimates it); reading the batches is timed
+        as the ``read`` phase (see :mod:`pynomaly.progress`).
+        """
         pm = manager or default_manager()
+        tracker = Tracker.of(progress)
         options = dict(source_options or {})
         if self.text_columns:
             # chunks are typed one by one: a code column ("01", "02", later "X") must stay
@@ -139,11 +148,22 @@ class Model:
             options.setdefault("text_columns", list(self.text_columns))
         conn = data_service.connect(pm, os.fspath(source), options)
         scorer = Scorer(pm, self)
-        for batch in _without_short_tail(data_service.read_batches(pm, conn, batch_size),
-                                         batch_size):
-            start = time.perf_counter()
-            prepared = prepare(pm, batch, self, None, source=conn.uri)  # password masked
-            yield build_result(pm, self, scorer.score(prepared.X), prepared, start)
+        batches = _without_short_tail(data_service.read_batches(pm, conn, batch_size), batch_size)
+        with tracker.phase("score", total=total_rows, detail=f"{self.detector} on {conn.uri}") as (
+            scoring
+        ):
+            while True:
+                begin = time.perf_counter()
+                batch = next(batches, None)
+                scoring.exclude("read", time.perf_counter() - begin)
+                if batch is None:
+                    break
+                start = time.perf_counter()
+                prepared = prepare(pm, batch, self, None, source=conn.uri)  # password masked
+                result = build_result(pm, self, scorer.score(prepared.X), prepared, start)
+                result.timings = tracker.timings
+                scoring.advance(len(result.scores))
+                yield result
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
         """Write this model to ``path`` atomically (see :func:`pynomaly.load`)."""
@@ -214,6 +234,9 @@ class DetectionResult:
     y_true: pd.Series | None = attrs.field(default=None, repr=False)
     metrics: dict[str, float] = attrs.field(factory=dict)
     _scorer: Scorer | None = attrs.field(default=None, repr=False, alias="scorer")
+    #: seconds per phase of the call that made it (read, prepare, fit, score; the command
+    #: line adds explain and write; first_use: first imports and compilations)
+    timings: dict[str, float] = attrs.field(factory=dict, repr=False)
 
     @property
     def n_anomalies(self) -> int:
@@ -249,6 +272,8 @@ class DetectionResult:
         names = {field.name for field in attrs.fields(type(self))}
         for name in names:
             object.__setattr__(self, name, state.get(name))
+        if self.timings is None:  # pickled before results had timings
+            object.__setattr__(self, "timings", {})
         # results pickled by pynomaly 1.0 had a "manager" instead of a scorer: left behind
 
     def contributions(self, n: int = 10, *, sample: int = 2000) -> pd.DataFrame:
@@ -294,6 +319,8 @@ class DetectionResult:
             "threshold": self.threshold,
             "seconds": round(self.duration, 4),
         }
+        if self.timings:
+            out["timings"] = {k: round(v, 4) for k, v in self.timings.items()}
         out.update(self.metrics)
         return out
 
@@ -334,4 +361,5 @@ def combine_results(results: Iterable[DetectionResult]) -> DetectionResult:
         y_true=y_true,
         metrics=ranking_metrics(y_true.to_numpy(), all_scores) if y_true is not None else {},
         scorer=first._scorer,
+        timings=first.timings,
     )

@@ -29,7 +29,8 @@ def connect(pm: PluginManager, uri: str, options: Mapping[str, Any] | None = Non
     """Open ``uri`` with the first data-source plugin that accepts it."""
     options = dict(options or {})
     plugin, handle = pm.answer("pynomaly_connect", uri=uri, options=options)
-    shown = mask_uri(uri)  # a connection, its errors and results never carry a password
+    # a connection, its errors and results never carry a password
+    shown = "<stdin>" if uri == "-" else mask_uri(uri)
     if plugin is None:
         sources = data_sources(pm)
         kinds = sorted(
