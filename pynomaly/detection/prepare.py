@@ -221,10 +221,8 @@ def checked_scores(
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         fix = "try other parameters"
         if feature_names is not None and X.shape[0] > 1:
-            constant = [
-                name for name, same in zip(feature_names, (X == X[0]).all(axis=0), strict=True)
-                if same
-            ]
+            flat = np.ptp(X, axis=0) == 0
+            constant = [name for name, same in zip(feature_names, flat, strict=True) if same]
             if constant:
                 shown = ", ".join(repr(c) for c in constant[:10])
                 more = f" and {len(constant) - 10} more" if len(constant) > 10 else ""
