@@ -249,3 +249,14 @@ print("matplotlib.pyplot" in sys.modules, [type(f).__mro__[1].__name__ for f in 
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "False ['Figure', 'Figure', 'Figure']"
+
+
+def test_top_rows_of_many_scores_equal_a_full_stable_sort(planted_result):
+    """The top rows of a big result are found without sorting every score: the same rows,
+    ties in row order."""
+    rng = np.random.default_rng(2)
+    for scores in (rng.random(100_000), rng.integers(0, 50, 100_000).astype(float)):
+        big = attrs.evolve(planted_result, scores=scores, data=None)
+        for n in (1, 10, 999):
+            expected = np.argsort(-scores, kind="stable")[:n]
+            np.testing.assert_array_equal(big._top_positions(n), expected)

@@ -363,7 +363,17 @@ class DetectionResult:
         return self._scorer or Scorer(default_manager(), self.model)
 
     def _top_positions(self, n: int) -> np.ndarray:
-        return np.argsort(-self.scores, kind="stable")[:n]
+        """The positions of the ``n`` highest scores, highest first, ties in row order."""
+        scores = self.scores
+        if n <= 0:
+            return np.empty(0, dtype=np.intp)
+        if n >= len(scores) // 4:
+            return np.argsort(-scores, kind="stable")[:n]
+        # a full sort of a million scores takes ~0.4 s: sort only the rows at or above the
+        # n-th highest score (ties included, in row order, so the result is the same)
+        kth = np.partition(scores, len(scores) - n)[len(scores) - n]
+        candidates = np.flatnonzero(scores >= kth)
+        return candidates[np.argsort(-scores[candidates], kind="stable")][:n]
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary: rows, anomalies, threshold, detector, source, seconds."""
