@@ -141,7 +141,7 @@ def test_repr_html_escapes_hostile_text(hostile_result):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     text = " ".join(Tags(html).text)
     assert "<img src=x onerror=alert(1)>.csv" in text  # shown intact, as text
-    assert "<i>5</i>" in text
+    assert "<i>5</i>" in text and "<b>id</b>" in text  # the index name heads its column
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium (apt-get install chromium)")
