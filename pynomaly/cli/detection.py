@@ -1,7 +1,8 @@
 """``pynomaly detect``, ``fit`` and ``score``: the commands that run detectors.
 
 Processing-step flags are applied in a fixed order whatever their order on the command line:
-drop → datetime → impute → encode → drop-constant → scale, then each ``--step`` as given.
+drop → datetime → impute → encode → drop-constant → scale, then each ``--step`` as given, then
+what ``--prepare auto`` adds.
 """
 
 from __future__ import annotations
@@ -148,6 +149,13 @@ model_options = _options(
     click.option("--drop-constant", is_flag=True, help="Drop columns constant in training data."),
     click.option("--scale", metavar="METHOD", help="Scale features: standard, robust, minmax."),
     click.option(
+        "--prepare",
+        type=click.Choice(["auto", "none"]),
+        default=None,
+        help="auto: infer column kinds and add the steps the data needs (impute, encode, "
+        "dates, drop constant and id-like columns, scale), after the explicit ones.",
+    ),
+    click.option(
         "--step",
         "extra_steps",
         multiple=True,
@@ -279,6 +287,7 @@ _RESERVED = {
     "detector": "-d/--detector",
     "steps": "the step flags",
     "label_column": "--label-column",
+    "prepare": "--prepare",
     "threshold_percentile": "--threshold-percentile",
     "threshold_score": "--threshold-score",
     "source_options": "the source flags",
@@ -329,8 +338,15 @@ def _fit_arguments(kw: Mapping[str, Any]) -> dict[str, Any]:
         "label_column": kw["label_column"],
         "threshold_percentile": kw["threshold_percentile"],
         "threshold_score": kw["threshold_score"],
+        "prepare": kw.get("prepare"),
         **_detector_params(kw["params"]),
     }
+
+
+def _echo_preparation(preparation: Any) -> None:
+    """What --prepare auto did, on stderr: stdout stays the results' (it may be piped)."""
+    if preparation is not None:
+        click.echo("\n".join(preparation.lines()), err=True)
 
 
 def _output_format(output: str, fmt: str | None, pm: Any) -> str:
@@ -485,6 +501,7 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
       pynomaly detect data.csv -d pyod:ecod -c 0.05 -o scores.csv
       pynomaly detect data.parquet -d sklearn:lof -P n_neighbors=35 --json
       pynomaly detect data.csv --impute median --encode onehot --scale robust --label-column y
+      pynomaly detect messy.csv --prepare auto
       pynomaly detect sqlite:///shop.db --table orders -o sqlite:///shop.db --output-table scores
       cat data.csv | pynomaly detect - -o - | grep ',1$'
       pynomaly detect today.csv --fail-on-anomaly -q || alert
@@ -506,6 +523,8 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
         if save:
             with reporter.tracker.phase("write", detail=save):
                 result.model.save(save, overwrite=kw["overwrite"])
+        if not kw["as_json"]:  # --json has it in its summary
+            _echo_preparation(result.preparation)
         _deliver(ctx, result, kw, options, reporter)
 
 
@@ -556,6 +575,10 @@ def fit(
         "threshold": model.threshold,
         "timings": {k: round(v, 4) for k, v in reporter.tracker.timings.items()},
     }
+    if model.preparation is not None:
+        info["preparation"] = model.preparation.to_dict()
+    if not as_json:
+        _echo_preparation(model.preparation)
     click.echo(
         json.dumps(info)
         if as_json

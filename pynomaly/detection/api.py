@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pynomaly.detection import autoprep
 from pynomaly.detection import explain as explaining
 from pynomaly.detection.persistence import load_model
 from pynomaly.detection.prepare import (
@@ -25,10 +26,10 @@ from pynomaly.detection.prepare import (
     Scorer,
     checked_scores,
     default_manager,
-    prepare,
     set_default_manager,
     text_columns,
 )
+from pynomaly.detection.prepare import prepare as prepare_data  # "prepare" is a parameter here
 from pynomaly.detection.results import (
     DetectionResult,
     Model,
@@ -110,6 +111,7 @@ def fit(
     threshold_percentile: float | None = None,
     threshold_score: float | None = None,
     source_options: Mapping[str, Any] | None = None,
+    prepare: str | None = None,
     manager: PluginManager | None = None,
     progress: ProgressCallback | Tracker | None = None,
     **params: Any,
@@ -120,6 +122,8 @@ def fit(
     ``random_state`` seeds the detector: results are reproducible by default (seed 0, as on
     the command line); ``None`` gives a fresh seed each call. ``steps``
     are processing steps fitted on ``data`` and applied to everything scored later;
+    ``prepare="auto"`` adds, after them, the steps the data still needs (impute, encode,
+    dates, dropping constant and id-like columns, scaling; see ``model.preparation``).
     ``label_column`` is a ground-truth column (1 = anomaly) kept out of the features. The
     label threshold follows ``contamination`` unless ``threshold_percentile`` (0–100 of the
     training scores) or ``threshold_score`` (a fixed score) is given. ``progress`` is called
@@ -138,6 +142,7 @@ def fit(
         manager or default_manager(),
         params,
         Tracker.of(progress),
+        prepare,
     )
     return model
 
@@ -153,6 +158,7 @@ def detect(
     threshold_percentile: float | None = None,
     threshold_score: float | None = None,
     source_options: Mapping[str, Any] | None = None,
+    prepare: str | None = None,
     manager: PluginManager | None = None,
     progress: ProgressCallback | Tracker | None = None,
     **params: Any,
@@ -162,7 +168,7 @@ def detect(
     The scores are the wrapped library's own scores of its training rows (higher = more
     anomalous); ``labels`` mark the rows above the threshold. With ``label_column`` the
     result's ``metrics`` hold ROC AUC and average precision; its ``timings`` the seconds each
-    phase took.
+    phase took; with ``prepare="auto"``, ``preparation`` says what was done to the data.
     """
     start = time.perf_counter()
     pm = manager or default_manager()
@@ -179,6 +185,7 @@ def detect(
         pm,
         params,
         tracker,
+        prepare,
     )
     result = build_result(pm, model, model.training_scores, prepared, start)
     result.timings = tracker.timings
@@ -199,7 +206,7 @@ def explain(
     a result's ``data`` (the model's steps are applied either way).
     """
     pm = manager or default_manager()
-    frame = prepare(pm, data, model, None, preprocessed=preprocessed).frame
+    frame = prepare_data(pm, data, model, None, preprocessed=preprocessed).frame
     return explaining.importance(Scorer(pm, model), frame)
 
 
@@ -253,6 +260,7 @@ def _fit(
     pm: PluginManager,
     params: Mapping[str, Any],
     tracker: Tracker,
+    prepare: str | None = None,
 ) -> tuple[Model, Prepared]:
     if random_state is not None and (
         isinstance(random_state, bool)
@@ -265,8 +273,9 @@ def _fit(
     with tracker.phase("load", detail=detector):  # plugins, detector, steps: first use
         info = detector_service.resolve(pm, detector)
         checked = detector_service.validate_parameters(pm, info.id, params)
+        auto = autoprep.check_mode(prepare)
         unfitted = [_make_step(pm, spec) for spec in steps]
-    prepared = prepare(
+    prepared = prepare_data(
         pm,
         data,
         None,
@@ -274,6 +283,7 @@ def _fit(
         label_column=label_column,
         source_options=source_options,
         tracker=tracker,
+        auto=auto,
     )
     X = prepared.X
     if X.shape[0] < 2:
@@ -289,7 +299,7 @@ def _fit(
         fitted = detector_service.fit(
             pm, info.id, X, checked, float(contamination), random_state
         )
-        train = checked_scores(fitted.training_scores, X, info.plugin)
+        train = checked_scores(fitted.training_scores, X, info.plugin, prepared.feature_names)
     model = Model(
         detector=info.id,
         plugin=info.plugin,
@@ -300,10 +310,11 @@ def _fit(
         threshold=rule.threshold(train),
         feature_names=prepared.feature_names,
         training_scores=train,
-        steps=tuple(unfitted),
+        steps=prepared.steps,
         label_column=label_column,
         threshold_rule=rule,
         text_columns=text_columns(prepared.frame),
+        preparation=prepared.preparation,
     )
     return model, prepared
 

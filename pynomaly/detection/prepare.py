@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from pynomaly.services import detectors as detector_service
 from pynomaly.services import processing
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pynomaly.detection.autoprep import Preparation
     from pynomaly.detection.results import Model
     from pynomaly.plugin.manager import PluginManager
     from pynomaly.progress import Tracker
@@ -62,6 +63,8 @@ class Prepared:
     source: str
     y_true: pd.Series | None
     feature_names: tuple[str, ...]  # the columns of X
+    steps: tuple[ProcessingStep, ...] = ()  # fitted here: the explicit ones, then the auto ones
+    preparation: Preparation | None = None  # what prepare="auto" did
 
 
 def read(
@@ -94,12 +97,16 @@ def prepare(
     source: str | None = None,
     preprocessed: bool = False,
     tracker: Tracker | None = None,
+    auto: bool = False,
 ) -> Prepared:
     """Read, preprocess, set the label aside, run the steps (fitting ``unfitted`` ones, else
     the model's), validate, align the columns with the model's and convert to float64.
 
     With a ``tracker``, reading and the rest are reported as the ``read`` and ``prepare``
-    phases."""
+    phases. When fitting (``unfitted`` given), label-like feature columns are warned about,
+    and ``auto`` plans, creates and fits the steps the data still needs after ``unfitted``
+    (:mod:`pynomaly.detection.autoprep`).
+    """
     shown = source or (_shown(os.fspath(data)) if isinstance(data, (str, os.PathLike)) else "")
     with _phase(tracker, "read", detail=shown) as reading:
         frame, where = read(pm, data, source_options)
@@ -107,7 +114,7 @@ def prepare(
             reading.rows = len(frame)
     where = source or where
     with _phase(tracker, "prepare", rows=len(frame), detail=where):
-        return _prepared(pm, frame, where, model, unfitted, label_column, preprocessed)
+        return _prepared(pm, frame, where, model, unfitted, label_column, preprocessed, auto)
 
 
 def _shown(source: str) -> str:
@@ -126,6 +133,7 @@ def _prepared(
     unfitted: list[ProcessingStep] | None,
     label_column: str | None,
     preprocessed: bool,
+    auto: bool = False,
 ) -> Prepared:
     if not preprocessed:
         frame = processing.preprocess(pm, frame, where)
@@ -138,9 +146,21 @@ def _prepared(
         elif model is None:
             raise DataError(f"{where}: label column {label!r} not found (columns: {_names(frame)})")
     features = frame
+    steps: tuple[ProcessingStep, ...] = ()
+    planned: tuple[dict[str, str], list[Any]] | None = None
     if unfitted is not None:
+        from pynomaly.detection import autoprep
+
+        autoprep.warn_label_like(frame, where)
         for step in unfitted:
             features = step.fit(features).transform(features)
+        steps = tuple(unfitted)
+        if auto:
+            planned = autoprep.plan(features, unfitted)
+            made = [processing.create_step(pm, a.step, a.options) for a in planned[1]]
+            for step in made:
+                features = step.fit(features).transform(features)
+            steps += tuple(made)
     elif model is not None:
         for fitted in model.steps:
             features = fitted.transform(features)
@@ -150,7 +170,21 @@ def _prepared(
     # float64 without a copy when the frame already holds one float64 block
     X = features.to_numpy(dtype=np.float64, copy=False)
     names = tuple(str(c) for c in features.columns)
-    return Prepared(X=X, frame=frame, source=where, y_true=y_true, feature_names=names)
+    preparation = None
+    if planned is not None:
+        from pynomaly.detection import autoprep
+
+        kinds, actions = planned
+        preparation = autoprep.finish(actions, steps[len(steps) - len(actions) :], kinds, names)
+    return Prepared(
+        X=X,
+        frame=frame,
+        source=where,
+        y_true=y_true,
+        feature_names=names,
+        steps=steps,
+        preparation=preparation,
+    )
 
 
 def aligned(features: pd.DataFrame, model: Model, where: str) -> pd.DataFrame:
@@ -200,8 +234,14 @@ def _names(frame: pd.DataFrame) -> str:
     return ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
 
 
-def checked_scores(scores: Any, X: np.ndarray, plugin: str) -> np.ndarray:
-    """One finite float64 score per row of ``X``, or a :class:`PluginError` naming ``plugin``."""
+def checked_scores(
+    scores: Any, X: np.ndarray, plugin: str, feature_names: Sequence[str] | None = None
+) -> np.ndarray:
+    """One finite float64 score per row of ``X``, or a :class:`PluginError` naming ``plugin``.
+
+    ``feature_names`` are given for training data: non-finite scores then name the columns
+    that are constant in it, the usual cause (a detector that standardizes divides by zero).
+    """
     arr = np.asarray(scores, dtype=np.float64).ravel()
     if arr.shape[0] != X.shape[0]:
         raise PluginError(
@@ -209,9 +249,19 @@ def checked_scores(scores: Any, X: np.ndarray, plugin: str) -> np.ndarray:
         )
     if not np.isfinite(arr).all():  # a NaN would silently poison the threshold
         bad = int(np.count_nonzero(~np.isfinite(arr)))
-        raise PluginError(
-            plugin, "pynomaly_score", f"returned {bad} non-finite scores; try other parameters"
-        )
+        fix = "try other parameters"
+        if feature_names is not None and X.shape[0] > 1:
+            flat = np.ptp(X, axis=0) == 0
+            constant = [name for name, same in zip(feature_names, flat, strict=True) if same]
+            if constant:
+                shown = ", ".join(repr(c) for c in constant[:10])
+                more = f" and {len(constant) - 10} more" if len(constant) > 10 else ""
+                fix = (
+                    f"the training data has constant columns ({shown}{more}), which this "
+                    "detector cannot take: drop them (--drop-constant, steps=['drop_constant']) "
+                    "or try other parameters"
+                )
+        raise PluginError(plugin, "pynomaly_score", f"returned {bad} non-finite scores; {fix}")
     return arr
 
 

@@ -29,6 +29,10 @@ from pynomaly.services import data as data_service
 from pynomaly.services import processing
 
 if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from pynomaly.detection.autoprep import Preparation
     from pynomaly.plugin.manager import PluginManager
     from pynomaly.types import ProcessingStep
 
@@ -100,10 +104,41 @@ class Model:
     label_column: str | None = None
     threshold_rule: ThresholdRule | None = None
     text_columns: tuple[str, ...] = ()  # read as text when a source is scored batch by batch
+    preparation: Preparation | None = attrs.field(default=None, repr=False)  # prepare="auto"
 
     @property
     def n_features(self) -> int:
         return len(self.feature_names)
+
+    def __repr__(self) -> str:
+        # short whatever the model: never the training scores, nor a thousand feature names
+        steps = ", ".join(getattr(s, "name", type(s).__name__) for s in self.steps)
+        return (
+            f"Model(detector={self.detector!r}, features={self.n_features}, "
+            f"threshold={self.threshold:.6g}, steps=[{steps}])"
+        )
+
+    def _repr_html_(self) -> str:
+        """The model in a notebook: detector, threshold, parameters, features and steps."""
+        from pynomaly.detection.display import model_html
+
+        return model_html(self)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {field.name: getattr(self, field.name) for field in attrs.fields(type(self))}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a model saved before a field existed takes the field's default
+        for field in attrs.fields(type(self)):
+            if field.name in state:
+                value = state[field.name]
+            elif isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+                value = field.default.factory()
+            elif field.default is not attrs.NOTHING:
+                value = field.default
+            else:
+                continue
+            object.__setattr__(self, field.name, value)
 
     def score(self, data: Any, *, manager: PluginManager | None = None) -> np.ndarray:
         """Anomaly scores of new rows (higher = more anomalous), one per row."""
@@ -242,6 +277,49 @@ class DetectionResult:
     def n_anomalies(self) -> int:
         return int(self.labels.sum())
 
+    @property
+    def preparation(self) -> Preparation | None:
+        """What ``prepare="auto"`` did to the data (the model's), else ``None``."""
+        return self.model.preparation
+
+    def __repr__(self) -> str:
+        # short whatever the number of rows: never the score array
+        metrics = "".join(f", {k}={v:.3f}" for k, v in self.metrics.items())
+        return (
+            f"DetectionResult(detector={self.detector!r}, rows={len(self.scores)}, "
+            f"anomalies={self.n_anomalies}, threshold={self.threshold:.6g}{metrics}, "
+            f"source={_short(self.source)!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        """The result in a notebook: summary, top anomalies with their contributions,
+        parameters (HTML escaped, no script, no external request)."""
+        from pynomaly.detection.display import result_html
+
+        return result_html(self)
+
+    def plot(self, *, ax: Axes | None = None, bins: int | None = None) -> Figure:
+        """Histogram of the scores with the threshold as a dashed vertical line, coloured by
+        the ground-truth label when it is known (else by the predicted label).
+
+        Drawn into ``ax`` when given, else into a new figure; returns the figure. matplotlib
+        is imported here, and the global pyplot state is left alone.
+        """
+        from pynomaly.detection import plots
+
+        return plots.scores(self, ax=ax, bins=bins)
+
+    def plot_contributions(
+        self, row: Any = None, *, ax: Axes | None = None, features: int = 15
+    ) -> Figure:
+        """Bar chart of one row's feature contributions (see :meth:`contributions`): how much
+        each feature raises (red) or lowers (blue) the row's score, the ``features`` largest
+        in size. ``row`` is an index label; by default the highest-scoring row. Returns the
+        figure (``ax``'s when given)."""
+        from pynomaly.detection import plots
+
+        return plots.contributions(self, row, ax=ax, features=features)
+
     def to_frame(self) -> pd.DataFrame:
         """The input index with ``anomaly_score`` and ``is_anomaly`` columns."""
         return pd.DataFrame(
@@ -284,9 +362,13 @@ class DetectionResult:
         depend on ``n``. One batch of ``n × features`` rows is scored; rows by index, columns
         by feature.
         """
+        return self._contributions_at(self._top_positions(n), sample)
+
+    def _contributions_at(self, positions: Any, sample: int = 2000) -> pd.DataFrame:
+        """:meth:`contributions` of the rows at ``positions``."""
         data = self._data()
         reference = data if len(data) <= sample else data.sample(sample, random_state=0)
-        rows = data.iloc[self._top_positions(n)]
+        rows = data.iloc[positions]
         return explaining.row_contributions(self._scoring(), rows, reference)
 
     def importance(self, *, sample: int = 2000) -> pd.Series:
@@ -306,7 +388,17 @@ class DetectionResult:
         return self._scorer or Scorer(default_manager(), self.model)
 
     def _top_positions(self, n: int) -> np.ndarray:
-        return np.argsort(-self.scores, kind="stable")[:n]
+        """The positions of the ``n`` highest scores, highest first, ties in row order."""
+        scores = self.scores
+        if n <= 0:
+            return np.empty(0, dtype=np.intp)
+        if n >= len(scores) // 4:
+            return np.argsort(-scores, kind="stable")[:n]
+        # a full sort of a million scores takes ~0.4 s: sort only the rows at or above the
+        # n-th highest score (ties included, in row order, so the result is the same)
+        kth = np.partition(scores, len(scores) - n)[len(scores) - n]
+        candidates = np.flatnonzero(scores >= kth)
+        return candidates[np.argsort(-scores[candidates], kind="stable")][:n]
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary: rows, anomalies, threshold, detector, source, seconds."""
@@ -322,7 +414,13 @@ class DetectionResult:
         if self.timings:
             out["timings"] = {k: round(v, 4) for k, v in self.timings.items()}
         out.update(self.metrics)
+        if self.preparation is not None:
+            out["preparation"] = self.preparation.to_dict()
         return out
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def combine_results(results: Iterable[DetectionResult]) -> DetectionResult:
