@@ -415,8 +415,9 @@ def pynomaly_data_sources() -> list[SourceInfo]:
     raises is logged and left out.
 
     :returns: a list of :class:`~pynomaly.types.SourceInfo` (``name``, ``description``,
-        ``schemes``, ``extensions``). It is descriptive only: :func:`pynomaly_connect` decides what
-        the plugin opens.
+        ``schemes``, ``extensions``, and ``uris``: complete sources it offers, such as bundled
+        samples, for shell completion). It is descriptive only: :func:`pynomaly_connect`
+        decides what the plugin opens.
     """
 
 

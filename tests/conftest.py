@@ -90,6 +90,7 @@ def _fresh_default_manager(monkeypatch: pytest.MonkeyPatch, signing_key_file: Pa
             monkeypatch.delenv(var)
     monkeypatch.setenv("PYNOMALY_KEY_FILE", str(signing_key_file))
     audit.configure(None)
+    monkeypatch.setenv("PYNOMALY_USER_CONFIG", "")  # the user's own config.toml stays out
     api.set_default_manager(None)
     yield
     api.set_default_manager(None)
@@ -124,6 +125,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYNOMALY_")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYNOMALY_KEY_FILE"] = os.environ["PYNOMALY_KEY_FILE"]  # the run's, never the user's
+    env["PYNOMALY_USER_CONFIG"] = ""  # the user's own config.toml stays out
     return env
 
 

@@ -86,7 +86,7 @@ def test_is_an_outlier_detector_with_documented_parameters():
     assert est.get_params() == {
         "detector": "pyod:ecod",
         "contamination": 0.1,
-        "random_state": None,
+        "random_state": 0,
         "steps": (),
     }
     assert pynomaly.AnomalyDetector is AnomalyDetector

@@ -50,7 +50,8 @@ def test_no_credential_in_trace_json_report_errors_or_audit_log(tmp_path, cli_en
     webhook = f"http://127.0.0.1:{_closed_port()}/services/T0/B0/w3bh00kpath?token=t0kenval"
     env = {**cli_env, "PYNOMALY_TRACE": "1", "PYNOMALY_AUDIT_LOG": str(audit)}
     proc = run_cli(
-        "--plugins-dir", str(plugins), "detect", URL, "--json", "--report", str(report),
+        "-vv", "--plugins-dir", str(plugins), "detect", URL, "--json", "--report", str(report),
+        "--progress",
         "--notify", webhook, "--notify-timeout", "0.2", env=env,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr  # the webhook cannot be reached: a failure

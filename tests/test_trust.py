@@ -169,10 +169,11 @@ def _arguments(command: click.Command) -> list[str]:
     """Enough arguments to get past click's parsing: every required one gets a value."""
     args: list[str] = []
     for param in command.params:
+        value = param.type.choices[0] if isinstance(param.type, click.Choice) else "x"
         if isinstance(param, click.Argument) and param.required:
-            args.append("x")
+            args += [str(value)] * (1 if param.nargs == 1 else max(param.nargs, 1))
         elif isinstance(param, click.Option) and param.required:
-            args += [param.opts[0], "x"]
+            args += [param.opts[0], str(value)]
     return args
 
 
@@ -187,8 +188,9 @@ def test_commands_are_all_covered():
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
 def test_every_command_exits_2_on_usage_errors_and_130_on_ctrl_c(monkeypatch, path, command):
     runner = CliRunner()
-    usage = runner.invoke(cli, [*path, "--no-such-option"])
-    assert usage.exit_code == 2 and "No such option" in usage.output
+    if not command.context_settings.get("ignore_unknown_options"):  # install: pip's options
+        usage = runner.invoke(cli, [*path, "--no-such-option"])
+        assert usage.exit_code == 2 and "No such option" in usage.output
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -210,7 +212,7 @@ def test_failures_exit_1_and_bad_input_exits_2(invoke, tmp_path):
 
 def test_the_exit_code_table_is_the_same_in_help_readme_and_security_doc():
     rows = [f"{code} {meaning}" for code, meaning in EXIT_CODES]
-    assert [code for code, _ in EXIT_CODES] == [0, 1, 2, 130]
+    assert [code for code, _ in EXIT_CODES] == [0, 1, 2, 3, 130]
     help_text = " ".join(CliRunner().invoke(cli, ["--help"]).output.split())
     for row in rows:
         assert row in help_text
@@ -279,3 +281,21 @@ def test_audit_records_of_concurrent_processes_stay_whole_lines(tmp_path):
 def test_an_audit_log_that_cannot_be_written_is_an_error(invoke, tmp_path):
     result = invoke("--audit-log", tmp_path / "no" / "such" / "dir.jsonl", "plugins", "list")
     assert result.exit_code == 2 and "audit log" in result.output and "cannot open" in result.output
+
+
+def test_the_working_directory_config_file_cannot_name_a_plugins_directory(
+    invoke, tmp_path, monkeypatch
+):
+    marker = tmp_path / "marker"
+    _plugin_dir(tmp_path, marker)
+    (tmp_path / "pynomaly.toml").write_text('[plugins]\nplugins_dir = "plugins"\n')
+    monkeypatch.chdir(tmp_path)
+    result = invoke("plugins", "list")
+    assert result.exit_code == 2
+    assert "plugins_dir is not read from the working directory's file" in result.output
+    with pytest.raises(pynomaly.errors.ConfigurationError):
+        pynomaly.configuration.load()
+    assert not marker.exists()
+    (tmp_path / "pynomaly.toml").unlink()
+    listed = invoke("--plugins-dir", "plugins", "plugins", "list")
+    assert listed.exit_code == 0 and "marker" in listed.output and marker.exists()

@@ -14,7 +14,15 @@ from typing import Any
 import click
 
 from pynomaly._version import __version__
-from pynomaly.cli.common import EXIT_FAILURE, Context, handles_errors, interrupted, print_table
+from pynomaly.cli.common import (
+    EXIT_FAILURE,
+    Context,
+    command_defaults,
+    handles_errors,
+    interrupted,
+    print_table,
+)
+from pynomaly.cli.completion import complete_plugin_arg
 
 
 class _Group(click.Group):
@@ -44,14 +52,19 @@ Plugins come from the 'pynomaly.plugins' entry-point group, and from a local dir
 files only when one is named (--plugins-dir DIR / PYNOMALY_PLUGINS_DIR): they run as code.
 Environment: PYNOMALY_DISABLE_PLUGIN_AUTOLOAD=1, PYNOMALY_PLUGINS=a,b (allow-list),
 PYNOMALY_DISABLE_PLUGINS=a,b, PYNOMALY_STRICT_PLUGINS=1, PYNOMALY_PLUGINS_DIR, PYNOMALY_TRACE=1,
-PYNOMALY_AUDIT_LOG=FILE, PYNOMALY_KEY_FILE=FILE (model signing key),
+PYNOMALY_LOG_LEVEL, PYNOMALY_AUDIT_LOG=FILE, PYNOMALY_KEY_FILE=FILE (model signing key),
 PYNOMALY_SQLITE_BUSY_TIMEOUT=SECONDS.
+
+\b
+Configuration: ./pynomaly.toml (or [tool.pynomaly] in ./pyproject.toml), a user file
+(`pynomaly config path`), PYNOMALY_* variables; options win. `pynomaly config show`.
 
 \b
 Exit codes (every command):
   0    success
   1    failure: a plugin, database, notification or write failed (input was fine)
   2    bad input or usage: a file, URL, option or parameter is wrong
+  3    anomalies found, with --fail-on-anomaly (outputs are written first)
   130  interrupted (Ctrl-C)""",
 )
 @click.version_option(__version__, "-V", "--version", prog_name="pynomaly")
@@ -62,6 +75,7 @@ Exit codes (every command):
     "plugin_args",
     multiple=True,
     metavar="no:NAME|MODULE",
+    shell_complete=complete_plugin_arg,
     help="Disable plugin NAME (no:NAME) or register an importable MODULE; repeatable.",
 )
 @click.option(
@@ -75,8 +89,12 @@ Exit codes (every command):
     help="Append JSON Lines of plugin and model-file events to FILE [PYNOMALY_AUDIT_LOG].",
 )
 @click.option(
-    "--config", metavar="FILE", help='JSON plugin configuration {"plugins": {NAME: {...}}}.'
+    "--config",
+    metavar="FILE",
+    help="Configuration file read after the others (TOML; .json: the 1.0 plugin settings).",
 )
+@click.option("-v", "--verbose", count=True, help="More messages on stderr; -vv for debugging.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr: no progress or notes.")
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -86,14 +104,22 @@ def cli(
     plugins_dir: str | None,
     audit_log: str | None,
     config: str | None,
+    verbose: int,
+    quiet: bool,
 ) -> None:
     """pynomaly: anomaly detection built from plugins."""
+    from pynomaly.cli.progress import setup_logging
+
     if audit_log is not None:
         from pynomaly import audit
 
         audit.configure(audit_log)
         ctx.call_on_close(lambda: audit.configure(None))  # in-process callers (tests) go on
     ctx.obj = Context(debug, strict, plugin_args, plugins_dir, config)
+    ctx.obj.quiet = quiet
+    setup_logging(verbose, quiet)
+    ctx.obj.load_configuration()
+    ctx.default_map = command_defaults(ctx.obj)
 
 
 @cli.command()
@@ -199,6 +225,13 @@ for _command in (detect, fit, score, sources, schema, steps):
 from pynomaly.cli.scaffold import plugin as _plugin_group  # noqa: E402
 
 cli.add_command(_plugin_group)
+
+from pynomaly.cli.completion import completion  # noqa: E402
+from pynomaly.cli.config import config as _config_group  # noqa: E402
+from pynomaly.cli.install import install, uninstall  # noqa: E402
+
+for _command in (_config_group, completion, install, uninstall):
+    cli.add_command(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -45,6 +45,7 @@ class Settings:
     * ``plugins_dir``: a directory whose ``*.py`` files are loaded as plugins; ``None`` (the
       default): none. Only a directory named explicitly is ever loaded.
     * ``config``: plugin name → configuration passed to its ``pynomaly_initialize``.
+    * ``config_origins``: plugin name → the file its configuration came from, named in errors.
     """
 
     autoload: bool = True
@@ -54,6 +55,7 @@ class Settings:
     plugins_dir: Path | None = None
     trace: bool = False
     config: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    config_origins: Mapping[str, str] = attrs.field(factory=dict)
 
     @classmethod
     def from_env(
@@ -65,6 +67,7 @@ class Settings:
         strict: bool | None = None,
         plugins_dir: str | os.PathLike[str] | None = None,
         config: Mapping[str, Mapping[str, Any]] | None = None,
+        config_origins: Mapping[str, str] | None = None,
     ) -> Settings:
         """Settings from explicit arguments, falling back to ``PYNOMALY_*`` variables.
 
@@ -82,6 +85,7 @@ class Settings:
             plugins_dir=Path(plugins_dir) if str(plugins_dir) else None,
             trace=_flag(ENV_TRACE),
             config=dict(config or {}),
+            config_origins=dict(config_origins or {}),
         )
 
     def selects(self, name: str) -> tuple[bool, str]:

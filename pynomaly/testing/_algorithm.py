@@ -145,20 +145,8 @@ class AlgorithmChecks(SuiteBase):
         for hook, kwargs in calls.items():
             if not self.implements(hook):
                 continue
-            try:
-                answer = self.hook(hook, **kwargs)
-            except Exception as exc:
-                raise _Problem(
-                    f"{hook} to return None for another plugin's detector ({other})",
-                    _describe(exc),
-                    fix,
-                ) from exc
-            _expect(
-                answer is None,
-                f"{hook} to return None for another plugin's detector ({other})",
-                repr(answer)[:80],
-                fix,
-            )
+            expected = f"{hook} to return None for another plugin's detector ({other})"
+            self.expect_none(hook, expected, fix, **kwargs)
             checked.append(hook.removeprefix("pynomaly_"))
         return "None from " + ", ".join(checked) if checked else "no owner hooks"
 
