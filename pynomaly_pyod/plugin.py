@@ -20,6 +20,9 @@ detectors that take one, and only when it is not ``None`` (``None`` keeps PyOD's
 
 Configuration (validated against :data:`CONFIG_SCHEMA`): ``n_jobs`` is passed to every detector
 that takes it, unless the detector's parameters set it.
+
+PyOD's numba-compiled functions are kept on disk so that they compile once per machine, not
+once per process (:mod:`pynomaly_pyod.jitcache`).
 """
 
 from __future__ import annotations
@@ -298,7 +301,11 @@ def _load(e: Entry) -> Any:
     reason = e.unavailable_reason()
     if reason:
         raise InputError(f"detector {e.id} is unavailable: {reason}")
-    return getattr(import_module(e.module), e.cls)  # under pynomaly's import lock
+    module = import_module(e.module)  # under pynomaly's import lock
+    from pynomaly_pyod import jitcache
+
+    jitcache.enable()  # before the module's numba functions first run
+    return getattr(module, e.cls)
 
 
 def _check_features(e: Entry, n_features: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import os
 import pickle
 import subprocess
 import sys
@@ -391,6 +392,31 @@ def test_fitted_models_pickle(name: str, pm: pynomaly.PluginManager, scaled: np.
     np.testing.assert_array_equal(
         again.score(scaled[300:360], manager=pm), model.score(scaled[300:360], manager=pm)
     )
+
+
+def test_numba_functions_compile_once_per_machine(tmp_path) -> None:
+    """PyOD's @njit functions are compiled in the first process and loaded in the next."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    code = (
+        "import numpy as np, pynomaly; from pyod.models import hbos; "
+        "pynomaly.detect(np.random.default_rng(0).standard_normal((200, 4)), 'pyod:hbos'); "
+        "s = hbos._calculate_outlier_scores.stats; "
+        "print(sum(s.cache_hits.values()), sum(s.cache_misses.values()))"
+    )
+
+    def run() -> list[int]:
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+            timeout=300,
+        )
+        return [int(n) for n in out.stdout.split()]
+
+    hits, misses = run()
+    assert hits == 0 and misses > 0  # compiled, and written to the cache
+    assert list((tmp_path / "pynomaly" / "numba").rglob("hbos._calculate_outlier_scores*.nbi"))
+    hits, misses = run()
+    assert hits > 0 and misses == 0  # loaded, not compiled
 
 
 def test_hooks_ignore_other_detectors(scaled: np.ndarray) -> None:
