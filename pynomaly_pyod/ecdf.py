@@ -91,7 +91,7 @@ def fit_state(method: str, X: np.ndarray) -> EcdfState:
         sum_d2=d2.sum(axis=0),
         sum_d3=(d2 * d).sum(axis=0),
         sum_abs_d3=(d2 * abs_d).sum(axis=0),
-        max_abs_d=abs_d.max(axis=0) if X.shape[0] else np.zeros(X.shape[1]),
+        max_abs_d=abs_d.max(axis=0),
     )
 
 
@@ -99,9 +99,7 @@ def score(state: EcdfState, X: np.ndarray) -> np.ndarray:
     """Each row's score as PyOD's ``decision_function`` gives it for that row alone."""
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != state.n_features:
-        raise ValueError(
-            f"expected {state.n_features} features, got shape {X.shape}"
-        )
+        raise ValueError(f"expected {state.n_features} features, got shape {X.shape}")
     out = np.empty(X.shape[0], dtype=np.float64)
     for start in range(0, X.shape[0], _BLOCK):
         out[start : start + _BLOCK] = _score_block(state, X[start : start + _BLOCK])
