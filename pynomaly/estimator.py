@@ -249,7 +249,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         :class:`~sklearn.neighbors.LocalOutlierFactor` does between its outlier detection
         (``fit_predict``) and novelty detection (``predict``) modes: ``sklearn:lof``, and
         neighbour-based PyOD detectors such as ``pyod:knn``, where a training row is not its
-        own neighbour but a new row equal to it would be.
+        own neighbour but a new row equal to it would be; ``pyod:ecod`` and ``pyod:copod``,
+        where a new row is ranked among the training rows plus itself.
 
         :param y: Ignored.
         """

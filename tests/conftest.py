@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,14 @@ PLUGIN_PACKAGES = Path(__file__).parent / "plugin_packages"
 
 # the plugin packages' own tests run inside the venvs they are installed in, not here
 collect_ignore = ["plugin_packages"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # PyOD's numba functions are cached on disk (pynomaly_pyod.jitcache): in a directory of
+    # this session, shared with its subprocesses, never in the user's cache directory
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="pynomaly-numba-")
+        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop("NUMBA_CACHE_DIR"), True))
 
 
 @pytest.fixture(scope="session")

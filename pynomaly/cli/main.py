@@ -141,7 +141,12 @@ def detectors(ctx: Context, as_json: bool, show_all: bool) -> None:
         params = ", ".join(d.params) or "-"
         state = "" if d.available else f"  [unavailable: {d.reason}]"
         click.echo(f"{d.id:<{width}}  {d.plugin:<16} {d.description}{state}")
-        click.echo(f"{'':<{width}}  parameters: {params}")
+        batch = (
+            "each row scored independently of its batch"
+            if d.batch_independent
+            else "a row's score may depend on its batch"
+        )
+        click.echo(f"{'':<{width}}  parameters: {params}; {batch}")
     hidden = len(every) - len(infos)
     if hidden:
         click.echo(f"({hidden} unavailable detectors hidden; --all shows them)")

@@ -336,6 +336,7 @@ _LOADABLE = frozenset(
         "pynomaly.detection.results.Model",
         "pynomaly.detection.results.ThresholdRule",
         "pynomaly.builtin.steps._onehot_name",  # the one-hot encoder's column namer
+        "pynomaly_pyod.ecdf.EcdfState",  # ECOD's and COPOD's sorted training columns
         "sklearn.tree._tree.Tree",
         "sklearn.neighbors._kd_tree.KDTree",
         "sklearn.neighbors._ball_tree.BallTree",
@@ -346,8 +347,8 @@ _DISTANCE = "sklearn.metrics._dist_metrics."
 
 def loadable_type(name: str) -> bool:
     """Whether a model file may construct the type (or function) ``name``: pynomaly's own
-    model classes and built-in steps, scikit-learn's trees and distance metrics, and PyOD's
-    estimator classes. Everything else is refused."""
+    model classes, built-in steps and the adapters' fitted states, scikit-learn's trees and
+    distance metrics, and PyOD's estimator classes. Everything else is refused."""
     if name in _LOADABLE:
         return True
     module, _, attribute = name.rpartition(".")
