@@ -46,7 +46,7 @@ def test_header_records_versions_and_is_readable_without_unpickling(model, tmp_p
         "pyod_adapter",
     )
     assert {"numpy", "pyod"} <= set(meta["libraries"])
-    assert meta["payload"]["format"] == "skops"  # PyOD's ECOD: a format that runs no code
+    assert meta["payload"]["format"] == "pickle"  # the default; skops on request
 
 
 def test_an_existing_file_is_kept_unless_overwrite(model, tmp_path):
@@ -236,23 +236,31 @@ def attrs_evolve_state(model, state):
     return attrs.evolve(model, state=state)
 
 
-def test_third_party_state_is_pickled_built_in_detectors_and_steps_are_not(
-    manager, breast_cancer, tmp_path
+@pytest.mark.parametrize("detector", ["sklearn:lof", "pyod:ecod"])
+def test_built_in_detectors_and_steps_save_as_skops_on_request(
+    manager, breast_cancer, tmp_path, monkeypatch, detector
 ):
     frame = breast_cancer.iloc[:120, :6]
-    skops_model = pynomaly.fit(
-        frame, "sklearn:lof", steps=["impute", ("scale", {"method": "robust"})], manager=manager
+    fitted = pynomaly.fit(
+        frame, detector, steps=["impute", ("scale", {"method": "robust"})], manager=manager
     )
-    other = attrs_evolve_state(skops_model, {"fitted": _Unknown()})
-    for fitted, fmt in ((skops_model, "skops"), (other, "pickle")):
-        path = tmp_path / f"{fmt}.model"
-        fitted.save(path)
-        assert json.loads(path.read_bytes().split(b"\n", 2)[1])["payload"]["format"] == fmt
-    again = pynomaly.load(tmp_path / "skops.model", manager=manager)
-    np.testing.assert_array_equal(
-        again.score(frame, manager=manager), skops_model.score(frame, manager=manager)
-    )
-    assert isinstance(pynomaly.load(tmp_path / "pickle.model").state["fitted"], _Unknown)
+    fitted.save(tmp_path / "a.model", format="skops")
+    monkeypatch.setenv("PYNOMALY_MODEL_FORMAT", "skops")
+    fitted.save(tmp_path / "b.model")
+    for name in ("a.model", "b.model"):
+        path = tmp_path / name
+        assert json.loads(path.read_bytes().split(b"\n", 2)[1])["payload"]["format"] == "skops"
+        again = pynomaly.load(path, manager=manager)
+        np.testing.assert_array_equal(
+            again.score(frame, manager=manager), fitted.score(frame, manager=manager)
+        )
+    other = attrs_evolve_state(fitted, {"fitted": _Unknown()})  # a third-party plugin's state
+    with pytest.raises(InputError, match="holds types a skops model file may not construct"):
+        other.save(tmp_path / "c.model")
+    monkeypatch.setenv("PYNOMALY_MODEL_FORMAT", "json")
+    with pytest.raises(InputError, match="PYNOMALY_MODEL_FORMAT='json': expected one of"):
+        fitted.save(tmp_path / "d.model")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.model", "b.model"]
 
 
 def test_the_key_is_made_private_on_first_save_and_refused_when_not(model, tmp_path, monkeypatch):

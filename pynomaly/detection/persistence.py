@@ -21,13 +21,16 @@ before anything in the payload is decoded, that
    ``pynomaly score --trust``), and one altered after being signed with this very key is
    always refused.
 
-The payload is written with `skops <https://skops.readthedocs.io>`_ when every type in the
-model is one pynomaly knows to be data (scikit-learn and PyOD estimators, numpy, pynomaly's
-own model, threshold and processing-step classes): decoding such a payload constructs only
-those types and never runs code from the file, even when the file is trusted. Anything else (a
-third-party plugin's state or step) is pickled, and unpickling a file runs whatever code it
-names: that is what the signature guards. Loading warns when the pynomaly, plugin or library
-versions differ from those recorded.
+The payload is a pickle by default. With ``format="skops"`` (``model.save(path,
+format="skops")``, ``PYNOMALY_MODEL_FORMAT=skops``; ``pip install "pynomaly[skops]"``) it is
+written with `skops <https://skops.readthedocs.io>`_, for a model every type of which pynomaly
+knows to be data (scikit-learn and PyOD estimators, numpy, pynomaly's own model, threshold and
+processing-step classes, the adapters' fitted states): decoding such a payload constructs only
+those types and never runs code from the file — even a trusted file from another machine.
+It is not the default because it is not cheap: importing skops imports every scikit-learn
+estimator, which made ``pynomaly score`` of an ECOD model take 3.6 times the CPU time (see
+docs/security.md). Loading warns when the pynomaly, plugin or library versions differ from
+those recorded.
 """
 
 from __future__ import annotations
@@ -89,11 +92,17 @@ def save_model(
     path: str | os.PathLike[str],
     *,
     overwrite: bool = False,
+    format: str | None = None,
     manager: PluginManager | None = None,
 ) -> None:
     """Write ``model`` to ``path`` atomically, signed with the user's key (created on first
-    use); an existing file is kept unless ``overwrite``."""
-    fmt, payload = _encode(model)
+    use); an existing file is kept unless ``overwrite``.
+
+    :param format: ``"pickle"`` (the default, or ``PYNOMALY_MODEL_FORMAT``) or ``"skops"``: a
+        payload whose loading runs no code, for models of the built-in detectors and steps
+        (an :class:`InputError` names the types of any other model).
+    """
+    fmt, payload = _encode(model, _format(format))
     header = {
         "pynomaly": __version__,
         "detector": model.detector,
@@ -288,29 +297,56 @@ def _unpickle(where: Path, payload: bytes) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def _encode(model: Model) -> tuple[str, bytes]:
-    """``("skops", bytes)`` when every type in ``model`` is one :func:`loadable_type` allows,
-    else ``("pickle", bytes)``."""
+ENV_MODEL_FORMAT = "PYNOMALY_MODEL_FORMAT"
+FORMATS = ("pickle", "skops")
+
+
+def _format(requested: str | None) -> str:
+    where = "format="
+    if requested is None:
+        requested, where = os.environ.get(ENV_MODEL_FORMAT) or "pickle", f"{ENV_MODEL_FORMAT}="
+    if requested not in FORMATS:
+        raise InputError(f"{where}{requested!r}: expected one of {', '.join(FORMATS)}")
+    return requested
+
+
+def _encode(model: Model, fmt: str) -> tuple[str, bytes]:
+    """The payload of ``model`` in format ``fmt``."""
+    if fmt == "pickle":
+        return "pickle", pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    sio = _skops()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = sio.dumps(model)
+            refused = sorted(n for n in sio.get_untrusted_types(data=data) if not loadable_type(n))
+    except Exception as exc:  # an object skops cannot take apart
+        raise InputError(
+            f"a {model.detector} model cannot be saved with skops ({type(exc).__name__}: "
+            f"{exc}); save it as a pickle"
+        ) from None
+    if refused:
+        raise InputError(
+            f"a {model.detector} model holds types a skops model file may not construct "
+            f"({', '.join(refused[:5])}); save it as a pickle"
+        )
+    return "skops", data
+
+
+def _skops() -> Any:
     try:
         import skops.io as sio
-    except ImportError:  # pragma: no cover - skops is a dependency
-        sio = None
-    if sio is not None:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                data = sio.dumps(model)
-                if all(loadable_type(name) for name in sio.get_untrusted_types(data=data)):
-                    return "skops", data
-        except Exception:  # a type skops cannot take apart: pickle it
-            pass
-    return "pickle", pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    except ImportError:
+        raise InputError(
+            'the skops model format needs skops: pip install "pynomaly[skops]"'
+        ) from None
+    return sio
 
 
 def _from_skops(where: Path, payload: bytes) -> Any:
     """Decode a skops payload, constructing only the types :func:`loadable_type` allows —
     whatever the file's signature says: nothing in it runs as code."""
-    import skops.io as sio
+    sio = _skops()
 
     try:
         types = sio.get_untrusted_types(data=payload)

@@ -200,12 +200,15 @@ class Model:
                 scoring.advance(len(result.scores))
                 yield result
 
-    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+    def save(
+        self, path: str | os.PathLike[str], *, overwrite: bool = False, format: str | None = None
+    ) -> None:
         """Write this model to ``path`` atomically, signed with the user's key (created on
-        first use; see :func:`pynomaly.load` and :mod:`pynomaly.detection.persistence`)."""
+        first use). ``format="skops"`` writes a payload whose loading runs no code (see
+        :func:`pynomaly.load` and :mod:`pynomaly.detection.persistence`)."""
         from pynomaly.detection.persistence import save_model
 
-        save_model(self, path, overwrite=overwrite)
+        save_model(self, path, overwrite=overwrite, format=format)
 
 
 def _without_short_tail(batches: Iterator[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:
