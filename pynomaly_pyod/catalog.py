@@ -71,8 +71,8 @@ class Entry:
     """One PyOD detector as pynomaly offers it (``pyod:<name>``).
 
     ``requires`` are the top-level modules it imports beyond PyOD; ``blocked`` is a reason it
-    cannot be used through pynomaly at all (supervised detectors, unreliable scores). ``fixed`` are constructor
-    arguments the adapter sets unless the user gives them (quiet output, never a
+    cannot be used through pynomaly at all (supervised detectors, unreliable scores). ``fixed``
+    are constructor arguments the adapter sets unless the user gives them (quiet output, never a
     hyperparameter). ``defaults`` are hyperparameter defaults the adapter uses instead of
     PyOD's, each because PyOD's default gives meaningless scores; ``defaults_reason`` says why
     (shown in the detector's description). ``min_features``/``max_features`` bound the
@@ -932,6 +932,46 @@ def _table() -> tuple[Entry, ...]:
             blocked=_SUPERVISED,
         ),
     )
+
+
+# What each detector is, for `detector="auto"` and readers (DetectorInfo.properties): its family,
+# how its time grows with the rows, and — for the ones auto may pick — ``auto`` and its rank
+# within the family (lower first). See docs/quality.md for the evidence behind the picks.
+_FAMILY_COST: dict[str, tuple[str, str]] = {
+    "abod": ("proximity", "quadratic"), "cblof": ("proximity", "linear"),
+    "cd": ("linear", "linear"), "cof": ("proximity", "quadratic"),
+    "copod": ("distribution", "linear"), "ecod": ("distribution", "linear"),
+    "gmm": ("density", "linear"), "hbos": ("distribution", "linear"),
+    "hdbscan": ("density", "nlogn"), "iforest": ("isolation", "nlogn"),
+    "inne": ("isolation", "nlogn"), "kde": ("density", "quadratic"),
+    "knn": ("proximity", "quadratic"), "kpca": ("linear", "quadratic"),
+    "lmdd": ("linear", "linear"), "loci": ("proximity", "cubic"),
+    "loda": ("distribution", "linear"), "lof": ("proximity", "quadratic"),
+    "lscp": ("ensemble", "quadratic"), "mad": ("distribution", "linear"),
+    "mcd": ("linear", "linear"), "ocsvm": ("boundary", "quadratic"),
+    "pca": ("linear", "linear"), "qmcd": ("distribution", "quadratic"),
+    "rgraph": ("proximity", "quadratic"), "rod": ("linear", "linear"),
+    "sampling": ("proximity", "linear"), "sod": ("proximity", "quadratic"),
+    "sos": ("density", "quadratic"),
+}
+_AUTO: dict[str, dict[str, Any]] = {
+    "iforest": {"auto": True, "auto_rank": 1},
+    # kNN at two neighbourhood sizes: k = 10 (largest distance) for local anomalies, k = 20
+    # (mean distance) for anomalies that come in small groups
+    "knn": {
+        "auto": True,
+        "auto_rank": 1,
+        "neighbors_param": "n_neighbors",
+        "auto_params": [{"n_neighbors": 10}, {"n_neighbors": 20, "method": "mean"}],
+    },
+    "ecod": {"auto": True, "auto_rank": 1},
+}
+
+
+def properties(name: str) -> dict[str, Any]:
+    """The :attr:`~pynomaly.types.DetectorInfo.properties` of PyOD's detector ``name``."""
+    family, cost = _FAMILY_COST.get(name, ("deep", "linear"))
+    return {"family": family, "cost": cost, **_AUTO.get(name, {})}
 
 
 @functools.cache

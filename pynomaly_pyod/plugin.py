@@ -35,7 +35,7 @@ from pynomaly._version import __version__
 from pynomaly.errors import DataError, InputError, InvalidParameterError
 from pynomaly.markers import hookimpl, import_module
 from pynomaly.types import DetectorInfo, FitResult, PluginMetadata, PluginType
-from pynomaly_pyod.catalog import RESERVED, Entry, Param, entries, entry
+from pynomaly_pyod.catalog import RESERVED, Entry, Param, entries, entry, properties
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     import numpy as np
@@ -151,6 +151,7 @@ def _info(e: Entry) -> DetectorInfo:
         available=not reason,
         reason=reason,
         batch_independent=not e.batch_relative,
+        properties=properties(e.name),
     )
 
 

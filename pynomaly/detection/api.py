@@ -329,7 +329,7 @@ def _fit(
         label_column=label_column,
         threshold_rule=rule,
         text_columns=text_columns(prepared.frame),
-        explanation="; ".join(notes),
+        explanation="\n".join(notes),
     )
     return model, prepared
 

@@ -128,6 +128,9 @@ def fit(
     from pynomaly.services import detectors
     from pynomaly.types import FitResult
 
+    # checked again: the members of params that did not go through validate_parameters (a
+    # direct services.fit, as the test kit makes) get their defaults and full ids here
+    params = validate(pm, info, params)
     specs = [(m[0], m[1]) for m in params[info.members_param]]
     fitted = parallel(lambda spec: fit_member(spec[0], spec[1]), specs)
     columns, members = [], []
