@@ -247,7 +247,7 @@ def benchmark(
 ) -> BenchmarkResult:
     """Run the built-in suite (all 33 tasks; ``quick``: 4 of them; ``tasks``: by name)."""
     from pynomaly.detection.prepare import default_manager
-    from pynomaly.detection.thresholds import resolve
+    from pynomaly.detection.thresholds import parse, resolve
 
     pm = manager or default_manager()
     methods = methods_for(pm, detectors)
@@ -282,10 +282,10 @@ def benchmark(
             if thresholds and scores is not None and method in ("auto", REFERENCE):
                 for rule_name in THRESHOLD_RULES:
                     try:
-                        from pynomaly.detection.thresholds import parse
-
                         rule = parse(rule_name, 0.1)
-                        _, threshold, _ = resolve(pm, rule, scores)
+                        with warnings.catch_warnings():  # PyThresh warns about clipping
+                            warnings.simplefilter("ignore")
+                            _, threshold, _ = resolve(pm, rule, scores)
                     except InputError:
                         continue  # a plugin method whose plugin is not there
                     labels = (scores > threshold).astype(np.int8)

@@ -1,7 +1,8 @@
 """``pynomaly compare``: many detectors on one dataset.
 
 Every detector is fitted on the same rows (``pynomaly.detect``, same steps, seed and threshold
-rule) and timed, with the peak memory it allocated. With ground truth (``label_column``) each is
+rule) and timed, with the peak memory it allocated (after a warm-up run on a few rows, so that
+library imports are nobody's time). With ground truth (``label_column``) each is
 scored by ROC AUC, average precision and F1 of its labels at the threshold, and ranked by ROC
 AUC. Without, the detectors are compared with each other: the Spearman rank correlation of
 every pair's scores, and the consensus — each row's mean rank over the detectors — with its top
@@ -10,6 +11,7 @@ rows and how many detectors label each an anomaly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -169,6 +171,7 @@ def compare(
         source = os.fspath(data)
     if label_column is not None and label_column not in frame.columns:
         raise InputError(f"{source}: label column {label_column!r} not found")
+    _warm_up(pm, frame, names, label_column, steps, random_state)
     runs: list[DetectorRun] = []
     y: np.ndarray | None = None
     for name in names:
@@ -219,6 +222,26 @@ def compare(
         comparison.agreement = metrics.spearman(scores)
         comparison.consensus = _consensus(frame.index, ok)
     return comparison
+
+
+def _warm_up(
+    pm: PluginManager,
+    frame: Any,
+    names: Sequence[str],
+    label_column: str | None,
+    steps: Sequence[Any],
+    random_state: int | None,
+) -> None:
+    """Run each detector once on a few rows, untimed: importing a library and compiling its
+    numba functions is paid once per process, by whichever detector comes first, and memory
+    tracing slows imports several times over."""
+    from pynomaly.detection import api
+
+    head = frame.head(min(len(frame), 64))
+    for name in names:
+        with contextlib.suppress(PynomalyError):  # reported by the measured run
+            api.detect(head, name, random_state=random_state, steps=steps,
+                       label_column=label_column, manager=pm)
 
 
 def _consensus(index: Any, runs: list[DetectorRun]) -> pd.DataFrame:
