@@ -40,12 +40,20 @@ def test_auto_never_reads_the_labels(labelled: pd.DataFrame) -> None:
     np.testing.assert_array_equal(one.scores, without.scores)
 
 
-def test_the_choice_is_explained(labelled: pd.DataFrame) -> None:
-    res = pynomaly.detect(labelled, "auto", label_column="y", random_state=0)
+def test_the_choice_is_explained(labelled: pd.DataFrame, tmp_path) -> None:
+    res = pynomaly.detect(
+        labelled, "auto", label_column="y", contamination="auto", random_state=0
+    )
+    from pynomaly.builtin.report_page import render
+
+    page = render(res)
+    assert "How the detector and threshold were chosen" in page
+    assert "<li>detector auto: ensemble:mean" in page and "<li>threshold auto:" in page
     text = res.explanation
     assert text.startswith("detector auto: ensemble:mean of pyod:iforest, pyod:knn(n_neighbors=10)")
     assert "13 features (13 continuous)" in text and "duplicate rows" in text
     assert res.summary()["explanation"] == text
+    assert text.splitlines()[1].startswith("threshold auto: ")
     members = [m[0] for m in res.model.params["members"]]
     assert members == ["pyod:iforest", "pyod:knn", "pyod:knn"]
     with pytest.raises(InputError, match="chooses its detector's parameters itself"):
