@@ -525,7 +525,7 @@ def test_hookimpl_with_a_wrong_argument_fails_hookimpls() -> None:
 def test_unknown_plugin_fails_loads() -> None:
     report = check_plugin("no_such_plugin", manager=isolated())
     assert [(r.check, r.passed) for r in report.results] == [("loads", False)]
-    assert "got none (known plugins: files, " in report.results[0].message
+    assert "got none (known plugins: ensemble, files, " in report.results[0].message
     assert "PYNOMALY_PLUGINS_DIR" in report.results[0].message
 
 
