@@ -72,6 +72,24 @@ def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
+class _Contamination(click.ParamType):
+    """A share in (0, 0.5] (checked by the API) or ``auto``."""
+
+    name = "FLOAT|auto"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float | str:
+        if isinstance(value, float) or value == "auto":
+            return value
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number or auto", param, ctx)
+
+
+CONTAMINATION = _Contamination()
+
 source_options = _options(
     click.option("--table", metavar="NAME", help="Database table to read (SQL sources)."),
     click.option("--query", metavar="SQL", help="SQL query to read (SQL sources)."),
@@ -105,16 +123,17 @@ model_options = _options(
         default=None,
         metavar="ID",
         shell_complete=complete_detector,
-        help="Detector id (sklearn:iforest, pyod:ecod, or an unambiguous short id).  "
-        "[default: sklearn:iforest]",
+        help="Detector id (sklearn:iforest, pyod:ecod, or an unambiguous short id), or auto "
+        "to let the data choose.  [default: sklearn:iforest]",
     ),
     click.option(
         "-c",
         "--contamination",
-        type=float,
-        default=0.1,
+        type=CONTAMINATION,
+        default="0.1",
         show_default=True,
-        help="Expected share of anomalies, in (0, 0.5].",
+        help="Expected share of anomalies, in (0, 0.5], or auto when unknown (the threshold "
+        "is then chosen from the scores).",
     ),
     click.option(
         "--random-state",
@@ -171,13 +190,19 @@ model_options = _options(
         help="Ground-truth column (1 = anomaly): excluded, scored with ROC AUC / AP.",
     ),
     click.option(
+        "--threshold",
+        metavar="RULE",
+        help="Label threshold rule: contamination, percentile:P, fixed:S, mad[:K], iqr[:K], "
+        "zscore[:K], auto, or a plugin's NS:NAME (pythresh:karch).  [default: contamination]",
+    ),
+    click.option(
         "--threshold-percentile",
         type=float,
         metavar="P",
-        help="Label threshold: this percentile of training scores.",
+        help="Same as --threshold percentile:P.",
     ),
     click.option(
-        "--threshold-score", type=float, metavar="S", help="Label threshold: this fixed score."
+        "--threshold-score", type=float, metavar="S", help="Same as --threshold fixed:S."
     ),
 )
 
@@ -290,6 +315,7 @@ _RESERVED = {
     "steps": "the step flags",
     "label_column": "--label-column",
     "prepare": "--prepare",
+    "threshold": "--threshold",
     "threshold_percentile": "--threshold-percentile",
     "threshold_score": "--threshold-score",
     "source_options": "the source flags",
@@ -338,6 +364,7 @@ def _fit_arguments(kw: Mapping[str, Any]) -> dict[str, Any]:
         "random_state": kw["random_state"],
         "steps": steps,
         "label_column": kw["label_column"],
+        "threshold": kw["threshold"],
         "threshold_percentile": kw["threshold_percentile"],
         "threshold_score": kw["threshold_score"],
         "prepare": kw.get("prepare"),
@@ -515,6 +542,7 @@ def _deliver(
         with tracker.phase("write", rows=rows, detail=kw["report"]):
             export_data(pm, result, kw["report"], "html", {"overwrite": kw["overwrite"]})
     text = None
+    console = None
     if not to_stdout:
         # --format without --output picks the console format (any plugin's)
         console = (
@@ -531,6 +559,9 @@ def _deliver(
     reporter.stop()
     if text is not None:
         click.echo(text, nl=not text.endswith("\n"))
+    if console == "table" and not ctx.quiet:
+        for line in str(getattr(result, "explanation", "") or "").splitlines():
+            click.echo(f"Chosen: {line}")  # what auto picked, and why
     quiet = ctx.quiet or kw["as_json"] or kw.get("as_jsonl")
     if (kw.get("as_jsonl") or to_stdout) and not ctx.quiet:  # stdout holds the rows alone
         from pynomaly.builtin.outputs import summary_line
@@ -577,6 +608,7 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
     Examples:
       pynomaly detect sample:wbc
       pynomaly detect data.csv -d pyod:ecod -c 0.05 -o scores.csv
+      pynomaly detect data.csv --detector auto --contamination auto
       pynomaly detect data.parquet -d sklearn:lof -P n_neighbors=35 --json
       pynomaly detect data.csv --impute median --encode onehot --scale robust --label-column y
       pynomaly detect messy.csv --prepare auto

@@ -227,6 +227,11 @@ for _command in (detect, fit, score, sources, schema, steps):
     cli.add_command(_command)
 
 
+from pynomaly.cli.quality import benchmark, compare, tune  # noqa: E402
+
+for _command in (compare, benchmark, tune):
+    cli.add_command(_command)
+
 from pynomaly.cli.scaffold import plugin as _plugin_group  # noqa: E402
 
 cli.add_command(_plugin_group)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pynomaly.detection import autoprep
+from pynomaly.detection import autoprep, thresholds
 from pynomaly.detection import explain as explaining
 from pynomaly.detection.persistence import load_model
 from pynomaly.detection.prepare import (
@@ -50,6 +50,7 @@ DEFAULT_DETECTOR = "sklearn:iforest"
 DEFAULT_CONTAMINATION = 0.1
 # reproducible by default, as the command line always was; None asks for a fresh seed
 DEFAULT_RANDOM_STATE = 0
+AUTO = "auto"  # detector="auto": chosen from the data (pynomaly.detection.auto)
 
 # a processing step by name ("impute") or with options (("scale", {"method": "robust"}))
 StepSpec = str | tuple[str, Mapping[str, Any]]
@@ -111,10 +112,11 @@ def fit(
     data: Any,
     detector: str = DEFAULT_DETECTOR,
     *,
-    contamination: float = DEFAULT_CONTAMINATION,
+    contamination: float | str = DEFAULT_CONTAMINATION,
     random_state: int | None = DEFAULT_RANDOM_STATE,
     steps: Sequence[StepSpec] = (),
     label_column: str | None = None,
+    threshold: str | ThresholdRule | None = None,
     threshold_percentile: float | None = None,
     threshold_score: float | None = None,
     source_options: Mapping[str, Any] | None = None,
@@ -131,11 +133,21 @@ def fit(
     are processing steps fitted on ``data`` and applied to everything scored later;
     ``prepare="auto"`` adds, after them, the steps the data still needs (impute, encode,
     dates, dropping constant and id-like columns, scaling; see ``model.preparation``).
-    ``label_column`` is a ground-truth column (1 = anomaly) kept out of the features. The
-    label threshold follows ``contamination`` unless ``threshold_percentile`` (0–100 of the
-    training scores) or ``threshold_score`` (a fixed score) is given. ``progress`` is called
-    with a :class:`~pynomaly.progress.ProgressEvent` as each phase (read, prepare, fit)
-    starts and ends (see :mod:`pynomaly.progress`).
+    ``label_column`` is a ground-truth column (1 = anomaly) kept out of the features.
+
+    ``detector="auto"`` profiles the data and picks a detector or an ensemble of the available
+    ones (see :mod:`pynomaly.detection.auto`; never from ``label_column``); the model's
+    ``explanation`` says what it chose and why.
+
+    The label threshold follows ``contamination`` unless ``threshold`` names another rule:
+    ``"percentile:P"``, ``"fixed:S"``, ``"mad"``, ``"iqr"``, ``"zscore"`` (data-driven, with an
+    optional multiplier ``"mad:2.5"``), ``"auto"`` or a plugin's ``"NS:NAME"`` (see
+    :mod:`pynomaly.detection.thresholds`). ``contamination="auto"`` means the share of anomalies
+    is unknown: the threshold is then ``"auto"`` unless another data-driven rule is given.
+    ``threshold_percentile=P`` and ``threshold_score=S`` are the older spellings of
+    ``threshold="percentile:P"`` and ``threshold="fixed:S"``. ``progress`` is called with a
+    :class:`~pynomaly.progress.ProgressEvent` as each phase (read, prepare, fit) starts and
+    ends (see :mod:`pynomaly.progress`).
     """
     model, _ = _fit(
         data,
@@ -144,7 +156,7 @@ def fit(
         random_state,
         steps,
         label_column,
-        _rule(contamination, threshold_percentile, threshold_score),
+        _rule(contamination, threshold, threshold_percentile, threshold_score),
         source_options,
         manager or default_manager(),
         params,
@@ -158,10 +170,11 @@ def detect(
     data: Any,
     detector: str = DEFAULT_DETECTOR,
     *,
-    contamination: float = DEFAULT_CONTAMINATION,
+    contamination: float | str = DEFAULT_CONTAMINATION,
     random_state: int | None = DEFAULT_RANDOM_STATE,
     steps: Sequence[StepSpec] = (),
     label_column: str | None = None,
+    threshold: str | ThresholdRule | None = None,
     threshold_percentile: float | None = None,
     threshold_score: float | None = None,
     source_options: Mapping[str, Any] | None = None,
@@ -187,7 +200,7 @@ def detect(
         random_state,
         steps,
         label_column,
-        _rule(contamination, threshold_percentile, threshold_score),
+        _rule(contamination, threshold, threshold_percentile, threshold_score),
         source_options,
         pm,
         params,
@@ -220,8 +233,15 @@ def explain(
 # ---------------------------------------------------------------------------------------------
 
 
-def _rule(contamination: float, percentile: float | None, score: float | None) -> ThresholdRule:
-    _check_contamination(contamination)
+def _rule(
+    contamination: Any,
+    threshold: str | ThresholdRule | None,
+    percentile: float | None,
+    score: float | None,
+) -> ThresholdRule:
+    unknown = isinstance(contamination, str) and contamination.strip().lower() == "auto"
+    if not unknown:
+        _check_contamination(contamination)
     for name, value in (("threshold_percentile", percentile), ("threshold_score", score)):
         if value is not None and (
             isinstance(value, bool)
@@ -231,8 +251,12 @@ def _rule(contamination: float, percentile: float | None, score: float | None) -
             raise InvalidParameterError(
                 "threshold", name, f"must be a finite number, got {value!r}"
             )
-    if percentile is not None and score is not None:
-        raise InputError("give threshold_percentile or threshold_score, not both")
+    given = [
+        n for n, v in (("threshold", threshold), ("threshold_percentile", percentile),
+                       ("threshold_score", score)) if v is not None
+    ]
+    if len(given) > 1:
+        raise InputError(f"give one of {' or '.join(given)}, not both")
     if percentile is not None:
         if not 0.0 <= percentile <= 100.0:
             raise InvalidParameterError(
@@ -241,7 +265,15 @@ def _rule(contamination: float, percentile: float | None, score: float | None) -
         return ThresholdRule("percentile", float(percentile))
     if score is not None:
         return ThresholdRule("score", float(score))
-    return ThresholdRule("contamination", float(contamination))
+    if threshold is None:
+        threshold = "auto" if unknown else "contamination"
+    return thresholds.parse(threshold, None if unknown else float(contamination))
+
+
+def _detector_contamination(contamination: Any) -> float:
+    """The contamination handed to the detector (``"auto"``: the default, which only libraries
+    whose scores depend on it use)."""
+    return DEFAULT_CONTAMINATION if isinstance(contamination, str) else float(contamination)
 
 
 def _check_contamination(contamination: Any) -> None:
@@ -251,14 +283,14 @@ def _check_contamination(contamination: Any) -> None:
         or not 0.0 < contamination <= 0.5
     ):
         raise InvalidParameterError(
-            "detect", "contamination", f"must be in (0, 0.5], got {contamination!r}"
+            "detect", "contamination", f"must be in (0, 0.5] or 'auto', got {contamination!r}"
         )
 
 
 def _fit(
     data: Any,
     detector: str,
-    contamination: float,
+    contamination: float | str,
     random_state: int | None,
     steps: Sequence[StepSpec],
     label_column: str | None,
@@ -277,9 +309,17 @@ def _fit(
         raise InvalidParameterError(
             detector, "random_state", f"must be an int in [0, 2**32) or None, got {random_state!r}"
         )
+    choosing = detector == AUTO
     with tracker.phase("load", detail=detector):  # plugins, detector, steps: first use
-        info = detector_service.resolve(pm, detector)
-        checked = detector_service.validate_parameters(pm, info.id, params)
+        if choosing:
+            if params:
+                raise InputError(
+                    "detector 'auto' chooses its detector's parameters itself; "
+                    f"got {sorted(params)}"
+                )
+        else:
+            info = detector_service.resolve(pm, detector)
+            checked = detector_service.validate_parameters(pm, info.id, params)
         auto = autoprep.check_mode(prepare)
         unfitted = [_make_step(pm, spec) for spec in steps]
     prepared = prepare_data(
@@ -302,19 +342,31 @@ def _fit(
         raise DataError(
             f"{prepared.source}: every column is constant in the training data; nothing to detect"
         )
+    notes = []
+    if choosing:  # from the features only: prepare set the label column aside
+        from pynomaly.detection import auto as choose
+
+        choice = choose.choose(pm, X, prepared.frame)
+        info = detector_service.resolve(pm, choice.detector)
+        checked = detector_service.validate_parameters(pm, info.id, choice.params)
+        notes.append(choice.explanation)
+    detector_contamination = _detector_contamination(contamination)
     with tracker.phase("fit", rows=X.shape[0], detail=info.id):
         fitted = detector_service.fit(
-            pm, info.id, X, checked, float(contamination), random_state
+            pm, info.id, X, checked, detector_contamination, random_state
         )
         train = checked_scores(fitted.training_scores, X, info.plugin, prepared.feature_names)
+    rule, threshold, why = thresholds.resolve(pm, rule, train)
+    if why:
+        notes.append(why)
     model = Model(
         detector=info.id,
         plugin=info.plugin,
         params=checked,
-        contamination=float(contamination),
+        contamination=detector_contamination,
         random_state=random_state,
         state=fitted.state,
-        threshold=rule.threshold(train),
+        threshold=threshold,
         feature_names=prepared.feature_names,
         training_scores=train,
         steps=prepared.steps,
@@ -322,6 +374,7 @@ def _fit(
         threshold_rule=rule,
         text_columns=text_columns(prepared.frame),
         preparation=prepared.preparation,
+        explanation="\n".join(notes),
     )
     return model, prepared
 
