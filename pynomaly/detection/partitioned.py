@@ -265,19 +265,30 @@ def client_for(scheduler: str | None, tracker: Tracker | None = None) -> Iterato
         with client:
             yield client
         return
-    with contextlib.suppress(ValueError):
-        yield distributed.Client.current()
+    try:
+        current = distributed.Client.current()
+    except ValueError:  # none: start a local cluster
+        current = None
+    if current is not None:
+        yield current
         return
     import logging
 
     phase = tracker.phase("load", detail="local Dask cluster") if tracker else None
     with phase if phase is not None else contextlib.nullcontext():
-        cluster = distributed.LocalCluster(
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        try:
+            cluster = distributed.LocalCluster(
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+        except RuntimeError as exc:  # worker processes re-import the main module
+            raise PynomalyError(
+                f"a local Dask cluster could not start its worker processes ({exc}): run "
+                "from a script guarded by `if __name__ == \"__main__\":`, or start a cluster "
+                "and pass its address as scheduler"
+            ) from None
         client = distributed.Client(cluster, set_as_default=False)
     try:
         yield client
@@ -583,7 +594,13 @@ def score_partitions(
     token = setup.token
     if model.text_columns:  # typed as at fit time in every file (see Model.score_source)
         options = {"text_columns": list(model.text_columns), **options}
-    shipped = client.scatter(model, broadcast=True, hash=False)
+    workers = len(client.ncores())
+    load = tracker.phase("load", detail=f"model sent to {workers} Dask workers") if (
+        tracker is not None
+    ) else None
+    with load if load is not None else contextlib.nullcontext():
+        # once per worker (its first unpickling imports the detector's library there)
+        shipped = client.scatter(model, broadcast=True, hash=False)
     score_part = dask.delayed(_score_part, pure=False)
     tasks = [
         score_part(token, setup, shipped, i, p.name, p.source, options, output, top, keep)
@@ -596,7 +613,7 @@ def score_partitions(
     ) else None
     with phase if phase is not None else contextlib.nullcontext() as running:
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=client.loop):
                 scored: Scored = _result(client, future)
                 done.append(scored)
                 if running is not None:
