@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pynomaly.detection import autoprep
+from pynomaly.detection import autoprep, partitioned
 from pynomaly.detection import cache as model_cache
-from pynomaly.detection import partitioned
 from pynomaly.detection import explain as explaining
 from pynomaly.detection.persistence import load_model
 from pynomaly.detection.prepare import (

@@ -276,7 +276,7 @@ def matrix_digest(X: np.ndarray) -> str:
     else:
         layout, data = "C", np.ascontiguousarray(X)
     digest = hashlib.sha256(f"{X.dtype.str}{X.shape}{layout}".encode())
-    digest.update(memoryview(data).cast("B"))
+    digest.update(memoryview(data).cast("B"))  # type: ignore[arg-type]
     return digest.hexdigest()
 
 

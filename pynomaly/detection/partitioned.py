@@ -241,7 +241,9 @@ def _stem(path: Path) -> str:
 
 def _is_dask_frame(data: Any) -> bool:
     module = type(data).__module__
-    return module.startswith("dask") and hasattr(data, "to_delayed") and hasattr(data, "npartitions")
+    return module.startswith("dask") and hasattr(data, "to_delayed") and hasattr(
+        data, "npartitions"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,7 +282,7 @@ def client_for(scheduler: str | None, tracker: Tracker | None = None) -> Iterato
             cluster = distributed.LocalCluster(
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",
                 silence_logs=logging.ERROR,
             )
         except RuntimeError as exc:  # worker processes re-import the main module
@@ -710,8 +712,8 @@ def fit(
     the partitions, the source's name and the rows fitted on."""
     parts, source = partitions_of(pm, data)
     setup = worker_setup(pm)
-    seed = random_state if random_state is not None else int(np.random.SeedSequence().entropy)
-    seed = seed % 2**63
+    # a fresh seed (random_state=None) draws a fresh sample
+    seed = int(np.random.default_rng().integers(2**63)) if random_state is None else random_state
     detail = f"{'every row' if fit_rows is None else f'{fit_rows} rows'} of {source}"
     with tracker.phase("read", detail=f"sample: {detail}") as reading:
         sample = draw_sample(client, parts, setup, dict(source_options or {}), fit_rows, seed)
