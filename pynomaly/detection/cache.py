@@ -35,6 +35,7 @@ hit refreshes an entry's modification time). An entry larger than the whole cap 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -152,12 +153,10 @@ class ModelCache:
         label_column: str | None = None,
     ) -> str:
         """The hex digest naming the fit these arguments describe."""
-        from pynomaly.detection.persistence import _versions
-
         described = {
             "key": KEY_VERSION,
             "pynomaly": __version__,
-            **_versions(plugin, pm),  # the plugin's and its libraries' versions
+            **_versions(pm, plugin),
             "detector": detector,
             "params": params,
             "contamination": contamination,
@@ -278,6 +277,37 @@ def matrix_digest(X: np.ndarray) -> str:
     digest = hashlib.sha256(f"{X.dtype.str}{X.shape}{layout}".encode())
     digest.update(memoryview(data).cast("B"))  # type: ignore[arg-type]
     return digest.hexdigest()
+
+
+def _versions(pm: PluginManager, plugin: str) -> dict[str, Any]:
+    """The plugin's version and those of the libraries it declares (and numpy's)."""
+    try:
+        meta = pm.record(plugin).metadata
+    except InputError:
+        meta = None
+    return {
+        "plugin": plugin,
+        "plugin_version": meta.version if meta else None,
+        "libraries": dict(_library_versions(("numpy", *(meta.dependencies if meta else ())))),
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def _library_versions(specs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    # importlib.metadata scans the environment on every call (~0.1 s each with many
+    # packages): once per process is enough, installed versions do not change under it
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    found = []
+    for spec in specs:
+        try:
+            name = Requirement(spec).name
+            found.append((name, version(name)))
+        except (InvalidRequirement, PackageNotFoundError):
+            continue
+    return tuple(found)
 
 
 def _step_spec(spec: Any) -> Any:
