@@ -246,6 +246,17 @@ def test_score_command_writes_other_formats(scheduler, partitions, tmp_path):
     np.testing.assert_allclose(
         written["anomaly_score"], model.score(whole.iloc[: 2 * ROWS]), rtol=1e-12, atol=0
     )
+    result = CliRunner().invoke(
+        cli,
+        ["score", str(tmp_path / "m.model"), str(csv_dir), "--engine", "dask", "--scheduler",
+         scheduler, "--nl", "--top", "2", "--fail-on-anomaly"],
+    )
+    assert result.exit_code == 3, result.output  # anomalies found
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["anomaly_score"] for line in lines] == sorted(
+        model.score(whole.iloc[: 2 * ROWS]), reverse=True
+    )[:2]
+    assert "anomalies in 300 rows, 2 partitions" in result.stderr
 
 
 def test_without_a_scheduler_a_local_cluster_is_started_and_stopped(partitions, tmp_path):

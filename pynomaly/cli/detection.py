@@ -750,6 +750,7 @@ def _detect_dask(ctx: Context, source: str, save: str | None, kw: dict[str, Any]
     from pynomaly.detection import partitioned
 
     _check_dask_outputs(kw)
+    _configured_format(kw)
     _check_destinations({"overwrite": kw["overwrite"]}, save)
     options = collect_source_options(kw)
     arguments = _fit_arguments(kw)
@@ -779,6 +780,7 @@ def _score_dask(ctx: Context, model_path: str, source: str, kw: dict[str, Any]) 
     from pynomaly.detection.persistence import load_model
 
     _check_dask_outputs(kw)
+    _configured_format(kw)
     ctx.manager().load_all()  # plugins first: a model may hold objects of a local plugin
     model = load_model(model_path, manager=ctx.manager())
     with Reporter(kw.pop("progress"), ctx.quiet) as reporter:
@@ -802,45 +804,39 @@ def _deliver_partitioned(ctx: Context, result: Any, kw: Mapping[str, Any]) -> No
     from pynomaly.cli.common import print_table
 
     top = result.top_rows
+    rows = [
+        {"index": _plain(i), "partition": p, "anomaly_score": float(s), "is_anomaly": int(a)}
+        for i, p, s, a in zip(
+            top.index, top["partition"], top["anomaly_score"], top["is_anomaly"], strict=True
+        )
+    ]
     if kw.get("as_json"):
-        rows = [
-            {"index": _plain(i), "partition": p, "anomaly_score": float(s), "is_anomaly": int(a)}
-            for i, p, s, a in zip(
-                top.index, top["partition"], top["anomaly_score"], top["is_anomaly"],
-                strict=True,
-            )
-        ]
         summary = result.summary()
         summary["files"] = [p.output for p in result.partitions if p.output]
         click.echo(json.dumps({"summary": summary, "top": rows}, indent=2, default=str))
     elif kw.get("as_jsonl"):
-        for i, p, s, a in zip(
-            top.index, top["partition"], top["anomaly_score"], top["is_anomaly"], strict=True
-        ):
-            line = {"index": _plain(i), "partition": p, "anomaly_score": float(s),
-                    "is_anomaly": int(a)}
-            click.echo(json.dumps(line, default=str))
-    elif not ctx.quiet:
-        if len(top):
-            print_table(
-                ["index", "partition", "anomaly_score", "is_anomaly"],
-                [
-                    [str(i), str(p), f"{s:.6g}", str(int(a))]
-                    for i, p, s, a in zip(
-                        top.index, top["partition"], top["anomaly_score"], top["is_anomaly"],
-                        strict=True,
-                    )
-                ],
-            )
+        for row in rows:
+            click.echo(json.dumps(row, default=str))
+    elif not ctx.quiet and rows:
+        header = ["index", "partition", "anomaly_score", "is_anomaly"]
+        print_table(
+            header,
+            [[str(r["index"]), str(r["partition"]), f"{r['anomaly_score']:.6g}",
+              str(r["is_anomaly"])] for r in rows],
+        )
+    if not ctx.quiet and not kw.get("as_json"):
         fitted = f", fitted on {result.fit_rows} rows" if result.fit_rows is not None else ""
         click.echo(
             f"{result.detector} on {result.source}: {result.n_anomalies} anomalies in "
             f"{result.rows} rows, {len(result.partitions)} partitions (threshold "
             f"{result.threshold:.6g}{fitted}; {result.duration:.2f} s)",
-            err=kw.get("as_jsonl", False),
+            err=bool(kw.get("as_jsonl")),  # stdout holds the rows alone
         )
         if result.output is not None:
-            click.echo(f"Wrote {len(result.partitions)} files to {result.output}")
+            click.echo(
+                f"Wrote {len(result.partitions)} files to {result.output}",
+                err=bool(kw.get("as_jsonl")),
+            )
     if kw.get("fail_on_anomaly") and result.n_anomalies:
         raise SystemExit(EXIT_ANOMALIES)
 

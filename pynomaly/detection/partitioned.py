@@ -587,6 +587,7 @@ def score_partitions(
     top: int | None = 10,
     keep: bool = False,
     tracker: Tracker | None = None,
+    total: int | None = None,
 ) -> list[Scored]:
     """Score every partition on the cluster (the model scattered once to every worker);
     the partitions' outcomes, in partition order."""
@@ -610,9 +611,8 @@ def score_partitions(
     ]
     futures = client.compute(tasks)
     done: list[Scored] = []
-    phase = tracker.phase("score", detail=f"{model.detector} on {len(parts)} partitions") if (
-        tracker is not None
-    ) else None
+    detail = f"{model.detector} on {len(parts)} partitions"
+    phase = tracker.phase("score", total=total, detail=detail) if tracker is not None else None
     with phase if phase is not None else contextlib.nullcontext() as running:
         try:
             for future in as_completed(futures, loop=client.loop):
@@ -707,9 +707,9 @@ def fit(
     source_options: Mapping[str, Any] | None = None,
     tracker: Tracker,
     fit_model: Any,
-) -> tuple[Model, list[Partition], str, int]:
+) -> tuple[Model, list[Partition], str, int, int]:
     """Draw the sample on the cluster and fit on it with ``fit_model(frame)``; the model,
-    the partitions, the source's name and the rows fitted on."""
+    the partitions, the source's name, the rows fitted on and the rows in all."""
     parts, source = partitions_of(pm, data)
     setup = worker_setup(pm)
     # a fresh seed (random_state=None) draws a fresh sample
@@ -720,7 +720,7 @@ def fit(
         reading.rows = len(sample.frame)
     frame = sample.frame.reset_index(drop=True)  # file indexes repeat across partitions
     log.info("fitting on %d of %d rows of %s", len(frame), sample.rows, source)
-    return fit_model(frame), parts, source, len(frame)
+    return fit_model(frame), parts, source, len(frame), sample.rows
 
 
 def detect(
@@ -759,7 +759,7 @@ def detect(
         return api.fit(frame, detector, manager=pm, progress=tracker, **fit_arguments)
 
     with client_for(scheduler, tracker) as client:
-        model, parts, source, fitted = fit(
+        model, parts, source, fitted, total = fit(
             pm,
             data,
             fit_rows=size,
@@ -774,7 +774,7 @@ def detect(
         )
         scored = score_partitions(
             client, model, parts, worker_setup(pm), dict(source_options or {}),
-            output=spec, top=top, tracker=tracker,
+            output=spec, top=top, tracker=tracker, total=total,
         )
     return _partitioned(model, source, scored, spec, top, fitted, start, tracker)
 
