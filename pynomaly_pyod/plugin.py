@@ -245,6 +245,11 @@ def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> Any:
             f"{detector_id}: {e.cls} scores rows within their batch and needs more than "
             f"n_neighbors={k} rows per batch, got {X.shape[0]}"
         )
+    from pynomaly_pyod import jitcache
+
+    # a model loaded in a fresh process (pynomaly score, a Dask or process-pool worker)
+    # imported its PyOD module by unpickling, not through _load: cache its numba functions
+    jitcache.enable()
     if e.name == "lscp":
         # LSCP draws from the RandomState it keeps in decision_function: score with a copy so
         # that a fitted model gives the same scores for the same rows every time

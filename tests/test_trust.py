@@ -299,3 +299,14 @@ def test_the_working_directory_config_file_cannot_name_a_plugins_directory(
     (tmp_path / "pynomaly.toml").unlink()
     listed = invoke("--plugins-dir", "plugins", "plugins", "list")
     assert listed.exit_code == 0 and "marker" in listed.output and marker.exists()
+
+
+def test_the_dask_engine_never_writes_its_partitions_over_the_input(invoke, data_csv):
+    pytest.importorskip("dask")
+    folder = data_csv.parent
+    before = data_csv.read_bytes()
+    for command in (("detect", folder), ("score", "model.pkl", folder)):
+        result = invoke(*command, "--engine", "dask", "-o", folder, "--overwrite")
+        assert result.exit_code == 2, result.output
+        assert "refusing to replace an input" in result.output
+    assert data_csv.read_bytes() == before and [p.name for p in folder.iterdir()] == ["data.csv"]

@@ -243,6 +243,10 @@ from pynomaly.cli.install import install, uninstall  # noqa: E402
 for _command in (_config_group, completion, install, uninstall):
     cli.add_command(_command)
 
+from pynomaly.cli.cache import cache as _cache_group  # noqa: E402
+
+cli.add_command(_cache_group)
+
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pynomaly.detection import autoprep, thresholds
+from pynomaly.detection import autoprep, partitioned, thresholds
+from pynomaly.detection import cache as model_cache
 from pynomaly.detection import explain as explaining
 from pynomaly.detection.persistence import load_model
 from pynomaly.detection.prepare import (
@@ -41,9 +42,10 @@ from pynomaly.progress import ProgressCallback, Tracker
 from pynomaly.services import data as data_service
 from pynomaly.services import detectors as detector_service
 from pynomaly.services import processing
-from pynomaly.types import DetectorInfo, ProcessingStep
+from pynomaly.types import DetectorInfo, FitResult, ProcessingStep
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pynomaly.detection.cache import ModelCache
     from pynomaly.plugin.manager import PluginManager
 
 DEFAULT_DETECTOR = "sklearn:iforest"
@@ -51,6 +53,7 @@ DEFAULT_CONTAMINATION = 0.1
 # reproducible by default, as the command line always was; None asks for a fresh seed
 DEFAULT_RANDOM_STATE = 0
 AUTO = "auto"  # detector="auto": chosen from the data (pynomaly.detection.auto)
+DEFAULT_FIT_ROWS = partitioned.DEFAULT_FIT_ROWS
 
 # a processing step by name ("impute") or with options (("scale", {"method": "robust"}))
 StepSpec = str | tuple[str, Mapping[str, Any]]
@@ -123,6 +126,10 @@ def fit(
     prepare: str | None = None,
     manager: PluginManager | None = None,
     progress: ProgressCallback | Tracker | None = None,
+    cache: bool | ModelCache = False,
+    engine: str = "local",
+    scheduler: str | None = None,
+    fit_rows: int | str | None = DEFAULT_FIT_ROWS,
     **params: Any,
 ) -> Model:
     """Fit ``detector`` on ``data`` (DataFrame, 2-D array or path); returns a :class:`Model`.
@@ -148,7 +155,38 @@ def fit(
     ``threshold="percentile:P"`` and ``threshold="fixed:S"``. ``progress`` is called with a
     :class:`~pynomaly.progress.ProgressEvent` as each phase (read, prepare, fit) starts and
     ends (see :mod:`pynomaly.progress`).
+
+    ``cache=True`` (or a :class:`~pynomaly.detection.cache.ModelCache`) reuses the detector
+    fitted by an earlier call on the same prepared data with the same detector, parameters,
+    threshold rule, seed, steps and versions, instead of fitting it again (see
+    :mod:`pynomaly.detection.cache`).
+
+    ``engine="dask"`` reads partitioned ``data`` (a directory or glob of files, or a Dask
+    DataFrame) on a Dask cluster (``scheduler``'s address, else the active client, else a
+    local cluster for the call) and fits on a uniform sample of at most ``fit_rows`` rows
+    drawn with the seed (``None`` or ``"all"``: every row); see
+    :mod:`pynomaly.detection.partitioned`.
     """
+    tracker = Tracker.of(progress)
+    pm = manager or default_manager()
+    arguments = {
+        "contamination": contamination,
+        "random_state": random_state,
+        "steps": steps,
+        "label_column": label_column,
+        "threshold": threshold,
+        "threshold_percentile": threshold_percentile,
+        "threshold_score": threshold_score,
+        "prepare": prepare,
+        "cache": cache,
+        **params,
+    }
+    if partitioned.check_engine(engine, scheduler) == "dask":
+        _check_before_cluster(pm, detector, arguments, fit_rows)
+        with partitioned.client_for(scheduler, tracker) as client:
+            return _fit_on_cluster(
+                client, pm, data, detector, fit_rows, source_options, tracker, arguments
+            )
     model, _ = _fit(
         data,
         detector,
@@ -158,10 +196,11 @@ def fit(
         label_column,
         _rule(contamination, threshold, threshold_percentile, threshold_score),
         source_options,
-        manager or default_manager(),
+        pm,
         params,
-        Tracker.of(progress),
+        tracker,
         prepare,
+        cache,
     )
     return model
 
@@ -181,6 +220,10 @@ def detect(
     prepare: str | None = None,
     manager: PluginManager | None = None,
     progress: ProgressCallback | Tracker | None = None,
+    cache: bool | ModelCache = False,
+    engine: str = "local",
+    scheduler: str | None = None,
+    fit_rows: int | str | None = DEFAULT_FIT_ROWS,
     **params: Any,
 ) -> DetectionResult:
     """Fit ``detector`` on ``data`` and score the same rows (arguments as for :func:`fit`).
@@ -189,10 +232,41 @@ def detect(
     anomalous); ``labels`` mark the rows above the threshold. With ``label_column`` the
     result's ``metrics`` hold ROC AUC and average precision; its ``timings`` the seconds each
     phase took; with ``prepare="auto"``, ``preparation`` says what was done to the data.
+    ``cache=True`` skips the fit when an earlier call fitted the same (see :func:`fit`).
+
+    ``engine="dask"`` fits as :func:`fit` does with it, on a sample of partitioned data,
+    then scores every partition on the cluster as new rows (so only batch-independent
+    detectors), and gathers the scores, labels and index here (the features stay on the
+    cluster: ``result.data`` is ``None``). To write the scores to files instead, see
+    :func:`pynomaly.detection.partitioned.detect`.
     """
     start = time.perf_counter()
     pm = manager or default_manager()
     tracker = Tracker.of(progress)
+    if partitioned.check_engine(engine, scheduler) == "dask":
+        arguments = {
+            "contamination": contamination,
+            "random_state": random_state,
+            "steps": steps,
+            "label_column": label_column,
+            "threshold": threshold,
+            "threshold_percentile": threshold_percentile,
+            "threshold_score": threshold_score,
+            "prepare": prepare,
+            "cache": cache,
+            **params,
+        }
+        _check_before_cluster(pm, detector, arguments, fit_rows)
+        partitioned.check_batch_independent(pm, detector)
+        with partitioned.client_for(scheduler, tracker) as client:
+            model = _fit_on_cluster(
+                client, pm, data, detector, fit_rows, source_options, tracker, arguments
+            )
+            result = partitioned.collected(
+                pm, model, data, client=client, tracker=tracker, source_options=source_options
+            )
+        result.duration = time.perf_counter() - start
+        return result
     model, prepared = _fit(
         data,
         detector,
@@ -206,6 +280,7 @@ def detect(
         params,
         tracker,
         prepare,
+        cache,
     )
     result = build_result(pm, model, model.training_scores, prepared, start)
     result.timings = tracker.timings
@@ -300,15 +375,9 @@ def _fit(
     params: Mapping[str, Any],
     tracker: Tracker,
     prepare: str | None = None,
+    cache: bool | ModelCache | None = None,
 ) -> tuple[Model, Prepared]:
-    if random_state is not None and (
-        isinstance(random_state, bool)
-        or not isinstance(random_state, (int, np.integer))
-        or not 0 <= random_state < 2**32
-    ):
-        raise InvalidParameterError(
-            detector, "random_state", f"must be an int in [0, 2**32) or None, got {random_state!r}"
-        )
+    _check_seed(detector, random_state)
     choosing = detector == AUTO
     with tracker.phase("load", detail=detector):  # plugins, detector, steps: first use
         if choosing:
@@ -322,6 +391,8 @@ def _fit(
             checked = detector_service.validate_parameters(pm, info.id, params)
         auto = autoprep.check_mode(prepare)
         unfitted = [_make_step(pm, spec) for spec in steps]
+        # a fresh seed each call asks for a new fit: never answered from the cache
+        models = model_cache.resolve(cache) if random_state is not None else None
     prepared = prepare_data(
         pm,
         data,
@@ -351,11 +422,37 @@ def _fit(
         checked = detector_service.validate_parameters(pm, info.id, choice.params)
         notes.append(choice.explanation)
     detector_contamination = _detector_contamination(contamination)
-    with tracker.phase("fit", rows=X.shape[0], detail=info.id):
-        fitted = detector_service.fit(
-            pm, info.id, X, checked, detector_contamination, random_state
+    key: str | None = None
+    cached: Model | None = None
+    if models is not None:
+        key = models.key(
+            pm,
+            X=X,
+            feature_names=prepared.feature_names,
+            detector=info.id,
+            plugin=info.plugin,
+            params=checked,
+            contamination=detector_contamination,
+            rule=rule,
+            random_state=random_state,
+            steps=steps,
+            prepare=prepare,
+            label_column=label_column,
         )
-        train = checked_scores(fitted.training_scores, X, info.plugin, prepared.feature_names)
+        cached = models.get(key, pm)
+    if cached is not None and cached.training_scores.shape == (X.shape[0],):
+        fitted = FitResult(cached.state, cached.training_scores)
+        with tracker.phase("fit", rows=X.shape[0], detail=f"{info.id} (cached)"):
+            train = cached.training_scores
+    else:
+        with tracker.phase("fit", rows=X.shape[0], detail=info.id):
+            fitted = detector_service.fit(
+                pm, info.id, X, checked, detector_contamination, random_state
+            )
+            train = checked_scores(
+                fitted.training_scores, X, info.plugin, prepared.feature_names
+            )
+        cached = None
     rule, threshold, why = thresholds.resolve(pm, rule, train)
     if why:
         notes.append(why)
@@ -376,7 +473,64 @@ def _fit(
         preparation=prepared.preparation,
         explanation="\n".join(notes),
     )
+    if models is not None and key is not None and cached is None:
+        with tracker.phase("write", detail="model cache"):
+            models.put(key, model, pm)
     return model, prepared
+
+
+def _check_before_cluster(
+    pm: PluginManager, detector: str, arguments: Mapping[str, Any], fit_rows: Any
+) -> None:
+    """Bad arguments fail before a cluster starts and the data is sampled."""
+    _rule(
+        arguments["contamination"],
+        arguments.get("threshold"),
+        arguments["threshold_percentile"],
+        arguments["threshold_score"],
+    )
+    _check_seed(detector, arguments["random_state"])
+    partitioned.check_fit_rows(fit_rows)
+    autoprep.check_mode(arguments["prepare"])
+    known = {"contamination", "random_state", "steps", "label_column", "threshold",
+             "threshold_percentile", "threshold_score", "prepare", "cache"}
+    params = {k: v for k, v in arguments.items() if k not in known}
+    detector_service.validate_parameters(pm, detector, params)
+
+
+def _fit_on_cluster(
+    client: Any,
+    pm: PluginManager,
+    data: Any,
+    detector: str,
+    fit_rows: int | str | None,
+    source_options: Mapping[str, Any] | None,
+    tracker: Tracker,
+    arguments: Mapping[str, Any],
+) -> Model:
+    """:func:`fit` on a sample of partitioned ``data`` drawn on ``client``'s cluster."""
+    model, *_ = partitioned.fit(
+        pm,
+        data,
+        fit_rows=partitioned.check_fit_rows(fit_rows),
+        random_state=arguments["random_state"],
+        client=client,
+        source_options=source_options,
+        tracker=tracker,
+        fit_model=lambda frame: fit(frame, detector, manager=pm, progress=tracker, **arguments),
+    )
+    return model
+
+
+def _check_seed(detector: str, random_state: Any) -> None:
+    if random_state is not None and (
+        isinstance(random_state, bool)
+        or not isinstance(random_state, (int, np.integer))
+        or not 0 <= random_state < 2**32
+    ):
+        raise InvalidParameterError(
+            detector, "random_state", f"must be an int in [0, 2**32) or None, got {random_state!r}"
+        )
 
 
 def _every_row_equal(X: np.ndarray) -> bool:

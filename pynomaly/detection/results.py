@@ -161,9 +161,30 @@ class Model:
         for field in attrs.fields(type(self)):
             object.__setattr__(self, field.name, state.get(field.name, _default(field)))
 
-    def score(self, data: Any, *, manager: PluginManager | None = None) -> np.ndarray:
-        """Anomaly scores of new rows (higher = more anomalous), one per row."""
+    def score(
+        self,
+        data: Any,
+        *,
+        manager: PluginManager | None = None,
+        engine: str = "local",
+        scheduler: str | None = None,
+    ) -> np.ndarray:
+        """Anomaly scores of new rows (higher = more anomalous), one per row.
+
+        ``engine="dask"`` scores the partitions of ``data`` (a directory or glob of files, or
+        a Dask DataFrame) on a Dask cluster — ``scheduler``'s address, else the active
+        client, else a local cluster for the call — and gathers the scores here, in
+        partition order; only for batch-independent detectors (see
+        :mod:`pynomaly.detection.partitioned`).
+        """
         pm = manager or default_manager()
+        from pynomaly.detection import partitioned
+
+        if partitioned.check_engine(engine, scheduler) == "dask":
+            tracker = Tracker()
+            partitioned.check_batch_independent(pm, self.detector)
+            with partitioned.client_for(scheduler, tracker) as client:
+                return partitioned.collected(pm, self, data, client=client, tracker=tracker).scores
         X = prepare(pm, data, self, None).X
         return Scorer(pm, self).score(X)
 
