@@ -166,6 +166,11 @@ cli.add_command(_plugin_group)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
+    from pynomaly.plugin.protect import enable_crash_reports
+
+    # a plugin that crashes the process (segfault) leaves a traceback naming it; Ctrl-C is
+    # told from plugin code raising KeyboardInterrupt
+    enable_crash_reports()
     cli.main(args=list(argv) if argv is not None else None, prog_name="pynomaly")
 
 

@@ -262,7 +262,7 @@ def _fit(
             f"{prepared.source}: every column is constant in the training data; nothing to detect"
         )
     fitted = detector_service.fit(pm, info.id, X, checked, float(contamination), random_state)
-    train = checked_scores(fitted.training_scores, X, info.plugin)
+    train = checked_scores(fitted.training_scores, X, info.plugin, "pynomaly_fit")
     model = Model(
         detector=info.id,
         plugin=info.plugin,

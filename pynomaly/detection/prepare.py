@@ -169,18 +169,22 @@ def _names(frame: pd.DataFrame) -> str:
     return ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
 
 
-def checked_scores(scores: Any, X: np.ndarray, plugin: str) -> np.ndarray:
-    """One finite float64 score per row of ``X``, or a :class:`PluginError` naming ``plugin``."""
-    arr = np.asarray(scores, dtype=np.float64).ravel()
-    if arr.shape[0] != X.shape[0]:
+def checked_scores(
+    scores: Any, X: np.ndarray, plugin: str, hook: str = "pynomaly_score"
+) -> np.ndarray:
+    """One finite float64 score per row of ``X``, or a :class:`PluginError` naming ``plugin``
+    and ``hook`` (``pynomaly_fit`` for training scores)."""
+    try:
+        arr = np.asarray(scores, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
         raise PluginError(
-            plugin, "pynomaly_score", f"returned {arr.shape[0]} scores for {X.shape[0]} rows"
-        )
+            plugin, hook, f"returned {type(scores).__name__}, not an array of scores"
+        ) from None
+    if arr.shape[0] != X.shape[0]:
+        raise PluginError(plugin, hook, f"returned {arr.shape[0]} scores for {X.shape[0]} rows")
     if not np.isfinite(arr).all():  # a NaN would silently poison the threshold
         bad = int(np.count_nonzero(~np.isfinite(arr)))
-        raise PluginError(
-            plugin, "pynomaly_score", f"returned {bad} non-finite scores; try other parameters"
-        )
+        raise PluginError(plugin, hook, f"returned {bad} non-finite scores; try other parameters")
     return arr
 
 

@@ -31,6 +31,7 @@ from pynomaly.plugin.calls import describe, instrument, raised_at, raised_by
 from pynomaly.plugin.compat import check_compat
 from pynomaly.plugin.config import validate_config
 from pynomaly.plugin.monitor import HookMonitor, HookStats
+from pynomaly.plugin.protect import watch_sigint
 from pynomaly.plugin.records import PluginRecord, PluginStatus, checked_health, metadata_from
 from pynomaly.plugin.settings import Settings
 from pynomaly.services.facade import ServiceMethods
@@ -109,6 +110,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         self._discovered = False
         self._ready = False  # discovered, and no plugin waits to be initialized
         self._lock = threading.RLock()
+        watch_sigint()  # so that plugin code raising KeyboardInterrupt is told from Ctrl-C
 
     # ----------------------------------------------------------------------------------------
     # Registry and lifecycle
