@@ -33,8 +33,15 @@ class Context:
         plugin_args: Sequence[str],
         plugins_dir: str | None,
         config: str | None,
+        *,
+        isolation: str | None = None,
+        timeout: str | None = None,
+        memory_limit: str | None = None,
     ) -> None:
         self.debug = debug
+        self.isolation = isolation
+        self.timeout = timeout
+        self.memory_limit = memory_limit
         self.strict = strict
         self.disable = [p[3:] for p in plugin_args if p.startswith("no:")]
         self.extra_modules = [p for p in plugin_args if not p.startswith("no:")]
@@ -51,6 +58,7 @@ class Context:
                 strict=True if self.strict else None,
                 plugins_dir=self.plugins_dir,
                 config=_read_config(self.config_file) if self.config_file else None,
+                **self._isolation(),
             )
             for module in self.extra_modules:
                 import importlib
@@ -65,6 +73,21 @@ class Context:
             # shutdown(); a command that failed before creating the manager has nothing to clean
             click.get_current_context().call_on_close(pm.shutdown)
         return self._manager
+
+
+    def _isolation(self) -> dict[str, Any]:
+        """--isolation, --timeout and --memory-limit, checked (errors name the option)."""
+        from pynomaly.plugin import settings
+
+        given: dict[str, Any] = {}
+        if self.isolation is not None:
+            settings.parse_isolation(self.isolation, "--isolation")
+            given["isolation"] = self.isolation
+        if self.timeout is not None:
+            given["timeout"] = settings.parse_timeout(self.timeout, "--timeout") or 0
+        if self.memory_limit is not None:
+            given["memory_limit"] = settings.parse_memory(self.memory_limit, "--memory-limit") or 0
+        return given
 
 
 def _read_config(path: str) -> dict[str, Any]:
