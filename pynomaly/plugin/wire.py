@@ -1,7 +1,8 @@
 """The wire between the host and an isolated plugin's worker process.
 
-Messages are pickled with protocol 5 and sent over a Unix socket pair: the pickle stream
-first, then each out-of-band buffer as it is — the memory of a numpy array or of a DataFrame's
+Messages are pickled with protocol 5 and sent over a Unix socket pair (a second pair carries
+the bytes of fitted states, sent after the answer): the pickle stream first, then each
+out-of-band buffer as it is — the memory of a numpy array or of a DataFrame's
 blocks is written straight from the array and received straight into the buffer the new array
 will use, never pickled row by row nor copied into the pickle stream.
 
@@ -129,12 +130,14 @@ class Opaque:
     bytes the host keeps without unpickling.
 
     ``token`` names it in the worker that made it, which keeps the object itself, so that
-    scoring with a state it just fitted sends only the token. Pickling an ``Opaque`` (inside a
+    scoring with a state it just fitted sends only the token. The worker answers a fit at
+    once and sends the bytes right after, on a channel of their own (``payload`` is ``None``
+    until they arrive: :meth:`complete` waits for them). Pickling an ``Opaque`` (inside a
     ``Model``, a model file) keeps the bytes; :meth:`load` unpickles them, for a plugin running
     in-process.
     """
 
-    __slots__ = ("_loaded", "buffers", "payload", "token")
+    __slots__ = ("_loaded", "_pending", "buffers", "payload", "token")
     __pynomaly_opaque__ = True
 
     def __init__(self, token: str, payload: Any, buffers: Iterable[Any] = ()) -> None:
@@ -142,6 +145,7 @@ class Opaque:
         self.payload = payload
         self.buffers = tuple(buffers)
         self._loaded: Any = _NOT_LOADED
+        self._pending: Any = None  # what delivers the bytes sent after the answer
 
     @classmethod
     def wrap(cls, value: Any, token: str | None = None) -> Opaque:
@@ -154,34 +158,56 @@ class Opaque:
         opaque._loaded = value
         return opaque
 
+    def complete(self) -> None:
+        """Wait until the bytes sent after the answer have arrived (a no-op when they have).
+        Raises :class:`~pynomaly.errors.PluginError` when they were lost with the worker."""
+        if self.payload is not None:
+            return
+        if self._pending is None:
+            if IN_WORKER:
+                return
+            from pynomaly.errors import PynomalyError
+
+            raise PynomalyError(f"the bytes of {self!r} never reached this process")
+        self.payload, buffers = self._pending.wait()
+        self.buffers = tuple(buffers)
+        self._pending = None
+
     def load(self) -> Any:
         """The object, unpickled once (this runs the plugin's code: in-process use only)."""
         if self._loaded is _NOT_LOADED:
+            self.complete()
             self._loaded = pickle.loads(self.payload, buffers=self.buffers)
         return self._loaded
 
     @property
     def nbytes(self) -> int:
+        self.complete()
         return sum(memoryview(b).nbytes for b in (self.payload, *self.buffers))
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        if isinstance(protocol, int) and protocol >= 5:  # buffers stay out of band
-            parts: tuple[Any, ...] = tuple(
-                pickle.PickleBuffer(b) for b in (self.payload, *self.buffers)
-            )
+        self.complete()
+        if self.payload is None:  # in the worker: the bytes go on their own channel
+            parts: tuple[Any, ...] = ()
+        elif isinstance(protocol, int) and protocol >= 5:  # buffers stay out of band
+            parts = tuple(pickle.PickleBuffer(b) for b in (self.payload, *self.buffers))
         else:
             parts = tuple(bytes(memoryview(b)) for b in (self.payload, *self.buffers))
         return (_opaque, (type(self), self.token, parts))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.token!r}, {self.nbytes} bytes)"
+        size = "bytes to come" if self.payload is None else f"{self.nbytes} bytes"
+        return f"{type(self).__name__}({self.token!r}, {size})"
 
+
+#: set in an isolated plugin's worker, whose opaque objects are sent without their bytes
+IN_WORKER = False
 
 _NOT_LOADED: Any = object()
 
 
 def _opaque(cls: type[Opaque], token: str, parts: tuple[Any, ...]) -> Opaque:
-    return cls(token, parts[0], parts[1:])
+    return cls(token, parts[0] if parts else None, parts[1:])
 
 
 class IsolatedStep(Opaque):
@@ -211,8 +237,10 @@ class IsolatedStep(Opaque):
         return run_step(self, "transform", data)
 
 
-def _step(cls: type[IsolatedStep], token: str, parts: tuple[Any, ...], plugin: str) -> IsolatedStep:
-    return cls(token, parts[0], parts[1:], plugin)
+def _step(
+    cls: type[IsolatedStep], token: str, parts: tuple[Any, ...], plugin: str
+) -> IsolatedStep:
+    return cls(token, parts[0] if parts else None, parts[1:], plugin)
 
 
 class StateRef:

@@ -1,7 +1,9 @@
-"""The worker process of an isolated plugin: ``python -m pynomaly.plugin.worker FD``.
+"""The worker process of an isolated plugin: ``python -m pynomaly.plugin.worker FD DATA_FD``.
 
 It imports the one plugin it is for, runs each of its hookimpls when the host forwards a call
-and sends the answer back (:mod:`pynomaly.plugin.wire`), until the host closes the socket.
+and sends the answer back (:mod:`pynomaly.plugin.wire`), until the host closes the socket. The
+bytes of a fitted state (or a processing step) go back on a second socket, from a thread of
+their own, while the next call already runs: a fit is answered without waiting for them.
 Whatever the plugin does — raise, print, exit, exhaust its memory limit, hang, crash — only
 this process is affected: the host reports it and starts a new worker for the next call
 (:mod:`pynomaly.plugin.isolation`).
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
+import queue
 import socket
 import sys
 import threading
@@ -26,8 +30,10 @@ from typing import Any
 
 from pynomaly.plugin import wire
 
-#: fitted states and steps kept in the worker, by token (the host sends a token, not the bytes)
-KEPT_OBJECTS = 8
+#: fitted states and steps kept in the worker, by token (the host sends a token, not the
+#: bytes): at most this many, and beyond the newest one at most this many bytes
+KEPT_OBJECTS = 4
+KEPT_BYTES = 256 * 2**20
 
 
 class _Missing(Exception):
@@ -37,13 +43,15 @@ class _Missing(Exception):
 class Worker:
     """One plugin, its hookimpls and what it keeps between calls."""
 
-    def __init__(self, sock: socket.socket, init: dict[str, Any]) -> None:
+    def __init__(self, sock: socket.socket, data: socket.socket, init: dict[str, Any]) -> None:
         self.sock = sock
+        self.data = data
+        self.outbox: queue.SimpleQueue[tuple[str, Any, list[Any]] | None] = queue.SimpleQueue()
         self.name: str = init["name"]
         self.memory_limit: int | None = init.get("memory_limit")
         self.impls: list[Any] = []
         self.hooks: list[str] = []
-        self.kept: OrderedDict[str, Any] = OrderedDict()
+        self.kept: OrderedDict[str, tuple[Any, int]] = OrderedDict()
         self.handles: dict[int, Any] = {}
         self.iterators: dict[int, Iterator[Any]] = {}
         self._next_key = 0
@@ -71,8 +79,6 @@ class Worker:
 
             return _file_importer(Path(target))()
         if kind == "pickle":
-            import pickle
-
             return pickle.loads(target)
         raise ValueError(f"unknown plugin recipe {kind!r}")
 
@@ -138,6 +144,12 @@ class Worker:
                 message = wire.receive(self.sock)
             except (wire.WorkerGone, OSError):
                 return  # the host closed the socket (or exited): this worker is done
+            except pickle.UnpicklingError as exc:  # read whole: the stream is still usable
+                from pynomaly.errors import PluginError
+
+                error = PluginError(self.name, "a call", f"its worker cannot read it: {exc}")
+                wire.send(self.sock, ("error", error, "", False, (0.0, 0)))
+                continue
             hook = self.label(message)
             before = _usage_start()
             fatal = False
@@ -153,11 +165,10 @@ class Worker:
                 wire.send(self.sock, reply)
             except (BrokenPipeError, ConnectionError):
                 return
-            except Exception as exc:  # the answer cannot be pickled
+            except wire.Unsendable as exc:  # the answer cannot be pickled: nothing was sent
                 from pynomaly.errors import PluginError
-                from pynomaly.plugin.calls import describe
 
-                why = f"answered with what cannot be sent to the host: {describe(exc)}"
+                why = f"answered with what cannot be sent to the host: {exc}"
                 error = PluginError(self.name, hook, why)
                 wire.send(self.sock, ("error", error, "", False, reply[-1]))
             if fatal:  # after a MemoryError the heap is not to be trusted: start afresh
@@ -244,25 +255,43 @@ class Worker:
             if value.token not in self.kept:
                 raise _Missing(value.token)
             self.kept.move_to_end(value.token)
-            return self.kept[value.token]
+            return self.kept[value.token][0]
         if isinstance(value, wire.Opaque):
+            if value.payload is None:
+                raise _Missing(value.token)
             obj = value.load()
-            self._remember(value.token, obj)
+            self._remember(value.token, obj, value.nbytes)
             return obj
         return value
 
-    def _remember(self, token: str, obj: Any) -> None:
-        self.kept[token] = obj
+    def _remember(self, token: str, obj: Any, size: int) -> None:
+        self.kept[token] = (obj, size)
         self.kept.move_to_end(token)
-        while len(self.kept) > KEPT_OBJECTS:
+        while len(self.kept) > 1 and (
+            len(self.kept) > KEPT_OBJECTS or sum(s for _, s in self.kept.values()) > KEPT_BYTES
+        ):
             self.kept.popitem(last=False)
 
     def keep(self, cls: type[wire.Opaque], obj: Any) -> wire.Opaque:
-        opaque = wire.Opaque.wrap(obj)
-        self._remember(opaque.token, obj)
+        """``obj`` kept here, its bytes on their way to the host: what the answer carries."""
+        opaque = wire.Opaque.wrap(obj)  # pickled now: the next call may change the object
+        self._remember(opaque.token, obj, opaque.nbytes)
+        self.outbox.put((opaque.token, opaque.payload, list(opaque.buffers)))
         if cls is wire.IsolatedStep:
-            return wire.IsolatedStep(opaque.token, opaque.payload, opaque.buffers, self.name)
-        return opaque
+            return wire.IsolatedStep(opaque.token, None, (), self.name)
+        return wire.Opaque(opaque.token, None)
+
+    def send_bytes(self) -> None:
+        """The thread that sends kept objects' bytes to the host, one after the other."""
+        while True:
+            item = self.outbox.get()
+            if item is None:
+                return
+            token, payload, buffers = item
+            try:
+                wire.send(self.data, ("bytes", token, payload, buffers))
+            except OSError:
+                return
 
     def outbound(self, hook: str, value: Any) -> Any:
         """An answer as it can cross to the host: states and steps as bytes the host does not
@@ -319,8 +348,6 @@ class Worker:
         else:
             portable = errors.PluginError(self.name, hook, describe(exc))
         try:
-            import pickle
-
             pickle.loads(pickle.dumps(portable))
         except Exception:
             portable = errors.PluginError(self.name, hook, describe(exc))
@@ -412,6 +439,8 @@ def main(argv: list[str] | None = None) -> None:
 
     args = sys.argv[1:] if argv is None else argv
     sock = socket.socket(fileno=int(args[0]))
+    data = socket.socket(fileno=int(args[1]))
+    wire.IN_WORKER = True
     os.dup2(2, 1)  # what the plugin (or C code) prints goes to stderr, never to the host's stdout
     # the host decides about Ctrl-C (this process is in a session of its own anyway)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -419,7 +448,7 @@ def main(argv: list[str] | None = None) -> None:
     init = wire.receive(sock)[1]
     sys.path[:] = init["sys_path"]
     _die_with_host(init["host"], init["main_thread"])
-    worker = Worker(sock, init)
+    worker = Worker(sock, data, init)
     try:
         _limit_memory(worker.memory_limit)
         obj = worker.load(init["recipe"])
@@ -453,7 +482,11 @@ def main(argv: list[str] | None = None) -> None:
             },
         ),
     )
+    sender = threading.Thread(target=worker.send_bytes, name="pynomaly-worker-bytes", daemon=True)
+    sender.start()
     worker.serve()
+    worker.outbox.put(None)
+    sender.join(timeout=60)  # the last state's bytes, if the host still reads them
 
 
 if __name__ == "__main__":
