@@ -27,6 +27,7 @@ from pynomaly.plugin import protect, wire
 from pynomaly.plugin.manager import PluginManager
 from pynomaly.plugin.records import PluginStatus
 from pynomaly.plugin.settings import Isolation, Settings
+from pynomaly.services.outputs import format_output
 from tests.childenv import child_venv, pip_install
 from tests.conftest import PLUGIN_PACKAGES, run_cli
 
@@ -139,6 +140,16 @@ def test_a_fault_in_score_leaves_the_model_usable(managers, data, mode, fault):
     np.testing.assert_allclose(good.score(data, manager=pm), expected_scores(data))
 
 
+def test_isolated_answers_hold_only_types_the_host_loads(managers, data):
+    pm = managers["isolated"]
+    with pytest.raises(PluginError, match="answered with an object of class pynomaly_faultyplug"):
+        pynomaly.detect(data, "faulty:owntype", manager=pm)
+    with pytest.raises(PluginError, match="answered with what cannot be sent to the host: "):
+        pynomaly.detect(data, "faulty:unsendable", manager=pm)
+    still_works(pm, data)
+    assert len(pynomaly.detect(data, "faulty:owntype", manager=managers["in-process"]).scores)
+
+
 @pytest.mark.parametrize("isolated", [False, True], ids=BOTH)
 def test_print_goes_to_stderr(faulty, data, capfd, isolated):
     pm = make_manager(faulty, isolated)  # made here: a worker's stderr is this test's
@@ -178,8 +189,8 @@ def with_hook_fault(faulty, monkeypatch):
 def test_faults_in_each_kind_of_hook(with_hook_fault, data, isolated, caplog):
     caplog.set_level(logging.WARNING, logger="pynomaly.plugins")
     crash = "segfault" if isolated else "exit"
-    # chain and check hooks: the call fails, naming the plugin and hook
-    pm = with_hook_fault(f"pynomaly_preprocess={crash},pynomaly_validate=raise", isolated)
+    # chain: the call fails, naming the plugin and hook
+    pm = with_hook_fault(f"pynomaly_preprocess={crash}", isolated)
     with pytest.raises(PluginError, match=f"'{PLUGIN}' failed in pynomaly_preprocess: "):
         pynomaly.detect(data, "sklearn:iforest", manager=pm)
     # collecting and event hooks: logged and skipped, the detection goes on
@@ -190,11 +201,17 @@ def test_faults_in_each_kind_of_hook(with_hook_fault, data, isolated, caplog):
     assert f"plugin {PLUGIN} failed in pynomaly_before_fit (skipped)" in caplog.text
     with pytest.raises(InputError, match="unknown detector 'faulty:ok'"):
         pynomaly.detect(data, "faulty:ok", manager=pm)
-    # lifecycle: a failing health check is reported unhealthy
-    pm = with_hook_fault(f"pynomaly_health_check={crash}", isolated)
+    # check, lifecycle and owner hooks
+    spec = f"pynomaly_validate=raise,pynomaly_health_check={crash},pynomaly_format_output={crash}"
+    pm = with_hook_fault(spec, isolated)
+    with pytest.raises(PluginError, match=f"'{PLUGIN}' failed in pynomaly_validate: Runtime"):
+        pynomaly.detect(data, "sklearn:iforest", manager=pm)
     health = pm.health_check(PLUGIN)
     assert health["status"] == "unhealthy"
     assert health["reason"].startswith(f"plugin '{PLUGIN}' failed in pynomaly_health_check: ")
+    with pytest.raises(PluginError, match=f"'{PLUGIN}' failed in pynomaly_format_output: "):
+        format_output(pm, result, "faulty", {})
+    assert format_output(pm, result, "json", {}).startswith("{")  # the built-in still answers
     # lifecycle: initialize failing means the plugin does not load
     with pytest.raises(PluginLoadError, match="called sys.exit"):
         with_hook_fault("pynomaly_initialize=exit", isolated)
@@ -380,11 +397,14 @@ def test_cli_plugin_exit_is_an_error_not_a_silent_success(faulty_venv, tmp_path)
     assert not out.exists()
 
 
-def test_cli_segfault_in_process_names_the_plugin(faulty_venv, tmp_path):
+def test_cli_crash_in_process_names_the_plugin(faulty_venv, tmp_path):
+    """What only isolation contains: in-process, a segfault ends the command (139 in a shell)
+    with a report naming the plugin; os._exit(3) ends it with 3."""
     proc = cli(faulty_venv, tmp_path, "detect", "sample:wbc", "-d", "faulty:segfault")
-    assert proc.returncode == -signal.SIGSEGV  # a shell shows 139
+    assert proc.returncode == -signal.SIGSEGV
     assert "Fatal Python error: Segmentation fault" in proc.stderr
     assert f"in pynomaly plugin '{PLUGIN}', hook pynomaly_fit" in proc.stderr
+    assert cli(faulty_venv, tmp_path, "detect", "sample:wbc", "-d", "faulty:kill").returncode == 3
 
 
 @pytest.mark.parametrize("policy", ["third-party", f"process:{PLUGIN}"])
@@ -420,6 +440,26 @@ def test_cli_json_stays_json_when_a_plugin_prints(faulty_venv, tmp_path, isolati
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["summary"]["detector"] == "faulty:print"
     assert "FAULTY PLUGIN WAS HERE" in proc.stderr
+
+
+def test_cli_third_party_plugins_load_isolated_as_in_process(plugin_venv, tmp_path):
+    """The test packages of test_third_party_plugins, isolated: the same statuses and reasons
+    (the broken one's import error names its file and line), and the good one detects."""
+    listed = cli(plugin_venv, tmp_path, "--isolation", "third-party", "plugins", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert (rows["goodplugin"]["status"], rows["goodplugin"]["version"]) == ("loaded", "0.3.0")
+    broken = rows["brokenplugin"]
+    assert broken["status"] == "failed"
+    assert broken["reason"].startswith(
+        "import failed: RuntimeError: brokenplugin cannot start: its backend is missing (at "
+    )
+    assert broken["reason"].endswith("pynomaly_brokenplugin/__init__.py:3)")
+    assert "requires pynomaly<1.0, this is pynomaly 1.0.0" in rows["oldplugin"]["reason"]
+    proc = cli(plugin_venv, tmp_path, "--isolation", "third-party", "detect", "sample:wbc", "-d",
+               "good:maxz", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["summary"]["detector"] == "good:maxz"
 
 
 def test_cli_stats_show_worker_cpu_and_memory(faulty_venv, tmp_path):

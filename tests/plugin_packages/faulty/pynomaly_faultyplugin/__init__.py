@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 
 FAULTS = (
     "ok", "raise", "exit", "kill", "segfault", "hang", "alloc", "interrupt", "print", "mutate",
-    "nan", "short", "wrongtype",
+    "nan", "short", "wrongtype", "owntype", "unsendable",
 )  # fmt: skip
 FLAKY = ("raise", "exit", "kill", "segfault", "hang")
 
@@ -70,7 +70,15 @@ def strike(fault: str, X=None, scores=None):
         return scores[:-1]
     if fault == "wrongtype":
         return "not scores"
+    if fault == "owntype" and scores is not None:
+        return Scores(scores)  # fine in-process; an isolated host does not load this class
+    if fault == "unsendable" and scores is not None:
+        return (float(s) for s in scores)  # a generator cannot be pickled
     return scores
+
+
+class Scores(list):
+    """Scores in a class of the plugin's own."""
 
 
 def hook_fault(hook: str) -> str | None:
