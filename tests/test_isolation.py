@@ -573,8 +573,8 @@ def test_flaky_plugin_api_load(faulty):
     run_flaky_api(faulty, 40)
 
 
-def run_flaky_cli(python: Path, tmp_path: Path, n_runs: int) -> None:
-    for call in range(n_runs):
+def run_flaky_cli(python: Path, tmp_path: Path, calls: range) -> None:
+    for call in calls:
         out = tmp_path / f"out{call}.csv"
         args = ("--isolation", "third-party", "--timeout", "3", "detect", "sample:wbc", "-d")
         proc = cli(python, tmp_path, *args, "faulty:flaky", "-P", f"call={call}", "-o", str(out))
@@ -590,7 +590,8 @@ def run_flaky_cli(python: Path, tmp_path: Path, n_runs: int) -> None:
 
 
 def test_flaky_plugin_cli_load(faulty_venv, tmp_path):
-    run_flaky_cli(faulty_venv, tmp_path, 10)
+    """Five runs, the fifth one failing (each run starts its own worker)."""
+    run_flaky_cli(faulty_venv, tmp_path, range(5, 10))
 
 
 def _selected_slow(config) -> bool:
@@ -599,10 +600,11 @@ def _selected_slow(config) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_flaky_plugin_full_load(faulty, faulty_venv, tmp_path, request):
     """The full load test: 1,000 API detects and 200 CLI runs (minutes; run with
     ``pytest -m slow tests/test_isolation.py``)."""
     if not _selected_slow(request.config):
         pytest.skip("the full load test runs with -m slow")
     run_flaky_api(faulty, 1000)
-    run_flaky_cli(faulty_venv, tmp_path, 200)
+    run_flaky_cli(faulty_venv, tmp_path, range(200))
