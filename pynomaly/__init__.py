@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
         score,
         validate_parameters,
     )
+    from pynomaly.detection.plots import plot_embedding
     from pynomaly.detection.results import DetectionResult, Model
     from pynomaly.estimator import AnomalyDetector, anomaly_scorer
     from pynomaly.plugin.manager import PluginManager
@@ -49,6 +50,7 @@ _LAZY = {
     "anomaly_scorer": "pynomaly.estimator",
     "DetectionResult": "pynomaly.detection.results",
     "Model": "pynomaly.detection.results",
+    "plot_embedding": "pynomaly.detection.plots",
     "PluginManager": "pynomaly.plugin.manager",
     "DetectorInfo": "pynomaly.types",
     "FitResult": "pynomaly.types",
@@ -81,6 +83,7 @@ __all__ = [
     "is_mine",
     "load",
     "load_data",
+    "plot_embedding",
     "score",
     "validate_parameters",
 ]

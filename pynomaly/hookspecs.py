@@ -48,7 +48,7 @@ must not modify. Scores are "higher = more anomalous", one per row.
 What a hook is handed cannot change the caller's data: arrays arrive as read-only views (writing
 raises ``ValueError``), DataFrames and detection results as copies, mappings as new dicts. A
 plugin's ``sys.exit`` is a :class:`~pynomaly.errors.PluginError`, and what it prints goes to
-stderr. Under process isolation (``--isolation``) a plugin runs in a worker process of its own;
+stderr (but for :func:`pynomaly_export_data` to destination ``-``, which writes to stdout). Under process isolation (``--isolation``) a plugin runs in a worker process of its own;
 its hooks are called the same way (see docs/plugins.md).
 """
 
@@ -421,8 +421,9 @@ def pynomaly_data_sources() -> list[SourceInfo]:
     raises is logged and left out.
 
     :returns: a list of :class:`~pynomaly.types.SourceInfo` (``name``, ``description``,
-        ``schemes``, ``extensions``). It is descriptive only: :func:`pynomaly_connect` decides what
-        the plugin opens.
+        ``schemes``, ``extensions``, and ``uris``: complete sources it offers, such as bundled
+        samples, for shell completion). It is descriptive only: :func:`pynomaly_connect`
+        decides what the plugin opens.
     """
 
 

@@ -149,13 +149,18 @@ class FitResult:
 
 @attrs.frozen
 class SourceInfo:
-    """A data source a plugin offers, returned by ``pynomaly_data_sources``."""
+    """A data source a plugin offers, returned by ``pynomaly_data_sources``.
+
+    ``uris`` are complete sources it offers, such as bundled samples (``sample:wbc``): shell
+    completion offers them.
+    """
 
     name: str
     description: str = ""
     schemes: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     extensions: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     plugin: str = ""
+    uris: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
 
 @attrs.frozen

@@ -78,7 +78,13 @@ class Entry:
     (shown in the detector's description). ``min_features``/``max_features`` bound the
     number of columns it fits on.
     ``batch_relative`` detectors score new rows against the other rows of the same batch, not
-    against the training data (PyOD's ``decision_function`` recomputes them from the batch).
+    against the training data alone (PyOD's ``decision_function`` recomputes them from the
+    batch: COF, LMDD, LOCI, SOD and SOS from the batch only, so that one row alone has no
+    meaningful score; CD from the batch's leverages, residual variance and score range; ROD
+    divides by the batch's median deviation; RGraph solves for the training data plus blocks of
+    the batch).
+    ``sorted_scoring`` detectors (ECOD, COPOD) are scored by :mod:`pynomaly_pyod.ecdf` from
+    their sorted training columns: each new row as PyOD scores it alone, whatever its batch.
     """
 
     name: str
@@ -94,6 +100,7 @@ class Entry:
     min_features: int = 1
     max_features: int | None = None
     batch_relative: bool = False
+    sorted_scoring: bool = False
 
     @property
     def id(self) -> str:
@@ -258,6 +265,8 @@ def _table() -> tuple[Entry, ...]:
             "Cook's distance of each row in regressions of every feature on the others "
             "(needs at least 2 features; parameter 'model' takes a scikit-learn regressor)",
             min_features=2,
+            # leverages, residual variance and the min-max scaling come from the batch scored
+            batch_relative=True,
         ),
         Entry(
             "cof",
@@ -280,8 +289,10 @@ def _table() -> tuple[Entry, ...]:
             "COPOD",
             "Copula-based outlier detection; parameter-free",
             requires=("matplotlib",),
-            # new rows are ranked against the training data plus the rest of their batch
-            batch_relative=True,
+            # PyOD ranks new rows against the training data plus the rest of their batch;
+            # pynomaly_pyod.ecdf ranks each against the training data alone, as PyOD does a
+            # batch of one row
+            sorted_scoring=True,
         ),
         Entry(
             "ecod",
@@ -289,8 +300,10 @@ def _table() -> tuple[Entry, ...]:
             "ECOD",
             "Empirical-cumulative-distribution outlier detection; parameter-free",
             requires=("matplotlib",),
-            # new rows are ranked against the training data plus the rest of their batch
-            batch_relative=True,
+            # PyOD ranks new rows against the training data plus the rest of their batch;
+            # pynomaly_pyod.ecdf ranks each against the training data alone, as PyOD does a
+            # batch of one row
+            sorted_scoring=True,
         ),
         Entry(
             "gmm",
@@ -651,6 +664,9 @@ def _table() -> tuple[Entry, ...]:
                 "algorithm": _cat("lasso_lars", ("lasso_lars", "lasso_cd")),
             },
             fixed={"verbose": False},
+            # new rows are solved for together with the training data and up to
+            # blocksize_test_data - 1 other rows of their batch
+            batch_relative=True,
         ),
         Entry(
             "rod",
@@ -658,6 +674,8 @@ def _table() -> tuple[Entry, ...]:
             "ROD",
             "Rotation-based outlier detection over 3-D subspaces; cost grows with features³",
             requires=("numba",),
+            # scores are divided by the median deviation of the batch's rotation costs
+            batch_relative=True,
         ),
         Entry(
             "sampling",

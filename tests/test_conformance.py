@@ -153,6 +153,7 @@ class MaxZ:
 
     detector = "t:maxz"
     params: Mapping[str, ParamSpec] = {"ddof": ParamSpec("int", default=0, low=0, high=1)}
+    batch_independent = False
 
     def __init__(self, name: str = "maxz_t", **metadata: Any) -> None:
         self.name = name
@@ -171,7 +172,11 @@ class MaxZ:
 
     @hookimpl
     def pynomaly_detectors(self) -> list[DetectorInfo]:
-        return [DetectorInfo(self.detector, "largest |z|", self.params)]
+        return [
+            DetectorInfo(
+                self.detector, "largest |z|", self.params, batch_independent=self.batch_independent
+            )
+        ]
 
     @hookimpl
     def pynomaly_fit(
@@ -224,6 +229,19 @@ class Unpicklable(MaxZ):
     def fit_state(self, X: np.ndarray) -> Any:
         mean, std = super().fit_state(X)
         return mean, std, lambda: None  # a lambda cannot be pickled
+
+
+class Independent(MaxZ):
+    batch_independent = True  # rightly: a row's score is its z-scores against the training data
+
+
+class BatchCentred(MaxZ):
+    """Claims batch independence but centres every batch on its own median."""
+
+    batch_independent = True
+
+    def scores(self, state: Any, X: np.ndarray) -> np.ndarray:
+        return np.abs((X - np.median(X, axis=0)) / state[1]).max(axis=1)
 
 
 class BadSpace(MaxZ):
@@ -332,6 +350,16 @@ BAD_DETECTORS = [
         "pickle — t:maxz: expected the fitted Model to pickle, got ",
         "keep only picklable objects in FitResult.state",
         id="unpicklable-state",
+    ),
+    pytest.param(Independent(), set(), "", "", id="batch-independent-passes"),
+    pytest.param(
+        BatchCentred(),
+        {("batch_independent", "t:maxz")},
+        "batch_independent — t:maxz: expected each of 10 new rows scored alone (a 1-row batch) "
+        "to get its score within the 50-row batch, got 10 of 10 differ",
+        "the detector declares DetectorInfo(batch_independent=True): drop the flag, or score "
+        "each row from the fitted state and that row alone",
+        id="batch-relative-claims-independence",
     ),
     pytest.param(
         BadSpace(),

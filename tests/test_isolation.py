@@ -9,6 +9,7 @@ venv (entry point) for the command-line ones.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -460,6 +461,18 @@ def test_cli_third_party_plugins_load_isolated_as_in_process(plugin_venv, tmp_pa
                "good:maxz", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["summary"]["detector"] == "good:maxz"
+
+
+@pytest.mark.parametrize("isolation", [[], ["--isolation", f"process:outputs,{PLUGIN}"]], ids=BOTH)
+def test_cli_rows_to_stdout_stay_clean_when_a_plugin_prints(faulty_venv, tmp_path, isolation):
+    """-o -: the output plugin writes the rows to stdout (from its worker too); what another
+    plugin prints meanwhile goes to stderr."""
+    proc = cli(faulty_venv, tmp_path, *isolation, "detect", "sample:wbc", "-d", "faulty:print",
+               "-o", "-")
+    assert proc.returncode == 0, proc.stderr
+    rows = pd.read_csv(io.StringIO(proc.stdout))
+    assert list(rows.columns[-2:]) == ["anomaly_score", "is_anomaly"] and len(rows) == 378
+    assert "FAULTY PLUGIN WAS HERE" in proc.stderr
 
 
 def test_cli_stats_show_worker_cpu_and_memory(faulty_venv, tmp_path):

@@ -1,7 +1,8 @@
 """``pynomaly detect``, ``fit`` and ``score``: the commands that run detectors.
 
 Processing-step flags are applied in a fixed order whatever their order on the command line:
-drop → datetime → impute → encode → drop-constant → scale, then each ``--step`` as given.
+drop → datetime → impute → encode → drop-constant → scale, then each ``--step`` as given, then
+what ``--prepare auto`` adds.
 """
 
 from __future__ import annotations
@@ -13,11 +14,51 @@ from typing import Any, TypeVar
 
 import click
 
-from pynomaly.cli.common import Context, handles_errors, parse_param, status
+from pynomaly.cli.common import Context, handles_errors, parse_param
+from pynomaly.cli.completion import complete_detector, complete_source, complete_step
+from pynomaly.cli.progress import Reporter, progress_option
 from pynomaly.errors import InputError
 from pynomaly.redact import mask_uri
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class TopType(click.ParamType):
+    """A number of rows (>= 0), or ``all`` (``None``)."""
+
+    name = "N|all"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or (isinstance(value, int) and value >= 0):
+            return value
+        text = str(value).strip().lower()
+        if text == "all":
+            return None
+        try:
+            number = int(text)
+        except ValueError:
+            number = -1
+        if number < 0:
+            self.fail(f"{value!r} is not a number of rows >= 0 or 'all'", param, ctx)
+        return number
+
+
+class SeedType(click.ParamType):
+    """An int in [0, 2**32), or ``random`` (``None``: a fresh seed each run)."""
+
+    name = "SEED"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or isinstance(value, int):
+            return value  # an int is checked by pynomaly.fit, which names the parameter
+        text = str(value).strip()
+        if text.lower() in ("random", "none"):
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            self.fail(f"{value!r} is not an integer or 'random'", param, ctx)
+
 
 
 def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -35,6 +76,12 @@ source_options = _options(
     click.option("--delimiter", metavar="CHAR", help="CSV field delimiter [, or tab for .tsv]."),
     click.option("--encoding", metavar="NAME", help="Text encoding of CSV files [utf-8]."),
     click.option("--index-col", metavar="COL", help="Column to use as the row index."),
+    click.option(
+        "--input-format",
+        type=click.Choice(["csv", "jsonl", "parquet"]),
+        help="Format of SOURCE when it cannot be told from its name or its first bytes "
+        "(SOURCE - is standard input).",
+    ),
     click.option(
         "--credentials-file",
         metavar="PATH",
@@ -55,6 +102,7 @@ model_options = _options(
         "--detector",
         default=None,
         metavar="ID",
+        shell_complete=complete_detector,
         help="Detector id (sklearn:iforest, pyod:ecod, or an unambiguous short id).  "
         "[default: sklearn:iforest]",
     ),
@@ -68,10 +116,12 @@ model_options = _options(
     ),
     click.option(
         "--random-state",
-        type=int,
+        "--seed",
+        "random_state",
+        type=SeedType(),
         default=0,
         show_default=True,
-        help="Seed, for reproducible results.",
+        help="Seed of the detector (results are reproducible); 'random' for a fresh one.",
     ),
     click.option(
         "-P",
@@ -99,10 +149,18 @@ model_options = _options(
     click.option("--drop-constant", is_flag=True, help="Drop columns constant in training data."),
     click.option("--scale", metavar="METHOD", help="Scale features: standard, robust, minmax."),
     click.option(
+        "--prepare",
+        type=click.Choice(["auto", "none"]),
+        default=None,
+        help="auto: infer column kinds and add the steps the data needs (impute, encode, "
+        "dates, drop constant and id-like columns, scale), after the explicit ones.",
+    ),
+    click.option(
         "--step",
         "extra_steps",
         multiple=True,
         metavar="NAME[:K=V;K=V]",
+        shell_complete=complete_step,
         help="Any processing step by name, with options; repeatable.",
     ),
     click.option(
@@ -126,7 +184,8 @@ output_options = _options(
         "-o",
         "--output",
         metavar="PATH|URL",
-        help="Write index, anomaly_score, is_anomaly (CSV, JSON, JSONL, Parquet, SQL).",
+        help="Write index, anomaly_score, is_anomaly (CSV, JSON, JSONL, Parquet, SQL); "
+        "- writes every row to stdout (CSV, or --format jsonl/json).",
     ),
     click.option(
         "--format",
@@ -151,18 +210,44 @@ output_options = _options(
     ),
     click.option(
         "--top",
-        type=click.IntRange(min=0),
+        type=TopType(),
         default=10,
         show_default=True,
-        help="Rows in the table.",
+        help="Rows in the table or JSON, highest scores first; 'all' for every row (without "
+        "contributions).",
     ),
     click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table."),
+    click.option(
+        "--nl",
+        "as_jsonl",
+        is_flag=True,
+        help="Print JSON Lines: one object per --top row, no summary (it goes to stderr).",
+    ),
+    click.option(
+        "--fail-on-anomaly",
+        is_flag=True,
+        help="Exit with code 3 when at least one anomaly is found (for cron and CI).",
+    ),
+    click.option(
+        "--notify-optional",
+        is_flag=True,
+        help="A failed --notify is a warning, not an error (exit code 1).",
+    ),
+    progress_option,
 )
 
 
 def collect_source_options(kw: dict[str, Any]) -> dict[str, Any]:
     """Take the source flags out of ``kw``: the ones given become source options."""
-    keys = ("table", "query", "delimiter", "encoding", "index_col", "credentials_file")
+    keys = (
+        "table",
+        "query",
+        "delimiter",
+        "encoding",
+        "index_col",
+        "credentials_file",
+        "input_format",
+    )
     given = {k: kw.pop(k, None) for k in keys}
     extra = dict(parse_param(item) for item in kw.pop("source_option", ()) or ())
     return {**extra, **{k: v for k, v in given.items() if v is not None}}
@@ -202,6 +287,7 @@ _RESERVED = {
     "detector": "-d/--detector",
     "steps": "the step flags",
     "label_column": "--label-column",
+    "prepare": "--prepare",
     "threshold_percentile": "--threshold-percentile",
     "threshold_score": "--threshold-score",
     "source_options": "the source flags",
@@ -217,19 +303,50 @@ def _detector_params(items: tuple[str, ...]) -> dict[str, Any]:
     return params
 
 
+_STEP_FLAGS = ("drop_columns", "datetime_mode", "impute", "encode", "drop_constant", "scale",
+               "extra_steps")
+_THRESHOLD_FLAGS = ("contamination", "threshold_percentile", "threshold_score")
+
+
+def _from_command_line(name: str) -> bool:
+    from click.core import ParameterSource
+
+    return click.get_current_context().get_parameter_source(name) is ParameterSource.COMMANDLINE
+
+
 def _fit_arguments(kw: Mapping[str, Any]) -> dict[str, Any]:
     from pynomaly.detection import api
 
+    kw = dict(kw)
+    if any(_from_command_line(flag) for flag in _THRESHOLD_FLAGS):
+        # the label rule is one choice: a flag replaces the configuration's rule entirely
+        for flag in _THRESHOLD_FLAGS[1:]:
+            if not _from_command_line(flag):
+                kw[flag] = None
+    steps = _steps(kw)
+    if not any(_from_command_line(flag) for flag in _STEP_FLAGS):
+        config_steps = click.get_current_context().find_object(Context)
+        if config_steps is not None:
+            from pynomaly.configuration import step_specs
+
+            steps = step_specs(config_steps.configuration().detect.get("steps", []))
     return {
         "detector": kw["detector"] or api.DEFAULT_DETECTOR,
         "contamination": kw["contamination"],
         "random_state": kw["random_state"],
-        "steps": _steps(dict(kw)),
+        "steps": steps,
         "label_column": kw["label_column"],
         "threshold_percentile": kw["threshold_percentile"],
         "threshold_score": kw["threshold_score"],
+        "prepare": kw.get("prepare"),
         **_detector_params(kw["params"]),
     }
+
+
+def _echo_preparation(preparation: Any) -> None:
+    """What --prepare auto did, on stderr: stdout stays the results' (it may be piped)."""
+    if preparation is not None:
+        click.echo("\n".join(preparation.lines()), err=True)
 
 
 def _output_format(output: str, fmt: str | None, pm: Any) -> str:
@@ -256,12 +373,15 @@ def _check_destinations(kw: Mapping[str, Any], save: str | None = None, pm: Any 
     notify = kw.get("notify")
     if notify is not None and not notify.lower().startswith(("http://", "https://")):
         raise InputError(f"--notify {notify}: expected an http:// or https:// URL")
+    if kw.get("output") == "-" and (kw.get("as_json") or kw.get("as_jsonl")):
+        flag = "--json" if kw.get("as_json") else "--nl"
+        raise InputError(f"-o - and {flag} both print to stdout: give one of them")
     for flag, path in (
         ("--output", kw.get("output")),
         ("--report", kw.get("report")),
         ("--save", save),
     ):
-        if path is None or (flag == "--output" and "://" in path):
+        if path is None or (flag == "--output" and ("://" in path or path == "-")):
             continue
         if flag == "--output":
             _output_format(path, kw.get("fmt"), pm)
@@ -272,13 +392,35 @@ def _check_destinations(kw: Mapping[str, Any], save: str | None = None, pm: Any 
             raise InputError(f"{flag} {path}: directory {parent} does not exist")
 
 
+def _configured_format(kw: dict[str, Any]) -> None:
+    """The configuration's ``format`` is the console format (and that of ``-o -``): a file
+    given to ``--output`` keeps the format its extension implies unless ``--format`` is
+    given on the command line."""
+    output = kw.get("output")
+    if output not in (None, "-") and not _from_command_line("fmt"):
+        kw["fmt"] = None
+
+
+EXIT_ANOMALIES = 3
+
+
 def _deliver(
-    ctx: Context, result: Any, kw: Mapping[str, Any], source_options: Mapping[str, Any]
+    ctx: Context,
+    result: Any,
+    kw: Mapping[str, Any],
+    source_options: Mapping[str, Any],
+    reporter: Reporter | None = None,
 ) -> None:
+    """Write the outputs, print the console output, notify; exit 3 with --fail-on-anomaly
+    when anomalies were found."""
     from pynomaly.services.outputs import export_data, format_output, send_notification
 
     pm = ctx.manager()
+    reporter = reporter or Reporter(False, True)
+    tracker = reporter.tracker
     output = kw.get("output")
+    to_stdout = output == "-"
+    rows = len(result.scores)
     if output is not None:
         options = {
             "overwrite": kw["overwrite"],
@@ -286,17 +428,41 @@ def _deliver(
         }
         if source_options.get("credentials_file"):  # the same database credentials
             options["credentials_file"] = source_options["credentials_file"]
-        export_data(pm, result, output, _output_format(output, kw.get("fmt"), pm), options)
+        fmt = _output_format(output, kw.get("fmt"), pm) if not to_stdout else kw.get("fmt")
+        if to_stdout:
+            reporter.stop()  # stdout is the rows' alone
+        with tracker.phase("write", rows=rows, detail="<stdout>" if to_stdout else output):
+            export_data(pm, result, output, fmt or "csv", options)
     if kw.get("report"):
-        export_data(pm, result, kw["report"], "html", {"overwrite": kw["overwrite"]})
-    # --format without --output picks the console format (any plugin's)
-    console = "json" if kw["as_json"] else (kw.get("fmt") if output is None else None) or "table"
-    click.echo(format_output(pm, result, console, {"top": kw["top"]}))
-    if not kw["as_json"]:
-        if output is not None:
-            click.echo(f"Wrote {len(result.scores)} rows to {mask_uri(output)}")
+        with tracker.phase("write", rows=rows, detail=kw["report"]):
+            export_data(pm, result, kw["report"], "html", {"overwrite": kw["overwrite"]})
+    text = None
+    if not to_stdout:
+        # --format without --output picks the console format (any plugin's)
+        console = (
+            "jsonl"
+            if kw.get("as_jsonl")
+            else "json"
+            if kw["as_json"]
+            else (kw.get("fmt") if output is None else None) or "table"
+        )
+        top = rows if kw["top"] is None else kw["top"]
+        options = {"top": top, **({"features": 0} if kw["top"] is None else {})}
+        with tracker.phase("explain", rows=min(top, rows)):
+            text = format_output(pm, result, console, options)
+    reporter.stop()
+    if text is not None:
+        click.echo(text, nl=not text.endswith("\n"))
+    quiet = ctx.quiet or kw["as_json"] or kw.get("as_jsonl")
+    if (kw.get("as_jsonl") or to_stdout) and not ctx.quiet:  # stdout holds the rows alone
+        from pynomaly.builtin.outputs import summary_line
+
+        click.echo(summary_line(result), err=True)
+    if not quiet:
+        if output is not None and not to_stdout:
+            click.echo(f"Wrote {rows} rows to {mask_uri(output)}")
         if kw.get("report"):
-            click.echo(f"Wrote report to {kw['report']}")
+            click.echo(f"Wrote report to {kw['report']}", err=to_stdout)
     if kw.get("notify"):
         summary = result.summary()
         message = (
@@ -305,14 +471,18 @@ def _deliver(
         )
         options = {"webhook": kw["notify"], "timeout": kw["notify_timeout"]}
         failures = send_notification(pm, message, result, options)
-        if failures:  # the results are delivered; say the notification was not, and exit 1
+        if failures:  # the results are delivered; say the notification was not
+            label = "Warning" if kw.get("notify_optional") else "Error"
             for plugin, error in failures:
-                click.echo(f"Error: notification by plugin {plugin} failed: {error}", err=True)
-            raise SystemExit(1)
+                click.echo(f"{label}: notification by plugin {plugin} failed: {error}", err=True)
+            if not kw.get("notify_optional"):
+                raise SystemExit(1)
+    if kw.get("fail_on_anomaly") and result.n_anomalies:
+        raise SystemExit(EXIT_ANOMALIES)
 
 
 @click.command()
-@click.argument("source")
+@click.argument("source", shell_complete=complete_source)
 @source_options
 @model_options
 @output_options
@@ -322,8 +492,8 @@ def _deliver(
 @click.pass_obj
 @handles_errors
 def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
-    """Find anomalies in SOURCE: a file (CSV, Parquet, JSON Lines, Excel), a database URL
-    or a sample such as sample:wbc.
+    """Find anomalies in SOURCE: a file (CSV, Parquet, JSON Lines, Excel), a database URL,
+    a sample such as sample:wbc, or - for standard input.
 
     \b
     Examples:
@@ -331,31 +501,52 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
       pynomaly detect data.csv -d pyod:ecod -c 0.05 -o scores.csv
       pynomaly detect data.parquet -d sklearn:lof -P n_neighbors=35 --json
       pynomaly detect data.csv --impute median --encode onehot --scale robust --label-column y
+      pynomaly detect messy.csv --prepare auto
       pynomaly detect sqlite:///shop.db --table orders -o sqlite:///shop.db --output-table scores
+      cat data.csv | pynomaly detect - -o - | grep ',1$'
+      pynomaly detect today.csv --fail-on-anomaly -q || alert
     """
     from pynomaly.detection import api
 
+    ctx.configuration()
+    _configured_format(kw)
     _check_destinations(kw, save, ctx.manager())
     options = collect_source_options(kw)
-    with status(f"Detecting anomalies in {mask_uri(source)} ..."):
+    with Reporter(kw.pop("progress"), ctx.quiet) as reporter:
         result = api.detect(
-            source, source_options=options, manager=ctx.manager(), **_fit_arguments(kw)
+            source,
+            source_options=options,
+            manager=ctx.manager(),
+            progress=reporter.tracker,
+            **_fit_arguments(kw),
         )
-    if save:
-        result.model.save(save, overwrite=kw["overwrite"])
-    _deliver(ctx, result, kw, options)
+        if save:
+            with reporter.tracker.phase("write", detail=save):
+                result.model.save(save, overwrite=kw["overwrite"])
+        if not kw["as_json"]:  # --json has it in its summary
+            _echo_preparation(result.preparation)
+        _deliver(ctx, result, kw, options, reporter)
 
 
 @click.command()
-@click.argument("source")
+@click.argument("source", shell_complete=complete_source)
 @source_options
 @model_options
 @click.option("--save", metavar="PATH", required=True, help="Where to save the model (pickle).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing model file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@progress_option
 @click.pass_obj
 @handles_errors
-def fit(ctx: Context, source: str, save: str, overwrite: bool, as_json: bool, **kw: Any) -> None:
+def fit(
+    ctx: Context,
+    source: str,
+    save: str,
+    overwrite: bool,
+    as_json: bool,
+    progress: bool | None,
+    **kw: Any,
+) -> None:
     """Fit a detector on SOURCE and save the model, to score other data with `pynomaly score`.
 
     \b
@@ -365,21 +556,29 @@ def fit(ctx: Context, source: str, save: str, overwrite: bool, as_json: bool, **
     """
     from pynomaly.detection import api
 
+    ctx.configuration()
     _check_destinations({"overwrite": overwrite}, save)
-    with status(f"Fitting on {mask_uri(source)} ..."):
+    with Reporter(progress, ctx.quiet) as reporter:
         model = api.fit(
             source,
             source_options=collect_source_options(kw),
             manager=ctx.manager(),
+            progress=reporter.tracker,
             **_fit_arguments(kw),
         )
-    model.save(save, overwrite=overwrite)
+        with reporter.tracker.phase("write", detail=save):
+            model.save(save, overwrite=overwrite)
     info = {
         "model": save,
         "detector": model.detector,
         "features": len(model.feature_names),
         "threshold": model.threshold,
+        "timings": {k: round(v, 4) for k, v in reporter.tracker.timings.items()},
     }
+    if model.preparation is not None:
+        info["preparation"] = model.preparation.to_dict()
+    if not as_json:
+        _echo_preparation(model.preparation)
     click.echo(
         json.dumps(info)
         if as_json
@@ -390,7 +589,7 @@ def fit(ctx: Context, source: str, save: str, overwrite: bool, as_json: bool, **
 
 @click.command()
 @click.argument("model_path", metavar="MODEL")
-@click.argument("source")
+@click.argument("source", shell_complete=complete_source)
 @source_options
 @output_options
 @click.option(
@@ -404,6 +603,7 @@ def fit(ctx: Context, source: str, save: str, overwrite: bool, as_json: bool, **
 @handles_errors
 def score(ctx: Context, model_path: str, source: str, batch_size: int, **kw: Any) -> None:
     """Score SOURCE with a saved MODEL, batch by batch (the data need not fit in memory).
+    SOURCE - reads standard input.
 
     MODEL is a pickle written by `pynomaly fit --save`: load only model files you trust.
 
@@ -411,17 +611,26 @@ def score(ctx: Context, model_path: str, source: str, batch_size: int, **kw: Any
     Examples:
       pynomaly score model.pkl big.csv -o scores.csv --batch-size 100000
       pynomaly score model.pkl sqlite:///shop.db --table today --json
+      zcat today.csv.gz | pynomaly score model.pkl - --nl --top all
     """
+    from pynomaly.builtin.files import estimate_rows
     from pynomaly.detection.persistence import load_model
     from pynomaly.detection.results import combine_results
 
+    ctx.configuration()
+    _configured_format(kw)
     _check_destinations(kw, pm=ctx.manager())
     ctx.manager().load_all()  # plugins first: a model may hold objects of a local plugin
     model = load_model(model_path, manager=ctx.manager())
     options = collect_source_options(kw)
-    with status(f"Scoring {mask_uri(source)} ..."):
+    with Reporter(kw.pop("progress"), ctx.quiet) as reporter:
         batches = model.score_source(
-            source, batch_size=batch_size, source_options=options, manager=ctx.manager()
+            source,
+            batch_size=batch_size,
+            source_options=options,
+            manager=ctx.manager(),
+            progress=reporter.tracker,
+            total_rows=estimate_rows(source),
         )
         result = combine_results(batches)  # keeps scores only: batches' data is let go
-    _deliver(ctx, result, kw, options)
+        _deliver(ctx, result, kw, options, reporter)

@@ -14,7 +14,14 @@ from typing import Any
 import click
 
 from pynomaly._version import __version__
-from pynomaly.cli.common import EXIT_FAILURE, Context, handles_errors, print_table
+from pynomaly.cli.common import (
+    EXIT_FAILURE,
+    Context,
+    command_defaults,
+    handles_errors,
+    print_table,
+)
+from pynomaly.cli.completion import complete_plugin_arg
 
 
 @click.group(
@@ -30,14 +37,23 @@ Examples:
 \b
 Plugins come from the 'pynomaly.plugins' entry-point group and the ./plugins directory.
 Environment: PYNOMALY_DISABLE_PLUGIN_AUTOLOAD=1, PYNOMALY_PLUGINS=a,b (allow-list),
-PYNOMALY_DISABLE_PLUGINS=a,b, PYNOMALY_STRICT_PLUGINS=1, PYNOMALY_PLUGINS_DIR, PYNOMALY_TRACE=1.
+PYNOMALY_DISABLE_PLUGINS=a,b, PYNOMALY_STRICT_PLUGINS=1, PYNOMALY_PLUGINS_DIR, PYNOMALY_TRACE=1,
+PYNOMALY_LOG_LEVEL.
+
+\b
+Configuration: ./pynomaly.toml (or [tool.pynomaly] in ./pyproject.toml), a user file
+(`pynomaly config path`), PYNOMALY_* variables; options win. `pynomaly config show`.
 
 \b
 Isolation: --isolation process runs every plugin but the built-ins in a worker process of
 its own (third-party: also not the sklearn/pyod adapters; process:NAME,NAME: those). A plugin
 that raises, exits, crashes, hangs past --timeout or exceeds --memory-limit then fails with a
 one-line error (exit 1) and its worker restarts. Environment: PYNOMALY_ISOLATION,
-PYNOMALY_TIMEOUT, PYNOMALY_MEMORY_LIMIT.""",
+PYNOMALY_TIMEOUT, PYNOMALY_MEMORY_LIMIT ([plugins] isolation, timeout, memory_limit).
+
+\b
+Exit codes: 0 ok, 1 failure, 2 bad input or usage, 3 anomalies found (--fail-on-anomaly),
+130 interrupted.""",
 )
 @click.version_option(__version__, "-V", "--version", prog_name="pynomaly")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
@@ -47,12 +63,17 @@ PYNOMALY_TIMEOUT, PYNOMALY_MEMORY_LIMIT.""",
     "plugin_args",
     multiple=True,
     metavar="no:NAME|MODULE",
+    shell_complete=complete_plugin_arg,
     help="Disable plugin NAME (no:NAME) or register an importable MODULE; repeatable.",
 )
 @click.option("--plugins-dir", metavar="DIR", help="Directory of local plugin files [./plugins].")
 @click.option(
-    "--config", metavar="FILE", help='JSON plugin configuration {"plugins": {NAME: {...}}}.'
+    "--config",
+    metavar="FILE",
+    help="Configuration file read after the others (TOML; .json: the 1.0 plugin settings).",
 )
+@click.option("-v", "--verbose", count=True, help="More messages on stderr; -vv for debugging.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr: no progress or notes.")
 @click.option(
     "--isolation",
     metavar="POLICY",
@@ -77,11 +98,15 @@ def cli(
     plugin_args: tuple[str, ...],
     plugins_dir: str | None,
     config: str | None,
+    verbose: int,
+    quiet: bool,
     isolation: str | None,
     timeout: str | None,
     memory_limit: str | None,
 ) -> None:
     """pynomaly: anomaly detection built from plugins."""
+    from pynomaly.cli.progress import setup_logging
+
     ctx.obj = Context(
         debug,
         strict,
@@ -92,6 +117,10 @@ def cli(
         timeout=timeout,
         memory_limit=memory_limit,
     )
+    ctx.obj.quiet = quiet
+    setup_logging(verbose, quiet)
+    ctx.obj.load_configuration()
+    ctx.default_map = command_defaults(ctx.obj)
 
 
 @cli.command()
@@ -113,7 +142,12 @@ def detectors(ctx: Context, as_json: bool, show_all: bool) -> None:
         params = ", ".join(d.params) or "-"
         state = "" if d.available else f"  [unavailable: {d.reason}]"
         click.echo(f"{d.id:<{width}}  {d.plugin:<16} {d.description}{state}")
-        click.echo(f"{'':<{width}}  parameters: {params}")
+        batch = (
+            "each row scored independently of its batch"
+            if d.batch_independent
+            else "a row's score may depend on its batch"
+        )
+        click.echo(f"{'':<{width}}  parameters: {params}; {batch}")
     hidden = len(every) - len(infos)
     if hidden:
         click.echo(f"({hidden} unavailable detectors hidden; --all shows them)")
@@ -236,6 +270,13 @@ for _command in (detect, fit, score, sources, schema, steps):
 from pynomaly.cli.scaffold import plugin as _plugin_group  # noqa: E402
 
 cli.add_command(_plugin_group)
+
+from pynomaly.cli.completion import completion  # noqa: E402
+from pynomaly.cli.config import config as _config_group  # noqa: E402
+from pynomaly.cli.install import install, uninstall  # noqa: E402
+
+for _command in (_config_group, completion, install, uninstall):
+    cli.add_command(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pynomaly.detection import autoprep
 from pynomaly.detection import explain as explaining
 from pynomaly.detection.persistence import load_model
 from pynomaly.detection.prepare import (
@@ -25,10 +26,10 @@ from pynomaly.detection.prepare import (
     Scorer,
     checked_scores,
     default_manager,
-    prepare,
     set_default_manager,
     text_columns,
 )
+from pynomaly.detection.prepare import prepare as prepare_data  # "prepare" is a parameter here
 from pynomaly.detection.results import (
     DetectionResult,
     Model,
@@ -36,6 +37,7 @@ from pynomaly.detection.results import (
     build_result,
 )
 from pynomaly.errors import DataError, InputError, InvalidParameterError
+from pynomaly.progress import ProgressCallback, Tracker
 from pynomaly.services import data as data_service
 from pynomaly.services import detectors as detector_service
 from pynomaly.services import processing
@@ -46,6 +48,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_DETECTOR = "sklearn:iforest"
 DEFAULT_CONTAMINATION = 0.1
+# reproducible by default, as the command line always was; None asks for a fresh seed
+DEFAULT_RANDOM_STATE = 0
 
 # a processing step by name ("impute") or with options (("scale", {"method": "robust"}))
 StepSpec = str | tuple[str, Mapping[str, Any]]
@@ -53,6 +57,7 @@ StepSpec = str | tuple[str, Mapping[str, Any]]
 __all__ = [
     "DEFAULT_CONTAMINATION",
     "DEFAULT_DETECTOR",
+    "DEFAULT_RANDOM_STATE",
     "default_manager",
     "detect",
     "detectors",
@@ -100,22 +105,30 @@ def fit(
     detector: str = DEFAULT_DETECTOR,
     *,
     contamination: float = DEFAULT_CONTAMINATION,
-    random_state: int | None = None,
+    random_state: int | None = DEFAULT_RANDOM_STATE,
     steps: Sequence[StepSpec] = (),
     label_column: str | None = None,
     threshold_percentile: float | None = None,
     threshold_score: float | None = None,
     source_options: Mapping[str, Any] | None = None,
+    prepare: str | None = None,
     manager: PluginManager | None = None,
+    progress: ProgressCallback | Tracker | None = None,
     **params: Any,
 ) -> Model:
     """Fit ``detector`` on ``data`` (DataFrame, 2-D array or path); returns a :class:`Model`.
 
-    Extra keyword arguments are the detector's parameters (``n_estimators=200``). ``steps``
+    Extra keyword arguments are the detector's parameters (``n_estimators=200``).
+    ``random_state`` seeds the detector: results are reproducible by default (seed 0, as on
+    the command line); ``None`` gives a fresh seed each call. ``steps``
     are processing steps fitted on ``data`` and applied to everything scored later;
+    ``prepare="auto"`` adds, after them, the steps the data still needs (impute, encode,
+    dates, dropping constant and id-like columns, scaling; see ``model.preparation``).
     ``label_column`` is a ground-truth column (1 = anomaly) kept out of the features. The
     label threshold follows ``contamination`` unless ``threshold_percentile`` (0–100 of the
-    training scores) or ``threshold_score`` (a fixed score) is given.
+    training scores) or ``threshold_score`` (a fixed score) is given. ``progress`` is called
+    with a :class:`~pynomaly.progress.ProgressEvent` as each phase (read, prepare, fit)
+    starts and ends (see :mod:`pynomaly.progress`).
     """
     model, _ = _fit(
         data,
@@ -128,6 +141,8 @@ def fit(
         source_options,
         manager or default_manager(),
         params,
+        Tracker.of(progress),
+        prepare,
     )
     return model
 
@@ -137,23 +152,27 @@ def detect(
     detector: str = DEFAULT_DETECTOR,
     *,
     contamination: float = DEFAULT_CONTAMINATION,
-    random_state: int | None = None,
+    random_state: int | None = DEFAULT_RANDOM_STATE,
     steps: Sequence[StepSpec] = (),
     label_column: str | None = None,
     threshold_percentile: float | None = None,
     threshold_score: float | None = None,
     source_options: Mapping[str, Any] | None = None,
+    prepare: str | None = None,
     manager: PluginManager | None = None,
+    progress: ProgressCallback | Tracker | None = None,
     **params: Any,
 ) -> DetectionResult:
     """Fit ``detector`` on ``data`` and score the same rows (arguments as for :func:`fit`).
 
     The scores are the wrapped library's own scores of its training rows (higher = more
     anomalous); ``labels`` mark the rows above the threshold. With ``label_column`` the
-    result's ``metrics`` hold ROC AUC and average precision.
+    result's ``metrics`` hold ROC AUC and average precision; its ``timings`` the seconds each
+    phase took; with ``prepare="auto"``, ``preparation`` says what was done to the data.
     """
     start = time.perf_counter()
     pm = manager or default_manager()
+    tracker = Tracker.of(progress)
     model, prepared = _fit(
         data,
         detector,
@@ -165,8 +184,12 @@ def detect(
         source_options,
         pm,
         params,
+        tracker,
+        prepare,
     )
-    return build_result(pm, model, model.training_scores, prepared, start)
+    result = build_result(pm, model, model.training_scores, prepared, start)
+    result.timings = tracker.timings
+    return result
 
 
 def score(model: Model, data: Any, *, manager: PluginManager | None = None) -> np.ndarray:
@@ -183,7 +206,7 @@ def explain(
     a result's ``data`` (the model's steps are applied either way).
     """
     pm = manager or default_manager()
-    frame = prepare(pm, data, model, None, preprocessed=preprocessed).frame
+    frame = prepare_data(pm, data, model, None, preprocessed=preprocessed).frame
     return explaining.importance(Scorer(pm, model), frame)
 
 
@@ -236,6 +259,8 @@ def _fit(
     source_options: Mapping[str, Any] | None,
     pm: PluginManager,
     params: Mapping[str, Any],
+    tracker: Tracker,
+    prepare: str | None = None,
 ) -> tuple[Model, Prepared]:
     if random_state is not None and (
         isinstance(random_state, bool)
@@ -245,11 +270,20 @@ def _fit(
         raise InvalidParameterError(
             detector, "random_state", f"must be an int in [0, 2**32) or None, got {random_state!r}"
         )
-    info = detector_service.resolve(pm, detector)
-    checked = detector_service.validate_parameters(pm, info.id, params)
-    unfitted = [_make_step(pm, spec) for spec in steps]
-    prepared = prepare(
-        pm, data, None, unfitted, label_column=label_column, source_options=source_options
+    with tracker.phase("load", detail=detector):  # plugins, detector, steps: first use
+        info = detector_service.resolve(pm, detector)
+        checked = detector_service.validate_parameters(pm, info.id, params)
+        auto = autoprep.check_mode(prepare)
+        unfitted = [_make_step(pm, spec) for spec in steps]
+    prepared = prepare_data(
+        pm,
+        data,
+        None,
+        unfitted,
+        label_column=label_column,
+        source_options=source_options,
+        tracker=tracker,
+        auto=auto,
     )
     X = prepared.X
     if X.shape[0] < 2:
@@ -261,8 +295,13 @@ def _fit(
         raise DataError(
             f"{prepared.source}: every column is constant in the training data; nothing to detect"
         )
-    fitted = detector_service.fit(pm, info.id, X, checked, float(contamination), random_state)
-    train = checked_scores(fitted.training_scores, X, info.plugin, "pynomaly_fit")
+    with tracker.phase("fit", rows=X.shape[0], detail=info.id):
+        fitted = detector_service.fit(
+            pm, info.id, X, checked, float(contamination), random_state
+        )
+        train = checked_scores(
+            fitted.training_scores, X, info.plugin, prepared.feature_names, "pynomaly_fit"
+        )
     model = Model(
         detector=info.id,
         plugin=info.plugin,
@@ -273,10 +312,11 @@ def _fit(
         threshold=rule.threshold(train),
         feature_names=prepared.feature_names,
         training_scores=train,
-        steps=tuple(unfitted),
+        steps=prepared.steps,
         label_column=label_column,
         threshold_rule=rule,
         text_columns=text_columns(prepared.frame),
+        preparation=prepared.preparation,
     )
     return model, prepared
 

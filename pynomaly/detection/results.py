@@ -24,10 +24,15 @@ from pynomaly.detection.prepare import (
     prepare,
 )
 from pynomaly.errors import DataError
+from pynomaly.progress import ProgressCallback, Tracker
 from pynomaly.services import data as data_service
 from pynomaly.services import processing
 
 if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from pynomaly.detection.autoprep import Preparation
     from pynomaly.plugin.manager import PluginManager
     from pynomaly.types import ProcessingStep
 
@@ -99,10 +104,41 @@ class Model:
     label_column: str | None = None
     threshold_rule: ThresholdRule | None = None
     text_columns: tuple[str, ...] = ()  # read as text when a source is scored batch by batch
+    preparation: Preparation | None = attrs.field(default=None, repr=False)  # prepare="auto"
 
     @property
     def n_features(self) -> int:
         return len(self.feature_names)
+
+    def __repr__(self) -> str:
+        # short whatever the model: never the training scores, nor a thousand feature names
+        steps = ", ".join(getattr(s, "name", type(s).__name__) for s in self.steps)
+        return (
+            f"Model(detector={self.detector!r}, features={self.n_features}, "
+            f"threshold={self.threshold:.6g}, steps=[{steps}])"
+        )
+
+    def _repr_html_(self) -> str:
+        """The model in a notebook: detector, threshold, parameters, features and steps."""
+        from pynomaly.detection.display import model_html
+
+        return model_html(self)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {field.name: getattr(self, field.name) for field in attrs.fields(type(self))}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a model saved before a field existed takes the field's default
+        for field in attrs.fields(type(self)):
+            if field.name in state:
+                value = state[field.name]
+            elif isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+                value = field.default.factory()
+            elif field.default is not attrs.NOTHING:
+                value = field.default
+            else:
+                continue
+            object.__setattr__(self, field.name, value)
 
     def score(self, data: Any, *, manager: PluginManager | None = None) -> np.ndarray:
         """Anomaly scores of new rows (higher = more anomalous), one per row."""
@@ -128,10 +164,18 @@ class Model:
         batch_size: int = 50_000,
         source_options: Mapping[str, Any] | None = None,
         manager: PluginManager | None = None,
+        progress: ProgressCallback | Tracker | None = None,
+        total_rows: int | None = None,
     ) -> Iterator[DetectionResult]:
         """Detect on a path or URI batch by batch (``pynomaly_read_batches``), never holding
-        all of its data in memory: one :class:`DetectionResult` per batch."""
+        all of its data in memory: one :class:`DetectionResult` per batch.
+
+        ``progress`` is told of the ``score`` phase and each batch done (out of
+        ``total_rows``, when the caller knows or estimates it); reading the batches is timed
+        as the ``read`` phase (see :mod:`pynomaly.progress`).
+        """
         pm = manager or default_manager()
+        tracker = Tracker.of(progress)
         options = dict(source_options or {})
         if self.text_columns:
             # chunks are typed one by one: a code column ("01", "02", later "X") must stay
@@ -139,11 +183,22 @@ class Model:
             options.setdefault("text_columns", list(self.text_columns))
         conn = data_service.connect(pm, os.fspath(source), options)
         scorer = Scorer(pm, self)
-        for batch in _without_short_tail(data_service.read_batches(pm, conn, batch_size),
-                                         batch_size):
-            start = time.perf_counter()
-            prepared = prepare(pm, batch, self, None, source=conn.uri)  # password masked
-            yield build_result(pm, self, scorer.score(prepared.X), prepared, start)
+        batches = _without_short_tail(data_service.read_batches(pm, conn, batch_size), batch_size)
+        with tracker.phase("score", total=total_rows, detail=f"{self.detector} on {conn.uri}") as (
+            scoring
+        ):
+            while True:
+                begin = time.perf_counter()
+                batch = next(batches, None)
+                scoring.exclude("read", time.perf_counter() - begin)
+                if batch is None:
+                    break
+                start = time.perf_counter()
+                prepared = prepare(pm, batch, self, None, source=conn.uri)  # password masked
+                result = build_result(pm, self, scorer.score(prepared.X), prepared, start)
+                result.timings = tracker.timings
+                scoring.advance(len(result.scores))
+                yield result
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
         """Write this model to ``path`` atomically (see :func:`pynomaly.load`)."""
@@ -214,10 +269,56 @@ class DetectionResult:
     y_true: pd.Series | None = attrs.field(default=None, repr=False)
     metrics: dict[str, float] = attrs.field(factory=dict)
     _scorer: Scorer | None = attrs.field(default=None, repr=False, alias="scorer")
+    #: seconds per phase of the call that made it (read, prepare, fit, score; the command
+    #: line adds explain and write; first_use: first imports and compilations)
+    timings: dict[str, float] = attrs.field(factory=dict, repr=False)
 
     @property
     def n_anomalies(self) -> int:
         return int(self.labels.sum())
+
+    @property
+    def preparation(self) -> Preparation | None:
+        """What ``prepare="auto"`` did to the data (the model's), else ``None``."""
+        return self.model.preparation
+
+    def __repr__(self) -> str:
+        # short whatever the number of rows: never the score array
+        metrics = "".join(f", {k}={v:.3f}" for k, v in self.metrics.items())
+        return (
+            f"DetectionResult(detector={self.detector!r}, rows={len(self.scores)}, "
+            f"anomalies={self.n_anomalies}, threshold={self.threshold:.6g}{metrics}, "
+            f"source={_short(self.source)!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        """The result in a notebook: summary, top anomalies with their contributions,
+        parameters (HTML escaped, no script, no external request)."""
+        from pynomaly.detection.display import result_html
+
+        return result_html(self)
+
+    def plot(self, *, ax: Axes | None = None, bins: int | None = None) -> Figure:
+        """Histogram of the scores with the threshold as a dashed vertical line, coloured by
+        the ground-truth label when it is known (else by the predicted label).
+
+        Drawn into ``ax`` when given, else into a new figure; returns the figure. matplotlib
+        is imported here, and the global pyplot state is left alone.
+        """
+        from pynomaly.detection import plots
+
+        return plots.scores(self, ax=ax, bins=bins)
+
+    def plot_contributions(
+        self, row: Any = None, *, ax: Axes | None = None, features: int = 15
+    ) -> Figure:
+        """Bar chart of one row's feature contributions (see :meth:`contributions`): how much
+        each feature raises (red) or lowers (blue) the row's score, the ``features`` largest
+        in size. ``row`` is an index label; by default the highest-scoring row. Returns the
+        figure (``ax``'s when given)."""
+        from pynomaly.detection import plots
+
+        return plots.contributions(self, row, ax=ax, features=features)
 
     def to_frame(self) -> pd.DataFrame:
         """The input index with ``anomaly_score`` and ``is_anomaly`` columns."""
@@ -249,6 +350,8 @@ class DetectionResult:
         names = {field.name for field in attrs.fields(type(self))}
         for name in names:
             object.__setattr__(self, name, state.get(name))
+        if self.timings is None:  # pickled before results had timings
+            object.__setattr__(self, "timings", {})
         # results pickled by pynomaly 1.0 had a "manager" instead of a scorer: left behind
 
     def contributions(self, n: int = 10, *, sample: int = 2000) -> pd.DataFrame:
@@ -259,9 +362,13 @@ class DetectionResult:
         depend on ``n``. One batch of ``n × features`` rows is scored; rows by index, columns
         by feature.
         """
+        return self._contributions_at(self._top_positions(n), sample)
+
+    def _contributions_at(self, positions: Any, sample: int = 2000) -> pd.DataFrame:
+        """:meth:`contributions` of the rows at ``positions``."""
         data = self._data()
         reference = data if len(data) <= sample else data.sample(sample, random_state=0)
-        rows = data.iloc[self._top_positions(n)]
+        rows = data.iloc[positions]
         return explaining.row_contributions(self._scoring(), rows, reference)
 
     def importance(self, *, sample: int = 2000) -> pd.Series:
@@ -281,7 +388,17 @@ class DetectionResult:
         return self._scorer or Scorer(default_manager(), self.model)
 
     def _top_positions(self, n: int) -> np.ndarray:
-        return np.argsort(-self.scores, kind="stable")[:n]
+        """The positions of the ``n`` highest scores, highest first, ties in row order."""
+        scores = self.scores
+        if n <= 0:
+            return np.empty(0, dtype=np.intp)
+        if n >= len(scores) // 4:
+            return np.argsort(-scores, kind="stable")[:n]
+        # a full sort of a million scores takes ~0.4 s: sort only the rows at or above the
+        # n-th highest score (ties included, in row order, so the result is the same)
+        kth = np.partition(scores, len(scores) - n)[len(scores) - n]
+        candidates = np.flatnonzero(scores >= kth)
+        return candidates[np.argsort(-scores[candidates], kind="stable")][:n]
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary: rows, anomalies, threshold, detector, source, seconds."""
@@ -294,8 +411,16 @@ class DetectionResult:
             "threshold": self.threshold,
             "seconds": round(self.duration, 4),
         }
+        if self.timings:
+            out["timings"] = {k: round(v, 4) for k, v in self.timings.items()}
         out.update(self.metrics)
+        if self.preparation is not None:
+            out["preparation"] = self.preparation.to_dict()
         return out
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def combine_results(results: Iterable[DetectionResult]) -> DetectionResult:
@@ -334,4 +459,5 @@ def combine_results(results: Iterable[DetectionResult]) -> DetectionResult:
         y_true=y_true,
         metrics=ranking_metrics(y_true.to_numpy(), all_scores) if y_true is not None else {},
         scorer=first._scorer,
+        timings=first.timings,
     )

@@ -91,6 +91,12 @@ def instrument(
         tolerant = kind in (hookspecs.COLLECT, hookspecs.EVENT)
     chained = _CHAINED_ARG.get(hook)
     position = impl.argnames.index(chained) if chained in impl.argnames else None
+    # export_data to "-" (-o -) is asked to write the rows to stdout: stdout is its output
+    writes_stdout = (
+        impl.argnames.index("destination")
+        if hook == "pynomaly_export_data" and "destination" in impl.argnames
+        else None
+    )
 
     def shim(*args: Any, **kwargs: Any) -> Any:
         frame = monitor.current() if monitor is not None else None
@@ -106,7 +112,8 @@ def instrument(
             args, kwargs = _protected(protect, impl, args, kwargs)
         run = Invocation(plugin)
         mark = sigint_mark()
-        token = running(plugin)
+        stdout_is_its_own = writes_stdout is not None and args[writes_stdout] == "-"
+        token = running(None if stdout_is_its_own else plugin)
         start = time.perf_counter()
         try:
             out = function(*args, **kwargs)

@@ -556,6 +556,16 @@ class IsolatedPlugin:
     ) -> Any:
         if isinstance(value, wire.IteratorRef):
             return self._iterate(value, hook)
+        if isinstance(value, wire.Printed):  # -o -: what the plugin wrote to its stdout
+            out = sys.stdout
+            out.flush()
+            binary = getattr(out, "buffer", None)
+            if binary is not None:
+                binary.write(value.data)
+                binary.flush()
+            else:
+                out.write(value.data.decode("utf-8", "replace"))
+            return value.value
         if hook == "pynomaly_postprocess" and value is not None and "result" in argnames:
             return _reattached(value, args[argnames.index("result")])
         return value

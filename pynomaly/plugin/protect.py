@@ -13,7 +13,8 @@ that, whichever hook it is:
   plugin's own frames, in each thread. The CLI enables :mod:`faulthandler`
   (:func:`enable_crash_reports`).
 * **stdout stays the caller's**: what plugin code prints while a hook runs goes to stderr, so
-  ``--json`` and ``-o -`` stay machine-readable (:func:`running`).
+  ``--json`` and ``-o -`` stay machine-readable (:func:`running`) — except in
+  ``pynomaly_export_data`` asked for destination ``-``, whose job is to write to stdout.
 * **the caller's data stays as it was**: arrays are handed over as read-only views, DataFrames
   and Series as copies that cannot write through to the caller's (pandas copy-on-write),
   a detection result as a copy holding those, mappings as new dicts (:func:`readonly`).
@@ -108,9 +109,10 @@ def _remove_stdout() -> None:
             _stdout_proxy = None
 
 
-def running(plugin: str) -> contextvars.Token[str | None]:
+def running(plugin: str | None) -> contextvars.Token[str | None]:
     """Mark this thread as running ``plugin``'s code (stdout goes to stderr) until
-    :func:`done` is called with the token returned."""
+    :func:`done` is called with the token returned. ``None``: plugin code that may write to
+    stdout — ``pynomaly_export_data`` asked to write the rows there (``-o -``)."""
     _install_stdout()
     return RUNNING.set(plugin)
 

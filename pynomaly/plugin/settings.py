@@ -152,6 +152,7 @@ class Settings:
     * ``plugins_dir``: a directory whose ``*.py`` files are loaded as plugins (``None``: none).
     * ``config``: plugin name → configuration passed to its ``pynomaly_initialize``.
     * ``isolation``: which plugins run in a worker process, with what limits (:class:`Isolation`).
+    * ``config_origins``: plugin name → the file its configuration came from, named in errors.
     """
 
     autoload: bool = True
@@ -162,6 +163,7 @@ class Settings:
     trace: bool = False
     config: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     isolation: Isolation = Isolation()
+    config_origins: Mapping[str, str] = attrs.field(factory=dict)
 
     @classmethod
     def from_env(
@@ -176,6 +178,7 @@ class Settings:
         isolation: str | None = None,
         timeout: float | str | None = None,
         memory_limit: int | str | None = None,
+        config_origins: Mapping[str, str] | None = None,
     ) -> Settings:
         """Settings from explicit arguments, falling back to ``PYNOMALY_*`` variables.
 
@@ -196,6 +199,7 @@ class Settings:
             trace=_flag(ENV_TRACE),
             config=dict(config or {}),
             isolation=_isolation(isolation, timeout, memory_limit),
+            config_origins=dict(config_origins or {}),
         )
 
     def selects(self, name: str) -> tuple[bool, str]:

@@ -284,6 +284,20 @@ class IteratorRef:
         return (IteratorRef, (self.worker, self.key))
 
 
+class Printed:
+    """An answer with what the call wrote to stdout (``pynomaly_export_data`` to ``-``): the
+    host writes ``data`` to its own stdout."""
+
+    __slots__ = ("data", "value")
+
+    def __init__(self, data: bytes, value: Any) -> None:
+        self.data = data
+        self.value = value
+
+    def __reduce__(self) -> Any:
+        return (Printed, (self.data, self.value))
+
+
 class RemoteTraceback(Exception):
     """The traceback of an exception raised in a worker process (the ``__cause__`` of the
     :class:`~pynomaly.errors.PluginError` the host raises, printed with ``--debug``)."""
@@ -332,6 +346,7 @@ __all__ = [
     "IsolatedStep",
     "IteratorRef",
     "Opaque",
+    "Printed",
     "RefusedClass",
     "RemoteTraceback",
     "StateRef",

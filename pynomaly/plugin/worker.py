@@ -189,7 +189,14 @@ class Worker:
             _, index, args = message
             impl = self.impls[index]
             hook = self.hooks[index]
-            args = self.inbound((*impl.argnames, *impl.kwargnames), args, hook)
+            names = (*impl.argnames, *impl.kwargnames)
+            args = self.inbound(names, args, hook)
+            if (
+                hook == "pynomaly_export_data"
+                and "destination" in names
+                and args[names.index("destination")] == "-"
+            ):  # -o -: the rows go to stdout
+                return self.printed(impl.function, args)
             return self.outbound(hook, impl.function(*args))
         if kind == "next":
             iterator = self.iterators.get(message[1])
@@ -213,6 +220,21 @@ class Worker:
             _, op, step, data = message
             return self.step(op, step, data)
         raise ValueError(f"unknown message {kind!r}")
+
+    def printed(self, function: Any, args: tuple[Any, ...]) -> wire.Printed:
+        """Call ``function`` with stdout captured: the host writes it to its own stdout (this
+        worker's descriptor 1 is stderr)."""
+        import io
+
+        buffer = io.BytesIO()
+        text = io.TextIOWrapper(buffer, encoding="utf-8", newline="", write_through=True)
+        saved, sys.stdout = sys.stdout, text
+        try:
+            value = function(*args)
+            text.flush()
+        finally:
+            sys.stdout = saved
+        return wire.Printed(buffer.getvalue(), value)
 
     def step(self, op: str, ref: Any, data: Any) -> Any:
         from pynomaly.plugin.calls import _as_plugin_error
