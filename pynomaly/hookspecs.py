@@ -48,8 +48,9 @@ must not modify. Scores are "higher = more anomalous", one per row.
 What a hook is handed cannot change the caller's data: arrays arrive as read-only views (writing
 raises ``ValueError``), DataFrames and detection results as copies, mappings as new dicts. A
 plugin's ``sys.exit`` is a :class:`~pynomaly.errors.PluginError`, and what it prints goes to
-stderr (but for :func:`pynomaly_export_data` to destination ``-``, which writes to stdout). Under process isolation (``--isolation``) a plugin runs in a worker process of its own;
-its hooks are called the same way (see docs/plugins.md).
+stderr (but for :func:`pynomaly_export_data` to destination ``-``, which writes to stdout).
+Under process isolation (``--isolation``) a plugin runs in a worker process of its own; its
+hooks are called the same way (see docs/plugins.md).
 """
 
 from __future__ import annotations

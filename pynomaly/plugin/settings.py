@@ -238,6 +238,7 @@ def _isolation(
         what = "a timeout" if seconds is not None else "a memory limit"
         raise InputError(
             f"{what} applies to isolated plugins only (an in-process plugin cannot be stopped "
-            f"or limited safely): choose them with --isolation / {ENV_ISOLATION} / isolation="
+            f"or limited safely): choose them with --isolation, {ENV_ISOLATION}, [plugins] "
+            "isolation or PluginManager(isolation=...)"
         )
     return Isolation(mode, names, seconds, size)
