@@ -17,7 +17,7 @@ protocol 5, arrays and DataFrame blocks as out-of-band buffers written straight 
   files, so a model outlives the worker (a crash, a restart, another process). The worker
   answers a fit at once and sends the state's bytes right after, on a second socket, from a
   thread of its own, while the host goes on (a receiving thread takes them): a large state
-  (PyOD's ECOD keeps 78 MiB for 100,000 × 20 rows) does not delay the next call. Whoever
+  (15 MiB for PyOD's ECOD on 100,000 × 20 rows) does not delay the next call. Whoever
   needs the bytes — pickling the model, another worker — waits for them; a worker that dies
   within that moment loses the state ("fit again"). The worker also keeps the state it
   fitted, by token: scoring right after a fit sends the token, not the state; otherwise the
