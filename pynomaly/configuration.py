@@ -23,6 +23,8 @@ Layout (in ``pyproject.toml`` the same tables under ``[tool.pynomaly]``)::
     format = "json"             # console format (or of -o -)
     batch_size = 100000
     jobs = 2
+    cache = true                # reuse fitted models (see pynomaly.detection.cache)
+    engine = "dask"             # --engine; scheduler = "tcp://host:8786", fit_rows = 100000
 
     [plugins]
     disable = ["sql"]           # disable lists of every layer add up
@@ -126,6 +128,20 @@ def _jobs(value: Any) -> int:
     return value
 
 
+def _engine(value: Any) -> str:
+    if value not in ("local", "dask"):
+        raise _Rule('must be "local" or "dask"')
+    return str(value)
+
+
+def _fit_rows(value: Any) -> int | str:
+    if value == "all":
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise _Rule('must be an integer >= 2 or "all"')
+    return value
+
+
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise _Rule("must be true or false")
@@ -219,6 +235,10 @@ DETECT_KEYS: dict[str, Key] = {
     "format": Key(_string, "PYNOMALY_FORMAT", help="console format, and that of -o -"),
     "batch_size": Key(_positive_int, "PYNOMALY_BATCH_SIZE", _env_number),
     "jobs": Key(_jobs, "PYNOMALY_JOBS", _env_number),
+    "cache": Key(_bool, "PYNOMALY_CACHE", _env_flag, "reuse fitted models (detect, fit)"),
+    "engine": Key(_engine, "PYNOMALY_ENGINE", help='"local" or "dask"'),
+    "scheduler": Key(_string, "PYNOMALY_SCHEDULER", help="Dask scheduler address"),
+    "fit_rows": Key(_fit_rows, "PYNOMALY_FIT_ROWS", _env_number, 'rows fitted on, or "all"'),
 }
 
 #: ``[plugins]``: which plugins load and how (``[plugins.NAME]`` tables are plugin settings).
@@ -333,7 +353,7 @@ class Configuration:
             "random_state": d["random_state"],
             "steps": step_specs(d.get("steps", [])),
         }
-        for key in ("threshold_percentile", "threshold_score"):
+        for key in ("threshold_percentile", "threshold_score", "cache"):
             if key in d:
                 args[key] = d[key]
         return args

@@ -32,6 +32,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if "NUMBA_CACHE_DIR" not in os.environ:
         os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="pynomaly-numba-")
         config.add_cleanup(lambda: shutil.rmtree(os.environ.pop("NUMBA_CACHE_DIR"), True))
+    # the model cache (--cache) too: never the user's cache directory
+    if "PYNOMALY_CACHE_DIR" not in os.environ:
+        os.environ["PYNOMALY_CACHE_DIR"] = tempfile.mkdtemp(prefix="pynomaly-models-")
+        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop("PYNOMALY_CACHE_DIR"), True))
 
 
 @pytest.fixture(scope="session")

@@ -61,6 +61,26 @@ class SeedType(click.ParamType):
 
 
 
+class FitRowsType(click.ParamType):
+    """A number of rows (>= 2), or ``all`` (``None``)."""
+
+    name = "N|all"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or (isinstance(value, int) and value >= 2):
+            return value
+        text = str(value).strip().lower()
+        if text == "all":
+            return None
+        try:
+            number = int(text)
+        except ValueError:
+            number = 0
+        if number < 2:
+            self.fail(f"{value!r} is not a number of rows >= 2 or 'all'", param, ctx)
+        return number
+
+
 def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     def apply(func: F) -> F:
         for decorator in reversed(decorators):
@@ -69,6 +89,24 @@ def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
 
     return apply
 
+
+class _Contamination(click.ParamType):
+    """A share in (0, 0.5] (checked by the API) or ``auto``."""
+
+    name = "FLOAT|auto"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float | str:
+        if isinstance(value, float) or value == "auto":
+            return value
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number or auto", param, ctx)
+
+
+CONTAMINATION = _Contamination()
 
 source_options = _options(
     click.option("--table", metavar="NAME", help="Database table to read (SQL sources)."),
@@ -103,16 +141,17 @@ model_options = _options(
         default=None,
         metavar="ID",
         shell_complete=complete_detector,
-        help="Detector id (sklearn:iforest, pyod:ecod, or an unambiguous short id).  "
-        "[default: sklearn:iforest]",
+        help="Detector id (sklearn:iforest, pyod:ecod, or an unambiguous short id), or auto "
+        "to let the data choose.  [default: sklearn:iforest]",
     ),
     click.option(
         "-c",
         "--contamination",
-        type=float,
-        default=0.1,
+        type=CONTAMINATION,
+        default="0.1",
         show_default=True,
-        help="Expected share of anomalies, in (0, 0.5].",
+        help="Expected share of anomalies, in (0, 0.5], or auto when unknown (the threshold "
+        "is then chosen from the scores).",
     ),
     click.option(
         "--random-state",
@@ -169,13 +208,19 @@ model_options = _options(
         help="Ground-truth column (1 = anomaly): excluded, scored with ROC AUC / AP.",
     ),
     click.option(
+        "--threshold",
+        metavar="RULE",
+        help="Label threshold rule: contamination, percentile:P, fixed:S, mad[:K], iqr[:K], "
+        "zscore[:K], auto, or a plugin's NS:NAME (pythresh:karch).  [default: contamination]",
+    ),
+    click.option(
         "--threshold-percentile",
         type=float,
         metavar="P",
-        help="Label threshold: this percentile of training scores.",
+        help="Same as --threshold percentile:P.",
     ),
     click.option(
-        "--threshold-score", type=float, metavar="S", help="Label threshold: this fixed score."
+        "--threshold-score", type=float, metavar="S", help="Same as --threshold fixed:S."
     ),
 )
 
@@ -237,6 +282,36 @@ output_options = _options(
 )
 
 
+engine_option = click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="dask: SOURCE is partitioned (a directory or glob of files, one partition each), "
+    "scored on a Dask cluster; -o DIR writes one file per partition.",
+)
+scheduler_option = click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Dask scheduler to use with --engine dask (tcp://host:8786) [a local cluster, "
+    "started and stopped].",
+)
+fit_rows_option = click.option(
+    "--fit-rows",
+    type=FitRowsType(),
+    default=100_000,
+    show_default=True,
+    help="With --engine dask: fit on a uniform sample of this many rows, drawn with the "
+    "seed; 'all' for every row (they must fit in memory here).",
+)
+cache_option = click.option(
+    "--cache/--no-cache",
+    default=False,
+    help="Reuse the model fitted by an earlier run on the same prepared data, detector, "
+    "parameters and seed (kept in the user cache directory; PYNOMALY_CACHE_DIR).",
+)
+
+
 def collect_source_options(kw: dict[str, Any]) -> dict[str, Any]:
     """Take the source flags out of ``kw``: the ones given become source options."""
     keys = (
@@ -288,10 +363,15 @@ _RESERVED = {
     "steps": "the step flags",
     "label_column": "--label-column",
     "prepare": "--prepare",
+    "threshold": "--threshold",
     "threshold_percentile": "--threshold-percentile",
     "threshold_score": "--threshold-score",
     "source_options": "the source flags",
     "manager": "-p and --config",
+    "cache": "--cache",
+    "engine": "--engine",
+    "scheduler": "--scheduler",
+    "fit_rows": "--fit-rows",
 }
 
 
@@ -336,9 +416,11 @@ def _fit_arguments(kw: Mapping[str, Any]) -> dict[str, Any]:
         "random_state": kw["random_state"],
         "steps": steps,
         "label_column": kw["label_column"],
+        "threshold": kw["threshold"],
         "threshold_percentile": kw["threshold_percentile"],
         "threshold_score": kw["threshold_score"],
         "prepare": kw.get("prepare"),
+        "cache": bool(kw.get("cache")),
         **_detector_params(kw["params"]),
     }
 
@@ -437,6 +519,7 @@ def _deliver(
         with tracker.phase("write", rows=rows, detail=kw["report"]):
             export_data(pm, result, kw["report"], "html", {"overwrite": kw["overwrite"]})
     text = None
+    console = None
     if not to_stdout:
         # --format without --output picks the console format (any plugin's)
         console = (
@@ -453,6 +536,9 @@ def _deliver(
     reporter.stop()
     if text is not None:
         click.echo(text, nl=not text.endswith("\n"))
+    if console == "table" and not ctx.quiet:
+        for line in str(getattr(result, "explanation", "") or "").splitlines():
+            click.echo(f"Chosen: {line}")  # what auto picked, and why
     quiet = ctx.quiet or kw["as_json"] or kw.get("as_jsonl")
     if (kw.get("as_jsonl") or to_stdout) and not ctx.quiet:  # stdout holds the rows alone
         from pynomaly.builtin.outputs import summary_line
@@ -489,6 +575,10 @@ def _deliver(
 @click.option(
     "--save", metavar="PATH", help="Also save the fitted model here (a pickle: load only your own)."
 )
+@cache_option
+@engine_option
+@scheduler_option
+@fit_rows_option
 @click.pass_obj
 @handles_errors
 def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
@@ -499,16 +589,21 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
     Examples:
       pynomaly detect sample:wbc
       pynomaly detect data.csv -d pyod:ecod -c 0.05 -o scores.csv
+      pynomaly detect data.csv --detector auto --contamination auto
       pynomaly detect data.parquet -d sklearn:lof -P n_neighbors=35 --json
       pynomaly detect data.csv --impute median --encode onehot --scale robust --label-column y
       pynomaly detect messy.csv --prepare auto
       pynomaly detect sqlite:///shop.db --table orders -o sqlite:///shop.db --output-table scores
       cat data.csv | pynomaly detect - -o - | grep ',1$'
       pynomaly detect today.csv --fail-on-anomaly -q || alert
+      pynomaly detect data/ --engine dask --scheduler tcp://host:8786 -o scores/
     """
     from pynomaly.detection import api
 
     ctx.configuration()
+    if _dask_engine(kw):
+        _detect_dask(ctx, source, save, kw)
+        return
     _configured_format(kw)
     _check_destinations(kw, save, ctx.manager())
     options = collect_source_options(kw)
@@ -536,6 +631,10 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing model file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @progress_option
+@cache_option
+@engine_option
+@scheduler_option
+@fit_rows_option
 @click.pass_obj
 @handles_errors
 def fit(
@@ -565,6 +664,7 @@ def fit(
             manager=ctx.manager(),
             progress=reporter.tracker,
             **_fit_arguments(kw),
+            **_engine_arguments(kw),
         )
         with reporter.tracker.phase("write", detail=save):
             model.save(save, overwrite=overwrite)
@@ -599,6 +699,8 @@ def fit(
     show_default=True,
     help="Rows read and scored at a time.",
 )
+@engine_option
+@scheduler_option
 @click.pass_obj
 @handles_errors
 def score(ctx: Context, model_path: str, source: str, batch_size: int, **kw: Any) -> None:
@@ -612,12 +714,16 @@ def score(ctx: Context, model_path: str, source: str, batch_size: int, **kw: Any
       pynomaly score model.pkl big.csv -o scores.csv --batch-size 100000
       pynomaly score model.pkl sqlite:///shop.db --table today --json
       zcat today.csv.gz | pynomaly score model.pkl - --nl --top all
+      pynomaly score model.pkl 'logs/*.parquet' --engine dask -o scores/
     """
     from pynomaly.builtin.files import estimate_rows
     from pynomaly.detection.persistence import load_model
     from pynomaly.detection.results import combine_results
 
     ctx.configuration()
+    if _dask_engine(kw):
+        _score_dask(ctx, model_path, source, kw)
+        return
     _configured_format(kw)
     _check_destinations(kw, pm=ctx.manager())
     ctx.manager().load_all()  # plugins first: a model may hold objects of a local plugin
@@ -634,3 +740,140 @@ def score(ctx: Context, model_path: str, source: str, batch_size: int, **kw: Any
         )
         result = combine_results(batches)  # keeps scores only: batches' data is let go
         _deliver(ctx, result, kw, options, reporter)
+
+
+# --------------------------------------------------------------------------------------------
+# --engine dask: partitioned data on a Dask cluster (pynomaly.detection.partitioned)
+# --------------------------------------------------------------------------------------------
+
+
+def _dask_engine(kw: dict[str, Any]) -> bool:
+    """Whether the command runs on Dask; the engine options are taken out of ``kw``."""
+    engine = kw.get("engine") or "local"
+    if kw.get("scheduler") and engine != "dask":
+        if _from_command_line("scheduler"):
+            raise InputError("--scheduler needs --engine dask")
+        kw["scheduler"] = None  # a configured scheduler waits for --engine dask
+    return engine == "dask"
+
+
+def _engine_arguments(kw: Mapping[str, Any]) -> dict[str, Any]:
+    if not _dask_engine(dict(kw)):
+        return {}
+    return {"engine": "dask", "scheduler": kw.get("scheduler"), "fit_rows": kw.get("fit_rows")}
+
+
+def _check_dask_outputs(kw: Mapping[str, Any]) -> None:
+    """What --engine dask cannot do: each output needs every row in one place."""
+    unsupported = [
+        ("--report", kw.get("report")),
+        ("--notify", kw.get("notify")),
+        ("-o -", kw.get("output") == "-"),
+    ]
+    for flag, given in unsupported:
+        if given:
+            raise InputError(
+                f"{flag} is not available with --engine dask (the scores are written per "
+                "partition: -o DIR)"
+            )
+
+
+def _detect_dask(ctx: Context, source: str, save: str | None, kw: dict[str, Any]) -> None:
+    from pynomaly.detection import partitioned
+
+    _check_dask_outputs(kw)
+    _configured_format(kw)
+    _check_destinations({"overwrite": kw["overwrite"]}, save)
+    options = collect_source_options(kw)
+    arguments = _fit_arguments(kw)
+    with Reporter(kw.pop("progress"), ctx.quiet) as reporter:
+        result = partitioned.detect(
+            source,
+            arguments.pop("detector"),
+            scheduler=kw.get("scheduler"),
+            fit_rows=kw.get("fit_rows"),
+            output=kw.get("output"),
+            output_format=kw.get("fmt"),
+            overwrite=kw["overwrite"],
+            top=kw["top"],
+            manager=ctx.manager(),
+            progress=reporter.tracker,
+            source_options=options,
+            **arguments,
+        )
+        if save:
+            with reporter.tracker.phase("write", detail=save):
+                result.model.save(save, overwrite=kw["overwrite"])
+    _deliver_partitioned(ctx, result, kw)
+
+
+def _score_dask(ctx: Context, model_path: str, source: str, kw: dict[str, Any]) -> None:
+    from pynomaly.detection import partitioned
+    from pynomaly.detection.persistence import load_model
+
+    _check_dask_outputs(kw)
+    _configured_format(kw)
+    ctx.manager().load_all()  # plugins first: a model may hold objects of a local plugin
+    model = load_model(model_path, manager=ctx.manager())
+    with Reporter(kw.pop("progress"), ctx.quiet) as reporter:
+        result = partitioned.score(
+            model,
+            source,
+            scheduler=kw.get("scheduler"),
+            output=kw.get("output"),
+            output_format=kw.get("fmt"),
+            overwrite=kw["overwrite"],
+            top=kw["top"],
+            manager=ctx.manager(),
+            progress=reporter.tracker,
+            source_options=collect_source_options(kw),
+        )
+    _deliver_partitioned(ctx, result, kw)
+
+
+def _deliver_partitioned(ctx: Context, result: Any, kw: Mapping[str, Any]) -> None:
+    """Print what --engine dask did: the top rows and a summary (or JSON / JSON Lines)."""
+    from pynomaly.cli.common import print_table
+
+    top = result.top_rows
+    rows = [
+        {"index": _plain(i), "partition": p, "anomaly_score": float(s), "is_anomaly": int(a)}
+        for i, p, s, a in zip(
+            top.index, top["partition"], top["anomaly_score"], top["is_anomaly"], strict=True
+        )
+    ]
+    if kw.get("as_json"):
+        summary = result.summary()
+        summary["files"] = [p.output for p in result.partitions if p.output]
+        click.echo(json.dumps({"summary": summary, "top": rows}, indent=2, default=str))
+    elif kw.get("as_jsonl"):
+        for row in rows:
+            click.echo(json.dumps(row, default=str))
+    elif not ctx.quiet and rows:
+        header = ["index", "partition", "anomaly_score", "is_anomaly"]
+        print_table(
+            header,
+            [[str(r["index"]), str(r["partition"]), f"{r['anomaly_score']:.6g}",
+              str(r["is_anomaly"])] for r in rows],
+        )
+    if not ctx.quiet and not kw.get("as_json"):
+        fitted = f", fitted on {result.fit_rows} rows" if result.fit_rows is not None else ""
+        click.echo(
+            f"{result.detector} on {result.source}: {result.n_anomalies} anomalies in "
+            f"{result.rows} rows, {len(result.partitions)} partitions (threshold "
+            f"{result.threshold:.6g}{fitted}; {result.duration:.2f} s)",
+            err=bool(kw.get("as_jsonl")),  # stdout holds the rows alone
+        )
+        if result.output is not None:
+            click.echo(
+                f"Wrote {len(result.partitions)} files to {result.output}",
+                err=bool(kw.get("as_jsonl")),
+            )
+    if kw.get("fail_on_anomaly") and result.n_anomalies:
+        raise SystemExit(EXIT_ANOMALIES)
+
+
+def _plain(value: Any) -> Any:
+    """An index value as JSON has it (numpy integers and floats as numbers)."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value

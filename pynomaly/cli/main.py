@@ -267,6 +267,11 @@ for _command in (detect, fit, score, sources, schema, steps):
     cli.add_command(_command)
 
 
+from pynomaly.cli.quality import benchmark, compare, tune  # noqa: E402
+
+for _command in (compare, benchmark, tune):
+    cli.add_command(_command)
+
 from pynomaly.cli.scaffold import plugin as _plugin_group  # noqa: E402
 
 cli.add_command(_plugin_group)
@@ -277,6 +282,10 @@ from pynomaly.cli.install import install, uninstall  # noqa: E402
 
 for _command in (_config_group, completion, install, uninstall):
     cli.add_command(_command)
+
+from pynomaly.cli.cache import cache as _cache_group  # noqa: E402
+
+cli.add_command(_cache_group)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
