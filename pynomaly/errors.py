@@ -33,6 +33,10 @@ class InvalidParameterError(InputError):
         self.problem = problem
         super().__init__(f"{detector}: parameter {parameter!r} {problem}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
+        # pickled (to and from an isolated plugin's worker) with its own arguments
+        return type(self), (self.detector, self.parameter, self.problem)
+
 
 class DataError(InputError):
     """The data cannot be used: unreadable, empty, non-numeric, NaN ..."""
@@ -54,7 +58,11 @@ class PluginError(PynomalyError):
 
         self.plugin = plugin
         self.hook = hook
-        super().__init__(f"plugin {plugin!r} failed in {hook}: {mask_text(message)}")
+        self.message = mask_text(message)
+        super().__init__(f"plugin {plugin!r} failed in {hook}: {self.message}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
+        return type(self), (self.plugin, self.hook, self.message)
 
 
 class DatabaseBusyError(PynomalyError):
@@ -73,3 +81,6 @@ class PluginLoadError(PynomalyError):
             f"plugin {plugin!r} could not be loaded: {reason} "
             "(disable it with -p no:NAME or PYNOMALY_DISABLE_PLUGINS, or unset strict mode)"
         )
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return type(self), (self.plugin, self.reason)

@@ -43,8 +43,15 @@ class Context:
         plugin_args: Sequence[str],
         plugins_dir: str | None,
         config: str | None,
+        *,
+        isolation: str | None = None,
+        timeout: str | None = None,
+        memory_limit: str | None = None,
     ) -> None:
         self.debug = debug
+        self.isolation = isolation
+        self.timeout = timeout
+        self.memory_limit = memory_limit
         self.strict = strict
         self.disable = [p[3:] for p in plugin_args if p.startswith("no:")]
         self.extra_modules = [p for p in plugin_args if not p.startswith("no:")]
@@ -78,8 +85,24 @@ class Context:
                 given["plugins.plugins_dir"] = self.plugins_dir
             if self.disable:
                 given["plugins.disable"] = self.disable
+            given.update(self._isolation())
             self._configuration = configuration.load(self.config_file).with_values(given)
         return self._configuration
+
+    def _isolation(self) -> dict[str, Any]:
+        """--isolation, --timeout and --memory-limit, checked (errors name the option)."""
+        from pynomaly.plugin import settings
+
+        given: dict[str, Any] = {}
+        if self.isolation is not None:
+            settings.parse_isolation(self.isolation, "--isolation")
+            given["plugins.isolation"] = self.isolation
+        if self.timeout is not None:
+            given["plugins.timeout"] = settings.parse_timeout(self.timeout, "--timeout") or 0
+        if self.memory_limit is not None:
+            limit = settings.parse_memory(self.memory_limit, "--memory-limit")
+            given["plugins.memory_limit"] = limit or 0
+        return given
 
     def manager(self) -> Any:
         if self._manager is None:

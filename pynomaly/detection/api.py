@@ -450,7 +450,7 @@ def _fit(
                 pm, info.id, X, checked, detector_contamination, random_state
             )
             train = checked_scores(
-                fitted.training_scores, X, info.plugin, prepared.feature_names
+                fitted.training_scores, X, info.plugin, prepared.feature_names, "pynomaly_fit"
             )
         cached = None
     rule, threshold, why = thresholds.resolve(pm, rule, train)

@@ -37,6 +37,7 @@ from pynomaly.plugin.calls import describe, instrument, raised_at, raised_by
 from pynomaly.plugin.compat import check_compat
 from pynomaly.plugin.config import validate_config
 from pynomaly.plugin.monitor import HookMonitor, HookStats
+from pynomaly.plugin.protect import watch_sigint
 from pynomaly.plugin.records import PluginRecord, PluginStatus, checked_health, metadata_from
 from pynomaly.plugin.settings import Settings
 from pynomaly.redact import mask_text
@@ -44,6 +45,7 @@ from pynomaly.services.facade import ServiceMethods
 from pynomaly.types import PluginMetadata, PluginType
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pynomaly.plugin.isolation import IsolatedPlugin, WorkerStats
     from pynomaly.plugin.loop import EventLoopThread
 
 log = get_logger("pynomaly.plugins")
@@ -81,7 +83,10 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
     >>> pm.hook.pynomaly_detectors()                  # doctest: +SKIP
 
     Arguments not given are read from ``PYNOMALY_*`` environment variables (see
-    :class:`~pynomaly.plugin.settings.Settings`). Nothing is imported until :meth:`discover`
+    :class:`~pynomaly.plugin.settings.Settings`). ``isolation`` (``"process"``,
+    ``"third-party"``, ``"process:a,b"``) runs plugins in worker processes of their own, each
+    call limited to ``timeout`` seconds and each worker to ``memory_limit`` (bytes, or
+    ``"2GiB"``): see :mod:`pynomaly.plugin.isolation`. Nothing is imported until :meth:`discover`
     (or any call that needs plugins) runs. ``cache`` holds answers derived from the plugins
     (the detector index ...); it is emptied whenever a plugin is registered or unregistered.
     """
@@ -96,6 +101,9 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         plugins_dir: str | None = None,
         config: Mapping[str, Mapping[str, Any]] | None = None,
         settings: Settings | None = None,
+        isolation: str | None = None,
+        timeout: float | str | None = None,
+        memory_limit: int | str | None = None,
         config_origins: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(PROJECT_NAME)
@@ -107,6 +115,9 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
             strict=strict,
             plugins_dir=plugins_dir,
             config=config,
+            isolation=isolation,
+            timeout=timeout,
+            memory_limit=memory_limit,
             config_origins=config_origins,
         )
         for name in sorted(ESSENTIAL.keys() & self.settings.disable):
@@ -126,7 +137,9 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         self._configs: dict[str, Mapping[str, Any]] = {}
         self._discovered = False
         self._ready = False  # discovered, and no plugin waits to be initialized
+        self._isolated: dict[str, IsolatedPlugin] = {}  # plugins running in worker processes
         self._lock = threading.RLock()
+        watch_sigint()  # so that plugin code raising KeyboardInterrupt is told from Ctrl-C
 
     # ----------------------------------------------------------------------------------------
     # Registry and lifecycle
@@ -254,6 +267,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
             self._cleanup(rec)
         if rec.plugin is not None and self.is_registered(rec.plugin):
             self.unregister(rec.plugin)
+        self._close_worker(name)
         rec.status, rec.reason = PluginStatus.UNLOADED, "unloaded"
 
     @_locked
@@ -299,11 +313,14 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
 
     @_locked
     def shutdown(self) -> None:
-        """Clean up every loaded plugin (errors are logged, never raised); stop the loop."""
+        """Clean up every loaded plugin (errors are logged, never raised); stop the loop and
+        the worker processes of isolated plugins (a later call starts them again)."""
         for rec in self._records.values():
             if rec.status is PluginStatus.LOADED:
                 self._cleanup(rec)
                 rec.status = PluginStatus.DISCOVERED
+        for proxy in self._isolated.values():
+            proxy.stop()
         if self._loop is not None:
             self._loop.close()
 
@@ -346,8 +363,19 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
 
     def stats(self) -> list[HookStats]:
         """Hook calls, errors and cumulative time, per plugin and hook (see
-        :mod:`pynomaly.plugin.monitor`)."""
+        :mod:`pynomaly.plugin.monitor`); for isolated plugins also the CPU time and peak
+        memory their worker spent on each hook."""
         return self.monitor.stats()
+
+    def workers(self) -> list[WorkerStats]:
+        """The worker process of each isolated plugin: pid, starts, crashes, timeouts, calls,
+        CPU seconds and peak memory (see :mod:`pynomaly.plugin.isolation`)."""
+        return [proxy.stats() for proxy in list(self._isolated.values())]
+
+    def isolated(self, name: str) -> bool:
+        """Whether the plugin ``name`` runs in a worker process."""
+        self.discover()
+        return name in self._isolated
 
     @property
     def loop(self) -> EventLoopThread:
@@ -466,6 +494,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
             rec.status, rec.reason, rec.traceback = PluginStatus.FAILED, reason, details
             if rec.plugin is not None and self.is_registered(rec.plugin):
                 self.unregister(rec.plugin)
+            self._close_worker(cand.name)
         else:  # the name is taken by another plugin: keep this one visible under its origin
             key = f"{cand.name} ({cand.origin})"
             self._records[key] = PluginRecord(key, cand.origin, PluginStatus.FAILED, reason)
@@ -473,14 +502,30 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
             raise PluginLoadError(cand.name, reason) from error
 
     def _import(self, cand: discovery.Candidate, raise_errors: bool = False) -> None:
-        """Import, register and read the metadata of one candidate (status DISCOVERED)."""
+        """Import, register and read the metadata of one candidate (status DISCOVERED); an
+        isolated plugin is imported by a worker process and a proxy registered instead."""
         self._set(cand, PluginStatus.FAILED, "importing")
-        try:
-            obj = cand.load()
-        except Exception as exc:
-            reason = f"import failed: {describe(exc)}{raised_at(exc)}"
-            self._fail(cand, reason, raise_errors, exc)
-            return
+        if self.settings.isolation.isolates(cand.name, cand.kind, cand.first_party):
+            from pynomaly.plugin.isolation import IsolatedPlugin, StartError
+
+            try:
+                obj: object = IsolatedPlugin.start(
+                    cand, self.settings.isolation, self.monitor.add_usage
+                )
+            except StartError as exc:
+                self._fail(cand, exc.reason, raise_errors)
+                self._records[cand.name].traceback = exc.details
+                if exc.details and self.settings.trace:
+                    sys.stderr.write(exc.details)
+                return
+            self._isolated[cand.name] = obj  # type: ignore[assignment]
+        else:
+            try:
+                obj = cand.load()
+            except Exception as exc:
+                reason = f"import failed: {describe(exc)}{raised_at(exc)}"
+                self._fail(cand, reason, raise_errors, exc)
+                return
         if isinstance(obj, type):
             reason = f"entry point gives the class {obj.__name__}; it must give a module or an "
             self._fail(cand, reason + "instance", raise_errors)
@@ -548,6 +593,11 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
             self.call_plugin(rec.name, "pynomaly_cleanup")
         except Exception as exc:  # cleanup must go on with the other plugins
             log.warning("plugin %s: cleanup failed: %s", rec.name, exc)
+
+    def _close_worker(self, name: str) -> None:
+        proxy = self._isolated.pop(name, None)
+        if proxy is not None:
+            proxy.close()
 
     def _loaded_record(self, name: str) -> PluginRecord:
         rec = self.record(name)
