@@ -48,8 +48,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from pynomaly.errors import ConfigurationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -198,14 +196,57 @@ def _steps(value: Any) -> list[Any]:
     return list(value)
 
 
-@attrs.frozen
-class Key:
-    """One setting: its rule, the environment variable that sets it, how to read that."""
+class _Frozen:
+    """A small immutable record compared by its fields.
 
+    Not attrs: every command reads the configuration, and a listing served from the plugin
+    metadata cache (:mod:`pynomaly.plugin.metacache`) imports nothing else that needs attrs,
+    whose import and class creation cost more than the whole cached listing.
+    """
+
+    __slots__: tuple[str, ...] = ()
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _set(self, **values: Any) -> None:
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class Key(_Frozen):
+    """One setting: its rule, the environment variable that sets it, how to read that
+    (``parse_env`` ``None``: the variable's text as it is)."""
+
+    __slots__ = ("check", "env", "parse_env", "help")  # noqa: RUF023 - field order
     check: Callable[[Any], Any]
-    env: str | None = None
-    parse_env: Callable[[str], Any] | None = None  # None: the variable's text as it is
-    help: str = ""
+    env: str | None
+    parse_env: Callable[[str], Any] | None
+    help: str
+
+    def __init__(
+        self,
+        check: Callable[[Any], Any],
+        env: str | None = None,
+        parse_env: Callable[[str], Any] | None = None,
+        help: str = "",
+    ) -> None:
+        self._set(check=check, env=env, parse_env=parse_env, help=help)
 
 
 def _env_number(text: str) -> Any:
@@ -274,37 +315,49 @@ _SECRET_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "
 # --------------------------------------------------------------------------------------------
 
 
-@attrs.frozen
-class Value:
+class Value(_Frozen):
     """A setting's value and where it came from (``"default"``, a file, an environment
     variable or ``"command line"``)."""
 
+    __slots__ = ("value", "origin")  # noqa: RUF023 - field order
     value: Any
     origin: str
 
+    def __init__(self, value: Any, origin: str) -> None:
+        self._set(value=value, origin=origin)
 
-@attrs.frozen
-class Source:
-    """A configuration file pynomaly looks at: its role, its path, and for ``pyproject.toml``
-    the table read."""
 
-    role: str  # "user" | "project" | "--config"
+class Source(_Frozen):
+    """A configuration file pynomaly looks at: its role (``"user"``, ``"project"``,
+    ``"--config"``), its path, and for ``pyproject.toml`` the table read."""
+
+    __slots__ = ("role", "path", "table")  # noqa: RUF023 - field order
+    role: str
     path: Path
-    table: str = ""
+    table: str
+
+    def __init__(self, role: str, path: Path, table: str = "") -> None:
+        self._set(role=role, path=path, table=table)
 
     @property
     def label(self) -> str:
         return f"{self.path} [{self.table}]" if self.table else str(self.path)
 
 
-@attrs.frozen
-class Configuration:
+class Configuration(_Frozen):
     """The merged configuration: ``values`` maps dotted keys (``detect.contamination``,
     ``plugins.disable``, ``plugins.webhook.timeout``) to :class:`Value`; ``files`` are the
     files that were read, lowest first."""
 
+    __slots__ = ("values", "files")  # noqa: RUF023 - field order
     values: Mapping[str, Value]
-    files: tuple[Source, ...] = ()
+    files: tuple[Source, ...]
+
+    def __init__(self, values: Mapping[str, Value], files: tuple[Source, ...] = ()) -> None:
+        self._set(values=values, files=files)
+
+    def __hash__(self) -> int:
+        return hash(self.files)  # values is a dict
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value of a dotted key, or ``default``."""
