@@ -32,6 +32,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if "NUMBA_CACHE_DIR" not in os.environ:
         os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="pynomaly-numba-")
         config.add_cleanup(lambda: shutil.rmtree(os.environ.pop("NUMBA_CACHE_DIR"), True))
+    # pynomaly's user cache directory (the plugin-metadata cache of every CLI run, and the
+    # model cache when PYNOMALY_CACHE_DIR is unset) is one of this session, never the user's
+    cache_home = tempfile.mkdtemp(prefix="pynomaly-cache-home-")
+    os.environ["XDG_CACHE_HOME"] = cache_home
+    config.add_cleanup(lambda: shutil.rmtree(cache_home, True))
     # the model cache (--cache) too: never the user's cache directory
     if "PYNOMALY_CACHE_DIR" not in os.environ:
         os.environ["PYNOMALY_CACHE_DIR"] = tempfile.mkdtemp(prefix="pynomaly-models-")

@@ -61,6 +61,46 @@ class Context:
         self._configuration: Any = None
         self._config_error: PynomalyError | None = None
         self.quiet = False
+        self.verbose = 0
+        self._lookup: Any = None
+
+    def metadata_cache(self) -> Any:
+        """The plugin-metadata cache (:class:`pynomaly.plugin.metacache.Lookup`) for a listing
+        command, or ``None`` when the listing must come from real discovery: the cache is off
+        (``PYNOMALY_NO_PLUGIN_CACHE``), a module is registered with ``-p MODULE``, an audit log
+        is kept (it records each discovery), or the configuration has an error (reported by
+        the discovery path)."""
+        if self._lookup is None:
+            from pynomaly import audit
+            from pynomaly.plugin import metacache
+
+            self._lookup = False
+            if not metacache.enabled() or self.extra_modules or audit.destination():
+                return None
+            try:
+                arguments = self.configuration().manager_arguments()
+            except PynomalyError:
+                return None
+            settings = metacache.settings_of(arguments, quiet=self.quiet, verbose=self.verbose)
+            plugins_dir = arguments.get("plugins_dir") or os.environ.get(
+                "PYNOMALY_PLUGINS_DIR", ""
+            )
+            self._lookup = metacache.Lookup(settings, plugins_dir or None)
+        return self._lookup or None
+
+    def cached_listing(self, section: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` (which discovers plugins) as JSON-like data, or the same data from
+        the plugin-metadata cache when nothing it depends on changed since it was stored."""
+        lookup = self.metadata_cache()
+        if lookup is None:
+            return compute()
+        found = lookup.get(section)
+        if found is not None:
+            return found
+        with lookup.computing() as messages:
+            payload = compute()
+        tracebacks = "".join(r.traceback for r in self.manager().records())
+        return lookup.put(section, payload, messages, tracebacks)
 
     def load_configuration(self) -> None:
         """Read the configuration now (the group does, to set the commands' defaults); an
@@ -91,9 +131,11 @@ class Context:
 
     def _isolation(self) -> dict[str, Any]:
         """--isolation, --timeout and --memory-limit, checked (errors name the option)."""
+        given: dict[str, Any] = {}
+        if self.isolation is None and self.timeout is None and self.memory_limit is None:
+            return given  # without importing the settings module (and attrs)
         from pynomaly.plugin import settings
 
-        given: dict[str, Any] = {}
         if self.isolation is not None:
             settings.parse_isolation(self.isolation, "--isolation")
             given["plugins.isolation"] = self.isolation

@@ -17,34 +17,37 @@ from pynomaly.cli.detection import collect_source_options, source_options
 @handles_errors
 def sources(ctx: Context, as_json: bool) -> None:
     """List the data sources of all loaded plugins (URI schemes, file extensions)."""
-    from pynomaly.services.data import data_sources
-
-    infos = data_sources(ctx.manager())
+    rows = ctx.cached_listing("sources", lambda: _source_rows(ctx))
     if as_json:
-        rows = [
-            {
-                "name": i.name,
-                "plugin": i.plugin,
-                "description": i.description,
-                "schemes": list(i.schemes),
-                "extensions": list(i.extensions),
-            }
-            for i in infos
-        ]
         click.echo(json.dumps(rows, indent=2))
         return
     print_table(
         ("name", "plugin", "reads", "description"),
         [
             (
-                i.name,
-                i.plugin,
-                " ".join([f"{s}:" for s in i.schemes] + list(i.extensions)),
-                i.description,
+                i["name"],
+                i["plugin"],
+                " ".join([f"{s}:" for s in i["schemes"]] + list(i["extensions"])),
+                i["description"],
             )
-            for i in infos
+            for i in rows
         ],
     )
+
+
+def _source_rows(ctx: Context) -> list[dict[str, Any]]:
+    from pynomaly.services.data import data_sources
+
+    return [
+        {
+            "name": i.name,
+            "plugin": i.plugin,
+            "description": i.description,
+            "schemes": list(i.schemes),
+            "extensions": list(i.extensions),
+        }
+        for i in data_sources(ctx.manager())
+    ]
 
 
 @click.command()
@@ -79,22 +82,25 @@ def schema(ctx: Context, source: str, as_json: bool, **options: Any) -> None:
 @handles_errors
 def steps(ctx: Context, as_json: bool) -> None:
     """List the processing steps of all loaded plugins, with their options."""
-    from pynomaly.services.processing import processing_steps
-
-    infos = processing_steps(ctx.manager())
+    rows = ctx.cached_listing("steps", lambda: _step_rows(ctx))
     if as_json:
-        rows = [
-            {
-                "name": i.name,
-                "plugin": i.plugin,
-                "description": i.description,
-                "options": {k: v.to_dict() for k, v in i.options.items()},
-            }
-            for i in infos
-        ]
         click.echo(json.dumps(rows, indent=2, default=str))
         return
     print_table(
         ("name", "plugin", "options", "description"),
-        [(i.name, i.plugin, ", ".join(i.options) or "-", i.description) for i in infos],
+        [(i["name"], i["plugin"], ", ".join(i["options"]) or "-", i["description"]) for i in rows],
     )
+
+
+def _step_rows(ctx: Context) -> list[dict[str, Any]]:
+    from pynomaly.services.processing import processing_steps
+
+    return [
+        {
+            "name": i.name,
+            "plugin": i.plugin,
+            "description": i.description,
+            "options": {k: v.to_dict() for k, v in i.options.items()},
+        }
+        for i in processing_steps(ctx.manager())
+    ]

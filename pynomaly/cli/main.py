@@ -152,6 +152,7 @@ def cli(
         memory_limit=memory_limit,
     )
     ctx.obj.quiet = quiet
+    ctx.obj.verbose = verbose
     setup_logging(verbose, quiet)
     ctx.obj.load_configuration()
     ctx.default_map = command_defaults(ctx.obj)
@@ -164,27 +165,33 @@ def cli(
 @handles_errors
 def detectors(ctx: Context, as_json: bool, show_all: bool) -> None:
     """List the detectors of all loaded plugins with their parameters."""
-    from pynomaly.services.detectors import detectors as all_detectors
-
-    every = all_detectors(ctx.manager())
-    infos = [d for d in every if show_all or d.available]
+    every = ctx.cached_listing("detectors", lambda: _detector_rows(ctx))
+    infos = [d for d in every if show_all or d["data"]["available"]]
     if as_json:
-        click.echo(json.dumps([d.to_dict() for d in infos], indent=2, default=str))
+        click.echo(json.dumps([d["data"] for d in infos], indent=2, default=str))
         return
-    width = max((len(d.id) for d in infos), default=10)
-    for d in infos:
-        params = ", ".join(d.params) or "-"
-        state = "" if d.available else f"  [unavailable: {d.reason}]"
-        click.echo(f"{d.id:<{width}}  {d.plugin:<16} {d.description}{state}")
+    width = max((len(d["data"]["id"]) for d in infos), default=10)
+    for row in infos:
+        d = row["data"]
+        params = ", ".join(row["params"]) or "-"
+        state = "" if d["available"] else f"  [unavailable: {d['reason']}]"
+        click.echo(f"{d['id']:<{width}}  {d['plugin']:<16} {d['description']}{state}")
         batch = (
             "each row scored independently of its batch"
-            if d.batch_independent
+            if d["batch_independent"]
             else "a row's score may depend on its batch"
         )
         click.echo(f"{'':<{width}}  parameters: {params}; {batch}")
     hidden = len(every) - len(infos)
     if hidden:
         click.echo(f"({hidden} unavailable detectors hidden; --all shows them)")
+
+
+def _detector_rows(ctx: Context) -> list[dict[str, Any]]:
+    """Every detector as ``{"data": its to_dict(), "params": its parameter names}``."""
+    from pynomaly.services.detectors import detectors as all_detectors
+
+    return [{"data": d.to_dict(), "params": list(d.params)} for d in all_detectors(ctx.manager())]
 
 
 @cli.group()
@@ -203,16 +210,19 @@ def plugins_list(ctx: Context, as_json: bool, stats: bool) -> None:
     A plugin that failed to import is shown with the file and line that raised; --debug (or
     PYNOMALY_TRACE=1) also prints its full traceback to stderr.
     """
-    pm = ctx.manager()
-    records = pm.load_all()
+    # --stats: the statistics of this run's hook calls, so real discovery
+    found = (
+        _plugin_rows(ctx) if stats else ctx.cached_listing("plugins", lambda: _plugin_rows(ctx))
+    )
     if ctx.debug:
-        for record in records:
-            if record.traceback:
-                click.echo(f"plugin {record.name} failed:\n{record.traceback}", err=True)
-    rows = [r.to_dict() for r in records]
+        for row in found:
+            if row["traceback"]:
+                click.echo(f"plugin {row['name']} failed:\n{row['traceback']}", err=True)
+    rows = [{k: v for k, v in row.items() if k != "traceback"} for row in found]
     if as_json:
         doc: dict[str, Any] | list[Any] = rows
         if stats:
+            pm = ctx.manager()
             doc = {
                 "plugins": rows,
                 "stats": [s.to_dict() for s in pm.stats()],
@@ -232,6 +242,7 @@ def plugins_list(ctx: Context, as_json: bool, stats: bool) -> None:
     ]
     print_table(("name", "version", "types", "status", "origin / reason"), table)
     if stats:
+        pm = ctx.manager()
         click.echo()
         print_table(
             ("plugin", "hook", "calls", "errors", "seconds"),
@@ -241,6 +252,11 @@ def plugins_list(ctx: Context, as_json: bool, stats: bool) -> None:
             ],
         )
         _print_workers(pm.workers())
+
+
+def _plugin_rows(ctx: Context) -> list[dict[str, Any]]:
+    """Every plugin's record (discovered, imported, initialized), with its traceback."""
+    return [{**r.to_dict(), "traceback": r.traceback} for r in ctx.manager().load_all()]
 
 
 def _print_workers(workers: Sequence[Any]) -> None:
