@@ -66,9 +66,7 @@ def _split_importtime(stderr: str) -> tuple[str, set[str]]:
 
 
 def _not_allowed(modules: set[str]) -> list[str]:
-    return sorted(
-        m for m in modules if any(m == n or m.startswith(n + ".") for n in NOT_ON_A_HIT)
-    )
+    return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in NOT_ON_A_HIT))
 
 
 @pytest.mark.parametrize("broken_installed", [False, True], ids=["installed", "broken-too"])
@@ -80,8 +78,9 @@ def test_a_cached_listing_shows_what_discovery_shows(
     tmp_path = tmp_path / "work"  # the working directory
     tmp_path.mkdir()
     for args in LISTINGS:
-        discovered = _cli(python, args, _env(cli_env, cache, PYNOMALY_NO_PLUGIN_CACHE="1"),
-                          tmp_path)
+        discovered = _cli(
+            python, args, _env(cli_env, cache, PYNOMALY_NO_PLUGIN_CACHE="1"), tmp_path
+        )
         assert not cache.exists()  # the opt-out neither reads nor writes
         stored = _cli(python, args, _env(cli_env, cache), tmp_path)  # a miss: computed, stored
         hit = _cli(python, args, _env(cli_env, cache), tmp_path, importtime=True)
@@ -94,8 +93,11 @@ def test_a_cached_listing_shows_what_discovery_shows(
         if broken_installed and args == ("plugins", "list"):
             # a plugin that failed is still reported from the cache, with its reason,
             # and its warning is printed again
-            assert re.search(r"^brokenplugin .* failed +import failed: RuntimeError", hit.stdout,
-                             flags=re.MULTILINE)
+            assert re.search(
+                r"^brokenplugin .* failed +import failed: RuntimeError",
+                hit.stdout,
+                flags=re.MULTILINE,
+            )
             assert "plugin brokenplugin skipped: import failed" in hit_stderr
 
 
@@ -122,13 +124,15 @@ def test_installing_and_uninstalling_a_plugin_shows_at_once(tmp_path, cli_env):
 
     proc = subprocess.run(
         [str(python), "-m", "pip", "uninstall", "-y", "-q", "pynomaly-goodplugin"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert "goodplugin" not in _names(python, env, tmp_path)
 
 
-PLUGIN = '''
+PLUGIN = """
 from pynomaly import hookimpl
 
 
@@ -136,7 +140,7 @@ from pynomaly import hookimpl
 def pynomaly_plugin_metadata():
     return {{"name": "localone", "version": "{version}", "plugin_types": {{"output"}},
              "description": "a local plugin"}}
-'''
+"""
 
 
 def test_the_plugins_directory_is_part_of_the_key(tmp_path, cli_env):

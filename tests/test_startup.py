@@ -12,7 +12,7 @@ import pytest
 HEAVY = ("sklearn", "pyod", "numba", "numpy", "pandas", "scipy", "matplotlib", "torch")
 
 
-def _imported_modules(*args: str, env: dict[str, str]) -> set[str]:
+def _imported_modules(*args: str, env: dict[str, str], out: list[str] | None = None) -> set[str]:
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "pynomaly", *args],
         capture_output=True,
@@ -21,6 +21,8 @@ def _imported_modules(*args: str, env: dict[str, str]) -> set[str]:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+    if out is not None:
+        out.append(proc.stdout)
     return set(re.findall(r"\|\s+([\w.]+)\s*$", proc.stderr, flags=re.MULTILINE))
 
 
@@ -57,7 +59,24 @@ def test_completing_a_detector_id_imports_no_heavy_library(cli_env):
         "COMP_WORDS": "pynomaly detect data.csv -d pyod:",
         "COMP_CWORD": "4",
     }
-    modules = _imported_modules(env=env)
-    assert "pynomaly.services.detectors" in modules  # it did complete
-    heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
-    assert heavy == [], f"completion imported {heavy[:10]}"
+    for cache in ("1", ""):  # discovering, then from the cache a listing stored
+        if not cache:
+            _imported_modules("detectors", env=cli_env)
+        out: list[str] = []
+        modules = _imported_modules(env={**env, "PYNOMALY_NO_PLUGIN_CACHE": cache}, out=out)
+        assert "plain,pyod:ecod" in out[0].splitlines()  # it did complete
+        heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
+        assert heavy == [], f"completion imported {heavy[:10]}"
+        discovered = "pynomaly.plugin.manager" in modules
+        assert discovered == bool(cache)
+
+
+def test_help_imports_neither_attrs_nor_a_plugin_module(cli_env):
+    modules = _imported_modules("--help", env=cli_env)
+    assert "pynomaly.cli.main" in modules
+    found = sorted(
+        m for m in modules
+        if m.split(".")[0] in ("attrs", "attr", "pynomaly_sklearn", "pynomaly_pyod")
+        or m.startswith(("pynomaly.builtin", "pynomaly.plugin.manager", "importlib.metadata"))
+    )
+    assert found == []

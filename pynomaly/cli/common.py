@@ -81,11 +81,7 @@ class Context:
                 arguments = self.configuration().manager_arguments()
             except PynomalyError:
                 return None
-            settings = metacache.settings_of(arguments, quiet=self.quiet, verbose=self.verbose)
-            plugins_dir = arguments.get("plugins_dir") or os.environ.get(
-                "PYNOMALY_PLUGINS_DIR", ""
-            )
-            self._lookup = metacache.Lookup(settings, plugins_dir or None)
+            self._lookup = metacache.lookup_for(arguments, quiet=self.quiet, verbose=self.verbose)
         return self._lookup or None
 
     def cached_listing(self, section: str, compute: Callable[[], Any]) -> Any:

@@ -34,6 +34,22 @@ def _manager() -> Any:
         return PluginManager()
 
 
+def _cached(section: str) -> Any:
+    """The rows of a listing (:mod:`pynomaly.cli.listings`) from the plugin-metadata cache, as
+    ``pynomaly detectors`` ... stored them, or ``None``: then the completer discovers. Only
+    read here: a listing command stores them."""
+    try:
+        from pynomaly import audit, configuration
+        from pynomaly.plugin import metacache
+
+        if not metacache.enabled() or audit.destination():
+            return None
+        arguments = configuration.load().manager_arguments()
+        return metacache.lookup_for(arguments, quiet=False, verbose=0).get(section, replay=False)
+    except Exception:
+        return None
+
+
 def _quietly(func: Any) -> Any:
     def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
         try:
@@ -46,20 +62,28 @@ def _quietly(func: Any) -> Any:
 
 @_quietly
 def complete_detector(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
-    from pynomaly.services.detectors import detectors
+    rows = _cached("detectors")
+    if rows is None:
+        from pynomaly.cli.listings import detector_rows
 
+        rows = detector_rows(_manager())
+    found = [row["data"] for row in rows]
     return [
-        CompletionItem(d.id, help=d.description)
-        for d in detectors(_manager())
-        if d.available and (d.id.startswith(incomplete) or d.short_id.startswith(incomplete))
+        CompletionItem(d["id"], help=d["description"])
+        for d in found
+        if d["available"]
+        and (d["id"].startswith(incomplete) or d["id"].split(":", 1)[-1].startswith(incomplete))
     ]
 
 
 @_quietly
 def complete_step(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
-    from pynomaly.services.processing import processing_steps
+    rows = _cached("steps")
+    if rows is None:
+        from pynomaly.cli.listings import step_rows
 
-    names = sorted({s.name for s in processing_steps(_manager())})
+        rows = step_rows(_manager())
+    names = sorted({s["name"] for s in rows})
     return [CompletionItem(n) for n in names if n.startswith(incomplete)]
 
 
@@ -82,11 +106,14 @@ def complete_source(ctx: click.Context, param: click.Parameter, incomplete: str)
 @_quietly
 def complete_plugin_arg(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
     """``-p no:NAME``: the names of the plugins that could load."""
-    records = _manager().discover()
+    rows = _cached("plugins")
+    names = [r["name"] for r in rows] if rows is not None else [
+        r.name for r in _manager().discover()
+    ]
     return [
-        CompletionItem(f"no:{r.name}")
-        for r in records
-        if f"no:{r.name}".startswith(incomplete) and " " not in r.name
+        CompletionItem(f"no:{name}")
+        for name in names
+        if f"no:{name}".startswith(incomplete) and " " not in name
     ]
 
 

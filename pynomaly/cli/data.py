@@ -17,7 +17,9 @@ from pynomaly.cli.detection import collect_source_options, source_options
 @handles_errors
 def sources(ctx: Context, as_json: bool) -> None:
     """List the data sources of all loaded plugins (URI schemes, file extensions)."""
-    rows = ctx.cached_listing("sources", lambda: _source_rows(ctx))
+    from pynomaly.cli.listings import source_rows
+
+    rows = ctx.cached_listing("sources", lambda: source_rows(ctx.manager()))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -33,21 +35,6 @@ def sources(ctx: Context, as_json: bool) -> None:
             for i in rows
         ],
     )
-
-
-def _source_rows(ctx: Context) -> list[dict[str, Any]]:
-    from pynomaly.services.data import data_sources
-
-    return [
-        {
-            "name": i.name,
-            "plugin": i.plugin,
-            "description": i.description,
-            "schemes": list(i.schemes),
-            "extensions": list(i.extensions),
-        }
-        for i in data_sources(ctx.manager())
-    ]
 
 
 @click.command()
@@ -82,7 +69,9 @@ def schema(ctx: Context, source: str, as_json: bool, **options: Any) -> None:
 @handles_errors
 def steps(ctx: Context, as_json: bool) -> None:
     """List the processing steps of all loaded plugins, with their options."""
-    rows = ctx.cached_listing("steps", lambda: _step_rows(ctx))
+    from pynomaly.cli.listings import step_rows
+
+    rows = ctx.cached_listing("steps", lambda: step_rows(ctx.manager()))
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
         return
@@ -90,17 +79,3 @@ def steps(ctx: Context, as_json: bool) -> None:
         ("name", "plugin", "options", "description"),
         [(i["name"], i["plugin"], ", ".join(i["options"]) or "-", i["description"]) for i in rows],
     )
-
-
-def _step_rows(ctx: Context) -> list[dict[str, Any]]:
-    from pynomaly.services.processing import processing_steps
-
-    return [
-        {
-            "name": i.name,
-            "plugin": i.plugin,
-            "description": i.description,
-            "options": {k: v.to_dict() for k, v in i.options.items()},
-        }
-        for i in processing_steps(ctx.manager())
-    ]

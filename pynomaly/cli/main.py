@@ -165,7 +165,9 @@ def cli(
 @handles_errors
 def detectors(ctx: Context, as_json: bool, show_all: bool) -> None:
     """List the detectors of all loaded plugins with their parameters."""
-    every = ctx.cached_listing("detectors", lambda: _detector_rows(ctx))
+    from pynomaly.cli.listings import detector_rows
+
+    every = ctx.cached_listing("detectors", lambda: detector_rows(ctx.manager()))
     infos = [d for d in every if show_all or d["data"]["available"]]
     if as_json:
         click.echo(json.dumps([d["data"] for d in infos], indent=2, default=str))
@@ -187,13 +189,6 @@ def detectors(ctx: Context, as_json: bool, show_all: bool) -> None:
         click.echo(f"({hidden} unavailable detectors hidden; --all shows them)")
 
 
-def _detector_rows(ctx: Context) -> list[dict[str, Any]]:
-    """Every detector as ``{"data": its to_dict(), "params": its parameter names}``."""
-    from pynomaly.services.detectors import detectors as all_detectors
-
-    return [{"data": d.to_dict(), "params": list(d.params)} for d in all_detectors(ctx.manager())]
-
-
 @cli.group()
 def plugins() -> None:
     """Inspect plugins: list them, check their health."""
@@ -210,9 +205,13 @@ def plugins_list(ctx: Context, as_json: bool, stats: bool) -> None:
     A plugin that failed to import is shown with the file and line that raised; --debug (or
     PYNOMALY_TRACE=1) also prints its full traceback to stderr.
     """
+    from pynomaly.cli.listings import plugin_rows
+
     # --stats: the statistics of this run's hook calls, so real discovery
     found = (
-        _plugin_rows(ctx) if stats else ctx.cached_listing("plugins", lambda: _plugin_rows(ctx))
+        plugin_rows(ctx.manager())
+        if stats
+        else ctx.cached_listing("plugins", lambda: plugin_rows(ctx.manager()))
     )
     if ctx.debug:
         for row in found:
@@ -252,11 +251,6 @@ def plugins_list(ctx: Context, as_json: bool, stats: bool) -> None:
             ],
         )
         _print_workers(pm.workers())
-
-
-def _plugin_rows(ctx: Context) -> list[dict[str, Any]]:
-    """Every plugin's record (discovered, imported, initialized), with its traceback."""
-    return [{**r.to_dict(), "traceback": r.traceback} for r in ctx.manager().load_all()]
 
 
 def _print_workers(workers: Sequence[Any]) -> None:

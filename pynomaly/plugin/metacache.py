@@ -155,16 +155,19 @@ class Lookup:
         self._entry = entry
         return entry
 
-    def get(self, section: str) -> Any | None:
+    def get(self, section: str, *, replay: bool = True) -> Any | None:
         """The cached ``section`` (``"plugins"``, ``"detectors"`` ...), or ``None``. The log
-        messages recorded when it was computed are emitted again first."""
+        messages recorded when it was computed are emitted again first (unless ``replay`` is
+        false: shell completion prints nothing)."""
         entry = self._read()
         if entry is None or section not in entry["sections"]:
             return None
         found = entry["sections"][section]
         try:
             payload, messages = found["payload"], found["log"]
-            if messages:
+            if payload is None:
+                return None
+            if messages and replay:
                 import logging
 
                 for name, level, text in messages:
@@ -205,8 +208,8 @@ class Lookup:
                 "files_state": [],
                 "sections": {},
             }
-            files = set(entry["files"]) | _module_files(self._modules) | _traceback_files(
-                tracebacks
+            files = (
+                set(entry["files"]) | _module_files(self._modules) | _traceback_files(tracebacks)
             )
             entry["files"] = sorted(files)
             entry["files_state"] = _files_state(entry["files"])
@@ -279,6 +282,15 @@ def _write(path: str, text: str) -> None:
                 os.unlink(old)
 
 
+def lookup_for(manager_arguments: Mapping[str, Any], *, quiet: bool, verbose: int) -> Lookup:
+    """The lookup of a ``pynomaly`` command whose plugin manager would be made with
+    ``manager_arguments`` and whose log level is set by ``-q`` / ``-v``."""
+    return Lookup(
+        settings_of(manager_arguments, quiet=quiet, verbose=verbose),
+        manager_arguments.get("plugins_dir") or None,
+    )
+
+
 def settings_of(manager_arguments: Mapping[str, Any], **more: Any) -> dict[str, Any]:
     """The settings part of the key: the manager's arguments, ``more`` (the CLI's log level),
     every ``PYNOMALY_*`` variable, and what identifies the interpreter and pynomaly."""
@@ -290,8 +302,11 @@ def settings_of(manager_arguments: Mapping[str, Any], **more: Any) -> dict[str, 
         "executable": sys.executable,
         "prefix": sys.prefix,
         "path": list(sys.path),
-        "cwd": os.getcwd(),  # relative paths in the settings mean something else elsewhere
-        "environment": {k: v for k, v in os.environ.items() if k.startswith("PYNOMALY_")},
+        "environment": {
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith("PYNOMALY_") and k not in (ENV_OFF, ENV_DIR)
+        },
         "manager": dict(manager_arguments),
         **more,
     }
