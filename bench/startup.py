@@ -83,7 +83,7 @@ def _venv(where: Path, *packages: str) -> Path:
     return bin_dir
 
 
-def fresh(runs: int, venvs: Path) -> None:
+def fresh(runs: int, venvs: Path, baseline: Path | None = None) -> None:
     import statistics
     import tempfile
 
@@ -100,6 +100,10 @@ def fresh(runs: int, venvs: Path) -> None:
         ("plugins list (no cache)", [str(pyn), "plugins", "list"], discovery),
         ("pytest --version", [str(pytest), "--version"], ENV),
     ]
+    if baseline is not None:  # another pynomaly (say main's), installed the same way
+        rows.append(
+            ("baseline plugins list", [str(baseline / "bin" / "pynomaly"), "plugins", "list"], ENV)
+        )
     times: dict[str, list[float]] = {label: [] for label, _, _ in rows}
     for _, cmd, env in rows:  # warm-up: fills the cache, and the page cache
         subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -132,11 +136,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--fresh", action="store_true", help="fresh venvs, medians")
     parser.add_argument("--venvs", type=Path, help="where the fresh venvs are (kept)")
+    parser.add_argument(
+        "--baseline", type=Path, help="a venv with another pynomaly, measured in the same run"
+    )
     args = parser.parse_args()
     if args.fresh:
         import tempfile
 
-        fresh(args.runs, args.venvs or Path(tempfile.mkdtemp(prefix="pynomaly-bench-")))
+        venvs = args.venvs or Path(tempfile.mkdtemp(prefix="pynomaly-bench-"))
+        fresh(args.runs, venvs, args.baseline)
         return
     pyn = script("pynomaly") or sys.exit("pynomaly is not installed")
     rows = [

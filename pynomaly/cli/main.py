@@ -53,7 +53,8 @@ files only when one is named (--plugins-dir DIR / PYNOMALY_PLUGINS_DIR): they ru
 Environment: PYNOMALY_DISABLE_PLUGIN_AUTOLOAD=1, PYNOMALY_PLUGINS=a,b (allow-list),
 PYNOMALY_DISABLE_PLUGINS=a,b, PYNOMALY_STRICT_PLUGINS=1, PYNOMALY_PLUGINS_DIR, PYNOMALY_TRACE=1,
 PYNOMALY_LOG_LEVEL, PYNOMALY_AUDIT_LOG=FILE, PYNOMALY_KEY_FILE=FILE (model signing key),
-PYNOMALY_MODEL_FORMAT=pickle|skops, PYNOMALY_SQLITE_BUSY_TIMEOUT=SECONDS.
+PYNOMALY_MODEL_FORMAT=pickle|skops, PYNOMALY_SQLITE_BUSY_TIMEOUT=SECONDS,
+PYNOMALY_NO_PLUGIN_CACHE=1 (listings discover plugins instead of reading the metadata cache).
 
 \b
 Configuration: ./pynomaly.toml (or [tool.pynomaly] in ./pyproject.toml), a user file

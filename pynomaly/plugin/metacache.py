@@ -318,13 +318,17 @@ def _recorder(fallback: bool) -> Any:
     last-resort handler would have printed had this handler not been there."""
     import logging
 
+    from pynomaly.redact import mask_text
+
     class Recorder(logging.Handler):
         def __init__(self) -> None:
             super().__init__()
             self.messages: list[list[Any]] = []
 
         def emit(self, record: logging.LogRecord) -> None:
-            self.messages.append([record.name, record.levelno, record.getMessage()])
+            # stored masked (a message may quote a URL with its password); shown masked anyway
+            text = mask_text(record.getMessage())
+            self.messages.append([record.name, record.levelno, text])
             last = logging.lastResort
             if fallback and last is not None and record.levelno >= last.level:
                 last.handle(record)
