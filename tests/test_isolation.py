@@ -423,6 +423,19 @@ def test_cli_isolated_crash_is_one_line_and_exit_1(faulty_venv, tmp_path, policy
     assert not out.exists()
 
 
+def test_isolation_events_reach_the_audit_log(faulty_venv, tmp_path):
+    log = tmp_path / "audit.jsonl"
+    args = ("--isolation", f"process:{PLUGIN}", "--timeout", "2", "--audit-log", str(log))
+    assert cli(faulty_venv, tmp_path, *args, "detect", "sample:wbc", "-d", "faulty:segfault",
+               "-o", str(tmp_path / "a.csv")).returncode == 1
+    assert cli(faulty_venv, tmp_path, *args, "detect", "sample:wbc", "-d", "faulty:hang",
+               "-o", str(tmp_path / "b.csv")).returncode == 1
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    isolation = [r for r in records if r["event"].startswith("isolation.")]
+    assert {r["event"] for r in isolation} >= {"isolation.crash", "isolation.timeout"}
+    assert all(r["plugin"] == PLUGIN for r in isolation)
+
+
 def test_cli_output_plugin_crashing_mid_write_leaves_no_file(faulty_venv, tmp_path):
     out = tmp_path / "scores.faulty"
     proc = cli(

@@ -174,11 +174,9 @@ def _exit_text(code: int | None) -> str:
 def _audit(event: str, plugin: str, **fields: Any) -> None:
     """The one place isolation events (timeout, crash, restart, start failure) are reported:
     to the audit log when this pynomaly has one (:mod:`pynomaly.audit`), and to the log."""
+    from pynomaly import audit
+
     log.info("isolation: %s of plugin %s %s", event, plugin, fields)
-    try:
-        from pynomaly import audit  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return
     audit.record(f"isolation.{event}", plugin=plugin, **fields)
 
 
