@@ -81,7 +81,12 @@ class Context:
                 arguments = self.configuration().manager_arguments()
             except PynomalyError:
                 return None
-            self._lookup = metacache.lookup_for(arguments, quiet=self.quiet, verbose=self.verbose)
+            try:
+                self._lookup = metacache.lookup_for(
+                    arguments, quiet=self.quiet, verbose=self.verbose
+                )
+            except Exception:  # no working directory, an odd sys.path ...: discover
+                return None
         return self._lookup or None
 
     def cached_listing(self, section: str, compute: Callable[[], Any]) -> Any:
