@@ -19,6 +19,7 @@ from pynomaly.markers import hookimpl, hookspec, import_module, is_mine
 if TYPE_CHECKING:  # pragma: no cover
     from pynomaly.builtin.atomic import atomic_write
     from pynomaly.detection.api import (
+        contributions,
         default_manager,
         detect,
         detectors,
@@ -41,6 +42,7 @@ _LAZY = {
     "fit": "pynomaly.detection.api",
     "score": "pynomaly.detection.api",
     "explain": "pynomaly.detection.api",
+    "contributions": "pynomaly.detection.api",
     "detectors": "pynomaly.detection.api",
     "load": "pynomaly.detection.api",
     "load_data": "pynomaly.detection.api",
@@ -72,6 +74,7 @@ __all__ = [
     "__version__",
     "anomaly_scorer",
     "atomic_write",
+    "contributions",
     "default_manager",
     "detect",
     "detectors",

@@ -49,6 +49,13 @@ async def score(model: Model, data: Any, *, manager: PluginManager | None = None
     return await _in_thread(api.score, model, data, manager=manager)
 
 
+async def contributions(
+    model: Model, data: Any, *, manager: PluginManager | None = None
+) -> Any:
+    """Awaitable :func:`pynomaly.contributions`."""
+    return await _in_thread(api.contributions, model, data, manager=manager)
+
+
 async def explain(model: Model, data: Any, *, manager: PluginManager | None = None) -> Any:
     """Awaitable :func:`pynomaly.explain`."""
     return await _in_thread(api.explain, model, data, manager=manager)

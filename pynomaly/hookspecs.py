@@ -281,7 +281,8 @@ def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> np.ndarray | 
 
     Called once per batch of rows: by ``Model.score``, ``Model.predict``, ``Model.detect``,
     :func:`pynomaly.score`, each batch of ``Model.score_source`` (``pynomaly score``), and by the
-    fallback of :func:`pynomaly_explain` (once, plus once per feature); framed by
+    fallback of :func:`pynomaly_explain` (the rows explained, then their changed copies in
+    blocks, or the batch once per feature); framed by
     :func:`pynomaly_before_score` and :func:`pynomaly_after_score` (or
     :func:`pynomaly_on_score_error`). The first non-``None`` result wins: the plugin that owns
     ``detector_id`` answers, every other returns ``None``.
@@ -302,19 +303,37 @@ def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> np.ndarray | 
 
 @_spec(OWNER, "algorithm")
 def pynomaly_explain(detector_id: str, state: Any, X: np.ndarray) -> np.ndarray | None:
-    """Tell how much each feature contributes to the anomaly scores of ``X``.
+    """Tell how much each feature contributes to the anomaly score of each row of ``X``.
 
-    Called once per :func:`pynomaly.explain` and per ``DetectionResult.importance()`` (the HTML
+    Called once per :func:`pynomaly.contributions`, :func:`pynomaly.explain`,
+    ``DetectionResult.contributions(n)`` (the console table, ``--json``, the HTML report and a
+    notebook's top anomalies, for the rows shown only) and ``DetectionResult.importance()`` (the
     report's feature importance). The first non-``None`` result wins: the plugin that owns
-    ``detector_id`` may answer, every other returns ``None``. When nobody answers, pynomaly measures
-    it from the outside: the mean absolute change of the scores when each feature in turn is set to
-    its median (``n_features + 1`` calls of :func:`pynomaly_score`).
+    ``detector_id`` may answer, every other returns ``None``.
+
+    When nobody answers, pynomaly measures the contributions from the outside: a row's score
+    minus its score with one feature set to the model's training median, for every feature
+    (:func:`pynomaly_score` on ``n_rows × n_features`` changed rows, in blocks, for a detector
+    that declares ``DetectorInfo.batch_independent``; otherwise the whole batch once per feature,
+    the feature set to the median in every row). A detector whose
+    ``DetectorInfo.cannot_explain`` gives a reason is not explained at all.
 
     :param detector_id: the full detector id.
     :param state: the fitted state from :func:`pynomaly_fit`.
-    :param X: the rows to explain, a 2-D ``float64`` array; do not modify it.
-    :returns: one non-negative importance per feature (a 1-D array of ``X.shape[1]``), or ``None``.
-        :func:`pynomaly.explain` returns it as a Series indexed by the feature names.
+    :param X: the rows to explain, a 2-D ``float64`` array; do not modify it. For a detector
+        that declares ``batch_independent``, its last row is the model's training median:
+        pynomaly shows each row's contributions minus that row's, so that they say how much
+        each feature raises the score above a typical row's (and asks again, without it, for a
+        1-D answer).
+    :returns: per-row contributions, a 2-D array shaped like ``X`` (rows × features, higher =
+        the feature raises the row's score more; the detector's own per-feature terms of the
+        score, such as ECOD's tail probabilities), or, as before 1.1, one non-negative
+        importance per feature for all the rows (a 1-D array of ``X.shape[1]``), or ``None``.
+        pynomaly derives the importance of per-row answers (the mean absolute contribution of
+        each feature); a 1-D answer serves :func:`pynomaly.explain` only, and per-row
+        contributions are then measured. Declare ``DetectorInfo(additive_contributions=True)``
+        when each row's contributions add up to its score (the conformance kit checks it).
+        Values must be finite; another shape is a :class:`~pynomaly.errors.PluginError`.
     """
 
 

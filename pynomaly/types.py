@@ -103,7 +103,16 @@ class DetectorInfo:
 
     ``batch_independent`` declares that a row's score depends only on the fitted state and the
     row, never on the other rows scored with it: such a detector may be scored in chunks, in
-    parallel or streamed with the same scores. Leave it ``False`` when unsure.
+    parallel or streamed with the same scores. Leave it ``False`` when unsure. Explanations
+    need it too: the contributions of a batch-independent detector are measured on the rows
+    shown alone, those of any other by rescoring the whole batch once per feature.
+
+    ``additive_contributions`` declares that the plugin's ``pynomaly_explain`` returns per-row
+    contributions (rows × features) that add up to each row's score, as a detector's own
+    per-feature terms do (ECOD's tail probabilities, HBOS's histogram terms); the conformance
+    kit checks it. ``cannot_explain`` says why the detector's scores cannot be explained
+    feature by feature (``""``: they can): explanations of it fail with that reason, and
+    ``pynomaly detectors`` shows it.
     """
 
     id: str
@@ -113,6 +122,8 @@ class DetectorInfo:
     reason: str = ""
     plugin: str = ""
     batch_independent: bool = False
+    additive_contributions: bool = False
+    cannot_explain: str = ""
 
     @property
     def short_id(self) -> str:
@@ -130,6 +141,8 @@ class DetectorInfo:
             "available": self.available,
             "reason": self.reason,
             "batch_independent": self.batch_independent,
+            "additive_contributions": self.additive_contributions,
+            "cannot_explain": self.cannot_explain,
             "hyperparameters": self.hyperparameter_space(),
         }
 

@@ -112,7 +112,12 @@ def detectors(ctx: Context, as_json: bool, show_all: bool) -> None:
             if d.batch_independent
             else "a row's score may depend on its batch"
         )
-        click.echo(f"{'':<{width}}  parameters: {params}; {batch}")
+        explained = ""
+        if d.cannot_explain:
+            explained = f"; cannot be explained: {d.cannot_explain}"
+        elif d.additive_contributions:
+            explained = "; contributions are its own per-feature terms of the score"
+        click.echo(f"{'':<{width}}  parameters: {params}; {batch}{explained}")
     hidden = len(every) - len(infos)
     if hidden:
         click.echo(f"({hidden} unavailable detectors hidden; --all shows them)")

@@ -1,5 +1,5 @@
-"""The library API: ``detect``, ``fit``, ``score``, ``explain``, ``detectors``, ``load_data``,
-``load``.
+"""The library API: ``detect``, ``fit``, ``score``, ``contributions``, ``explain``,
+``detectors``, ``load_data``, ``load``.
 
 A call flows: input (DataFrame, array or path) → data source plugin (for paths) →
 ``pynomaly_preprocess`` → label column set aside → processing steps (fitted on the training
@@ -58,6 +58,7 @@ __all__ = [
     "DEFAULT_CONTAMINATION",
     "DEFAULT_DETECTOR",
     "DEFAULT_RANDOM_STATE",
+    "contributions",
     "default_manager",
     "detect",
     "detectors",
@@ -197,13 +198,43 @@ def score(model: Model, data: Any, *, manager: PluginManager | None = None) -> n
     return model.score(data, manager=manager)
 
 
+def contributions(
+    model: Model, data: Any, *, manager: PluginManager | None = None, preprocessed: bool = False
+) -> pd.DataFrame:
+    """How much each feature raises the score of each row of ``data``: a DataFrame of rows ×
+    features, indexed like the data, columns the model's feature names (after its steps).
+
+    The detector's own per-feature terms where its plugin gives them (``pyod:ecod``,
+    ``pyod:copod``, ``pyod:hbos``, ``pyod:pca``, ``pyod:mcd``, ``sklearn:elliptic``: they add
+    up to the row's score), else how much the row's score drops when the feature is set to
+    the model's training median — each changed row scored against the fitted model alone,
+    or, for a detector whose scores depend on the rows scored together, within ``data`` (see
+    :mod:`pynomaly.detection.explain` and docs/explanations.md). ``attrs["method"]`` names
+    the method. Explain the rows you show, not all of them: the measured methods score
+    ``n_rows × n_features`` changed rows (or ``data`` once per feature).
+
+    ``preprocessed=True`` for data that already went through ``pynomaly_preprocess``, such as
+    a result's ``data`` (the model's steps are applied either way).
+
+    :raises pynomaly.errors.ExplainError: the detector cannot be explained (its
+        ``DetectorInfo.cannot_explain`` says why).
+    """
+    pm = manager or default_manager()
+    frame = prepare_data(pm, data, model, None, preprocessed=preprocessed).frame
+    return explaining.contributions(Scorer(pm, model), frame)
+
+
 def explain(
     model: Model, data: Any, *, manager: PluginManager | None = None, preprocessed: bool = False
 ) -> pd.Series:
     """Per-feature importance for the scores of ``data``: one value per feature, by name.
 
-    ``preprocessed=True`` for data that already went through ``pynomaly_preprocess``, such as
-    a result's ``data`` (the model's steps are applied either way).
+    The mean absolute contribution of each feature over the rows of ``data`` (see
+    :func:`contributions`), or the detector plugin's own per-feature importances when its
+    ``pynomaly_explain`` gives one value per feature. ``preprocessed`` as for
+    :func:`contributions`.
+
+    :raises pynomaly.errors.ExplainError: the detector cannot be explained.
     """
     pm = manager or default_manager()
     frame = prepare_data(pm, data, model, None, preprocessed=preprocessed).frame
@@ -315,6 +346,7 @@ def _fit(
         threshold_rule=rule,
         text_columns=text_columns(prepared.frame),
         preparation=prepared.preparation,
+        reference=explaining.reference(X),
     )
     return model, prepared
 

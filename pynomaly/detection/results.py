@@ -105,6 +105,10 @@ class Model:
     threshold_rule: ThresholdRule | None = None
     text_columns: tuple[str, ...] = ()  # read as text when a source is scored batch by batch
     preparation: Preparation | None = attrs.field(default=None, repr=False)  # prepare="auto"
+    #: each feature's typical value, what model-agnostic explanations set a feature to: the
+    #: median of the training matrix (steps applied; of at most REFERENCE_ROWS evenly spaced
+    #: rows). None in models saved before 1.1 (see pynomaly.detection.explain).
+    reference: np.ndarray | None = attrs.field(default=None, repr=False)
 
     @property
     def n_features(self) -> int:
@@ -354,26 +358,21 @@ class DetectionResult:
             object.__setattr__(self, "timings", {})
         # results pickled by pynomaly 1.0 had a "manager" instead of a scorer: left behind
 
-    def contributions(self, n: int = 10, *, sample: int = 2000) -> pd.DataFrame:
-        """For the ``n`` highest-scoring rows, how much each feature drives its score.
-
-        The score drop when the feature is set to its median over the input data (a sample
-        of at most ``sample`` rows, processing steps applied), so a row's contributions do not
-        depend on ``n``. One batch of ``n × features`` rows is scored; rows by index, columns
-        by feature.
+    def contributions(self, n: int = 10) -> pd.DataFrame:
+        """For the ``n`` highest-scoring rows, how much each feature raises its score (see
+        :func:`pynomaly.contributions`): rows by index, highest score first, columns by
+        feature. Only these rows are explained; a row's contributions do not depend on ``n``.
         """
-        return self._contributions_at(self._top_positions(n), sample)
+        return self._contributions_at(self._top_positions(n))
 
-    def _contributions_at(self, positions: Any, sample: int = 2000) -> pd.DataFrame:
-        """:meth:`contributions` of the rows at ``positions``."""
-        data = self._data()
-        reference = data if len(data) <= sample else data.sample(sample, random_state=0)
-        rows = data.iloc[positions]
-        return explaining.row_contributions(self._scoring(), rows, reference)
+    def _contributions_at(self, positions: Any) -> pd.DataFrame:
+        """:meth:`contributions` of the rows at ``positions`` (of the rows scored together,
+        which only a detector that is not batch-independent needs)."""
+        return explaining.contributions(self._scoring(), self._data(), np.asarray(positions))
 
     def importance(self, *, sample: int = 2000) -> pd.Series:
         """Per-feature importance of the model on the input data (a random sample of at most
-        ``sample`` rows): the detector plugin's own, else by ablation."""
+        ``sample`` rows; see :func:`pynomaly.explain`)."""
         data = self._data()
         used = data if len(data) <= sample else data.sample(sample, random_state=0)
         return explaining.importance(self._scoring(), used)
