@@ -85,6 +85,9 @@ class Entry:
     the batch).
     ``sorted_scoring`` detectors (ECOD, COPOD) are scored by :mod:`pynomaly_pyod.ecdf` from
     their sorted training columns: each new row as PyOD scores it alone, whatever its batch.
+    ``additive`` detectors' scores are sums of per-feature terms, which the adapter's
+    ``pynomaly_explain`` returns as each row's contributions (:mod:`pynomaly_pyod.terms`).
+    ``cannot_explain`` is why a detector's scores cannot be explained feature by feature.
     """
 
     name: str
@@ -101,6 +104,8 @@ class Entry:
     max_features: int | None = None
     batch_relative: bool = False
     sorted_scoring: bool = False
+    additive: bool = False
+    cannot_explain: str = ""
 
     @property
     def id(self) -> str:
@@ -293,6 +298,7 @@ def _table() -> tuple[Entry, ...]:
             # pynomaly_pyod.ecdf ranks each against the training data alone, as PyOD does a
             # batch of one row
             sorted_scoring=True,
+            additive=True,
         ),
         Entry(
             "ecod",
@@ -304,6 +310,7 @@ def _table() -> tuple[Entry, ...]:
             # pynomaly_pyod.ecdf ranks each against the training data alone, as PyOD does a
             # batch of one row
             sorted_scoring=True,
+            additive=True,
         ),
         Entry(
             "gmm",
@@ -361,6 +368,7 @@ def _table() -> tuple[Entry, ...]:
                 ),
             },
             requires=("numba",),
+            additive=True,
         ),
         Entry(
             "hdbscan",
@@ -575,6 +583,7 @@ def _table() -> tuple[Entry, ...]:
                 ),
                 "assume_centered": _bool(False),
             },
+            additive=True,
         ),
         Entry(
             "ocsvm",
@@ -636,6 +645,7 @@ def _table() -> tuple[Entry, ...]:
                 "weighted": _bool(True, doc="weight components by their eigenvalues"),
                 "standardization": _bool(True, doc="standardize features first"),
             },
+            additive=True,
         ),
         Entry(
             "qmcd",
@@ -667,6 +677,10 @@ def _table() -> tuple[Entry, ...]:
             # new rows are solved for together with the training data and up to
             # blocksize_test_data - 1 other rows of their batch
             batch_relative=True,
+            cannot_explain=(
+                "scoring solves a sparse self-representation of the batch (about a minute "
+                "for 200 rows), and explaining it within its batch takes one scoring per feature"
+            ),
         ),
         Entry(
             "rod",
@@ -727,6 +741,11 @@ def _table() -> tuple[Entry, ...]:
             },
             requires=("numba",),
             batch_relative=True,
+            cannot_explain=(
+                "a feature held at one value throughout the batch joins every row's "
+                "low-variance subspace and lowers every score: the change does not measure "
+                "that feature"
+            ),
         ),
         Entry(
             "sos",
