@@ -23,10 +23,15 @@ Layout (in ``pyproject.toml`` the same tables under ``[tool.pynomaly]``)::
     format = "json"             # console format (or of -o -)
     batch_size = 100000
     jobs = 2
+    cache = true                # reuse fitted models (see pynomaly.detection.cache)
+    engine = "dask"             # --engine; scheduler = "tcp://host:8786", fit_rows = 100000
 
     [plugins]
     disable = ["sql"]           # disable lists of every layer add up
-    plugins_dir = "plugins"     # relative to the file's directory
+    plugins_dir = "plugins"     # relative to the file's directory; not from a project file
+    isolation = "third-party"   # plugins in worker processes (docs/plugins.md, "Safety")
+    timeout = 60                # seconds per hook call of an isolated plugin
+    memory_limit = "2GiB"       # address space of each isolated plugin's worker
 
     [plugins.webhook]           # one plugin's settings, checked against its JSON Schema
     timeout = 10
@@ -123,6 +128,20 @@ def _jobs(value: Any) -> int:
     return value
 
 
+def _engine(value: Any) -> str:
+    if value not in ("local", "dask"):
+        raise _Rule('must be "local" or "dask"')
+    return str(value)
+
+
+def _fit_rows(value: Any) -> int | str:
+    if value == "all":
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise _Rule('must be an integer >= 2 or "all"')
+    return value
+
+
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise _Rule("must be true or false")
@@ -133,6 +152,37 @@ def _names(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise _Rule('must be a list of plugin names, e.g. ["sql", "report"]')
     return list(value)
+
+
+def _isolation(value: Any) -> str:
+    from pynomaly.plugin.settings import parse_isolation
+
+    rule = 'must be "none", "process", "third-party" or "process:NAME,NAME"'
+    if not isinstance(value, str):
+        raise _Rule(rule)
+    try:
+        parse_isolation(value)
+    except Exception:
+        raise _Rule(rule) from None
+    return value
+
+
+def _seconds(value: Any) -> float:
+    if not _is_number(value) or not 0 <= value < float("inf"):
+        raise _Rule("must be a number of seconds (0: none)")
+    return float(value)
+
+
+def _size(value: Any) -> int:
+    from pynomaly.plugin.settings import parse_memory
+
+    rule = 'must be a size such as "2GiB" or "512MiB", or a number of bytes (0: none)'
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise _Rule(rule)
+    try:
+        return parse_memory(value) or 0
+    except Exception:
+        raise _Rule(rule) from None
 
 
 def _steps(value: Any) -> list[Any]:
@@ -185,6 +235,10 @@ DETECT_KEYS: dict[str, Key] = {
     "format": Key(_string, "PYNOMALY_FORMAT", help="console format, and that of -o -"),
     "batch_size": Key(_positive_int, "PYNOMALY_BATCH_SIZE", _env_number),
     "jobs": Key(_jobs, "PYNOMALY_JOBS", _env_number),
+    "cache": Key(_bool, "PYNOMALY_CACHE", _env_flag, "reuse fitted models (detect, fit)"),
+    "engine": Key(_engine, "PYNOMALY_ENGINE", help='"local" or "dask"'),
+    "scheduler": Key(_string, "PYNOMALY_SCHEDULER", help="Dask scheduler address"),
+    "fit_rows": Key(_fit_rows, "PYNOMALY_FIT_ROWS", _env_number, 'rows fitted on, or "all"'),
 }
 
 #: ``[plugins]``: which plugins load and how (``[plugins.NAME]`` tables are plugin settings).
@@ -196,6 +250,9 @@ PLUGINS_KEYS: dict[str, Key] = {
     "autoload": Key(
         _bool, "PYNOMALY_DISABLE_PLUGIN_AUTOLOAD", lambda t: not _env_flag(t), "entry points"
     ),
+    "isolation": Key(_isolation, "PYNOMALY_ISOLATION", help="plugins run in worker processes"),
+    "timeout": Key(_seconds, "PYNOMALY_TIMEOUT", _env_number, "seconds per isolated hook call"),
+    "memory_limit": Key(_size, "PYNOMALY_MEMORY_LIMIT", help="address space of each worker"),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -203,7 +260,7 @@ DEFAULTS: dict[str, Any] = {
     "detect.contamination": 0.1,
     "detect.random_state": 0,
     "detect.batch_size": 50_000,
-    "plugins.plugins_dir": "plugins",
+    "plugins.plugins_dir": "",  # none: a local plugins directory is opt-in
     "plugins.strict": False,
     "plugins.autoload": True,
 }
@@ -296,7 +353,7 @@ class Configuration:
             "random_state": d["random_state"],
             "steps": step_specs(d.get("steps", [])),
         }
-        for key in ("threshold_percentile", "threshold_score"):
+        for key in ("threshold_percentile", "threshold_score", "cache"):
             if key in d:
                 args[key] = d[key]
         return args
@@ -313,6 +370,10 @@ class Configuration:
             "plugins_dir": p["plugins_dir"],
             "config": (tables := self.plugin_configs()),
             "config_origins": {name: self.plugin_origin(name) for name in tables},
+            # None: the manager reads PYNOMALY_ISOLATION ... itself, to the same effect
+            "isolation": p.get("isolation"),
+            "timeout": p.get("timeout"),
+            "memory_limit": p.get("memory_limit"),
         }
 
     def plugin_manager(self) -> PluginManager:
@@ -538,6 +599,16 @@ def _read(source: Source) -> Iterator[tuple[str, Any]]:
                 raise ConfigurationError(
                     f"{where}: [{prefix}{section}] {key}: {rule} (got {value!r})"
                 ) from None
+            if key == "plugins_dir" and source.role == "project":
+                # a project file is whatever the working directory holds (a cloned repository,
+                # an unpacked archive): naming its own plugins would run its code on the
+                # first command there, which is what the opt-in plugins directory prevents
+                raise ConfigurationError(
+                    f"{where}: [{prefix}plugins] plugins_dir is not read from the working "
+                    "directory's file (its plugins would run as code on any command here); "
+                    "name the directory with --plugins-dir, PYNOMALY_PLUGINS_DIR, the user "
+                    "file or --config FILE"
+                )
             if key == "plugins_dir" and checked and not Path(checked).is_absolute():
                 checked = str(source.path.parent / checked)
             yield f"{section}.{key}", checked

@@ -44,6 +44,13 @@ owner hook that returns ``None`` lets the next plugin answer, as a synchronous o
 
 Data passed to algorithm hooks is a 2-D ``float64`` numpy array with finite values that the hook
 must not modify. Scores are "higher = more anomalous", one per row.
+
+What a hook is handed cannot change the caller's data: arrays arrive as read-only views (writing
+raises ``ValueError``), DataFrames and detection results as copies, mappings as new dicts. A
+plugin's ``sys.exit`` is a :class:`~pynomaly.errors.PluginError`, and what it prints goes to
+stderr (but for :func:`pynomaly_export_data` to destination ``-``, which writes to stdout).
+Under process isolation (``--isolation``) a plugin runs in a worker process of its own; its
+hooks are called the same way (see docs/plugins.md).
 """
 
 from __future__ import annotations
@@ -589,8 +596,8 @@ def pynomaly_preprocess(data: pd.DataFrame, source: str) -> pd.DataFrame | None:
     :param data: the input DataFrame, or the previous plugin's output. An array arrives as a
         DataFrame with columns ``x0``, ``x1`` …; the label column, if any, is still there.
     :param source: where the data came from (see :func:`pynomaly_validate`).
-    :returns: a new DataFrame, or ``None`` to leave the data as it is. Never modify ``data`` in
-        place: it may be the caller's own DataFrame.
+    :returns: a new DataFrame, or ``None`` to leave the data as it is. ``data`` is a copy of the
+        caller's DataFrame (copy-on-write): changing it in place changes nothing downstream.
     """
 
 
@@ -641,6 +648,29 @@ def pynomaly_postprocess(result: DetectionResult) -> DetectionResult | None:
         ``duration`` is set after postprocessing.
     :returns: a new result (``attrs.evolve(result, ...)``), or ``None`` for no change; never modify
         ``result`` in place.
+    """
+
+
+@_spec(OWNER, "processing")
+def pynomaly_threshold(method: str, scores: np.ndarray) -> float | None:
+    """Compute the label threshold of a fit with a method of this plugin.
+
+    Called once per fit whose threshold rule is a plugin's method ``"namespace:name"``
+    (``pynomaly.detect(..., threshold="pythresh:karch")``, ``--threshold pythresh:karch``), after
+    the detector was fitted, on its training scores; the threshold is kept in the ``Model``, so
+    new rows are labelled with it without calling the hook again. The first non-``None`` result
+    wins: the plugin that owns the method's namespace answers (``pynomaly.is_mine(method,
+    "pythresh")``), every other returns ``None``. The built-in rules (``contamination``,
+    ``percentile:P``, ``fixed:S``, ``mad``, ``iqr``, ``zscore``, ``auto``) never reach this hook.
+
+    :param method: the method as the user named it, ``"namespace:name"``.
+    :param scores: the training scores, a 1-D ``float64`` array, higher = more anomalous; do not
+        modify it.
+    :returns: the score threshold — rows scoring above it are anomalies — or ``None`` if the
+        method is not yours. When no plugin answers, the caller gets an ``InputError`` naming
+        the built-in rules.
+    :raises pynomaly.errors.InputError: for a method of your namespace that you do not offer, or
+        whose library is not installed.
     """
 
 

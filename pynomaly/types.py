@@ -113,6 +113,20 @@ class DetectorInfo:
     kit checks it. ``cannot_explain`` says why the detector's scores cannot be explained
     feature by feature (``""``: they can): explanations of it fail with that reason, and
     ``pynomaly detectors`` shows it.
+
+    ``members_param`` makes the detector a *combiner* (an ensemble): the name of its parameter
+    that lists member detectors (``"members"``: ``"pyod:iforest,pyod:knn"`` or a list of ids or
+    ``[id, params]`` pairs). pynomaly validates, fits and scores the members itself, through their
+    own plugins, and hands the combiner's :func:`~pynomaly.hookspecs.pynomaly_fit` and
+    :func:`~pynomaly.hookspecs.pynomaly_score` the matrix of member scores (rows × members, in
+    the order given) as ``X``. The combiner never needs the plugin manager.
+
+    ``properties`` describe the detector to ``detector="auto"`` and to readers (see
+    docs/quality.md): ``family`` (``"isolation"``, ``"proximity"``, ``"density"``,
+    ``"distribution"``, ``"linear"``, ``"ensemble"`` ...), ``cost`` (time in rows:
+    ``"linear"``, ``"nlogn"``, ``"quadratic"``, ``"cubic"``), ``auto`` (``True``: ``auto`` may
+    choose it; ``auto_rank`` orders the candidates of a family, lower first) and anything else a
+    plugin wants to say. Values must be JSON-ready.
     """
 
     id: str
@@ -124,6 +138,8 @@ class DetectorInfo:
     batch_independent: bool = False
     additive_contributions: bool = False
     cannot_explain: str = ""
+    members_param: str = ""
+    properties: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
     def short_id(self) -> str:
@@ -143,6 +159,8 @@ class DetectorInfo:
             "batch_independent": self.batch_independent,
             "additive_contributions": self.additive_contributions,
             "cannot_explain": self.cannot_explain,
+            "members_param": self.members_param,
+            "properties": dict(self.properties),
             "hyperparameters": self.hyperparameter_space(),
         }
 

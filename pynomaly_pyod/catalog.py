@@ -71,8 +71,8 @@ class Entry:
     """One PyOD detector as pynomaly offers it (``pyod:<name>``).
 
     ``requires`` are the top-level modules it imports beyond PyOD; ``blocked`` is a reason it
-    cannot be used through pynomaly at all (supervised detectors). ``fixed`` are constructor
-    arguments the adapter sets unless the user gives them (quiet output, never a
+    cannot be used through pynomaly at all (supervised detectors, unreliable scores). ``fixed``
+    are constructor arguments the adapter sets unless the user gives them (quiet output, never a
     hyperparameter). ``defaults`` are hyperparameter defaults the adapter uses instead of
     PyOD's, each because PyOD's default gives meaningless scores; ``defaults_reason`` says why
     (shown in the detector's description). ``min_features``/``max_features`` bound the
@@ -204,6 +204,17 @@ def _samples(default: Any, choices: tuple[Any, ...], *, count_min: int = 1, doc:
 _NEIGHBORS_DOC = "number of neighbours"
 _TORCH = ("torch",)
 _SUPERVISED = "supervised: it trains on labelled anomalies, which unsupervised detection lacks"
+# Detectors whose scores fail the conformance kit's "higher = more anomalous" check with their
+# default parameters (a 10-sigma outlier among 100 standard-normal rows); listed, not usable.
+_HDBSCAN_TIES = (
+    "unreliable scores: GLOSH gives every row HDBSCAN leaves unclustered the same top score "
+    "1.0, so on data without clear clusters most rows tie with a 10-sigma outlier (62 of 101 "
+    "rows of one Gaussian blob)"
+)
+_RGRAPH_FLAT = (
+    "unreliable scores: R-graph scores most rows -0.0 with default parameters and ranks a "
+    "10-sigma outlier 92nd of 101 rows"
+)
 
 # --------------------------------------------------------------------------------------------
 # The table. Defaults are PyOD's (checked by the tests against the constructors' signatures),
@@ -387,6 +398,7 @@ def _table() -> tuple[Entry, ...]:
                 ),
                 "alpha": _float(1.0, 0.5, 2.0, min=0.0, min_open=True, doc="distance scaling"),
             },
+            blocked=_HDBSCAN_TIES,
         ),
         Entry(
             "iforest",
@@ -651,7 +663,8 @@ def _table() -> tuple[Entry, ...]:
             "qmcd",
             "pyod.models.qmcd",
             "QMCD",
-            "Quasi-Monte Carlo discrepancy; parameter-free",
+            "Quasi-Monte Carlo discrepancy; parameter-free; new rows are clipped to the training "
+            "range first",
             requires=("numba",),
         ),
         Entry(
@@ -677,10 +690,7 @@ def _table() -> tuple[Entry, ...]:
             # new rows are solved for together with the training data and up to
             # blocksize_test_data - 1 other rows of their batch
             batch_relative=True,
-            cannot_explain=(
-                "scoring solves a sparse self-representation of the batch (about a minute "
-                "for 200 rows), and explaining it within its batch takes one scoring per feature"
-            ),
+            blocked=_RGRAPH_FLAT,
         ),
         Entry(
             "rod",
@@ -955,6 +965,46 @@ def _table() -> tuple[Entry, ...]:
             blocked=_SUPERVISED,
         ),
     )
+
+
+# What each detector is, for `detector="auto"` and readers (DetectorInfo.properties): its family,
+# how its time grows with the rows, and — for the ones auto may pick — ``auto`` and its rank
+# within the family (lower first). See docs/quality.md for the evidence behind the picks.
+_FAMILY_COST: dict[str, tuple[str, str]] = {
+    "abod": ("proximity", "quadratic"), "cblof": ("proximity", "linear"),
+    "cd": ("linear", "linear"), "cof": ("proximity", "quadratic"),
+    "copod": ("distribution", "linear"), "ecod": ("distribution", "linear"),
+    "gmm": ("density", "linear"), "hbos": ("distribution", "linear"),
+    "hdbscan": ("density", "nlogn"), "iforest": ("isolation", "nlogn"),
+    "inne": ("isolation", "nlogn"), "kde": ("density", "quadratic"),
+    "knn": ("proximity", "quadratic"), "kpca": ("linear", "quadratic"),
+    "lmdd": ("linear", "linear"), "loci": ("proximity", "cubic"),
+    "loda": ("distribution", "linear"), "lof": ("proximity", "quadratic"),
+    "lscp": ("ensemble", "quadratic"), "mad": ("distribution", "linear"),
+    "mcd": ("linear", "linear"), "ocsvm": ("boundary", "quadratic"),
+    "pca": ("linear", "linear"), "qmcd": ("distribution", "quadratic"),
+    "rgraph": ("proximity", "quadratic"), "rod": ("linear", "linear"),
+    "sampling": ("proximity", "linear"), "sod": ("proximity", "quadratic"),
+    "sos": ("density", "quadratic"),
+}
+_AUTO: dict[str, dict[str, Any]] = {
+    "iforest": {"auto": True, "auto_rank": 1},
+    # kNN at two neighbourhood sizes: k = 10 (largest distance) for local anomalies, k = 20
+    # (mean distance) for anomalies that come in small groups
+    "knn": {
+        "auto": True,
+        "auto_rank": 1,
+        "neighbors_param": "n_neighbors",
+        "auto_params": [{"n_neighbors": 10}, {"n_neighbors": 20, "method": "mean"}],
+    },
+    "ecod": {"auto": True, "auto_rank": 1},
+}
+
+
+def properties(name: str) -> dict[str, Any]:
+    """The :attr:`~pynomaly.types.DetectorInfo.properties` of PyOD's detector ``name``."""
+    family, cost = _FAMILY_COST.get(name, ("deep", "linear"))
+    return {"family": family, "cost": cost, **_AUTO.get(name, {})}
 
 
 @functools.cache

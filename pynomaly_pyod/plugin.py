@@ -43,7 +43,7 @@ from pynomaly._version import __version__
 from pynomaly.errors import DataError, InputError, InvalidParameterError
 from pynomaly.markers import hookimpl, import_module
 from pynomaly.types import DetectorInfo, FitResult, PluginMetadata, PluginType
-from pynomaly_pyod.catalog import RESERVED, Entry, Param, entries, entry
+from pynomaly_pyod.catalog import RESERVED, Entry, Param, entries, entry, properties
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     import numpy as np
@@ -161,6 +161,7 @@ def _info(e: Entry) -> DetectorInfo:
         batch_independent=not e.batch_relative,
         additive_contributions=e.additive,
         cannot_explain=e.cannot_explain,
+        properties=properties(e.name),
     )
 
 
@@ -238,12 +239,19 @@ def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> Any:
         return None
     if e.sorted_scoring:
         return _sorted_score(e, state, X)
+    if e.name == "qmcd":
+        return _qmcd_scores(state, X)
     k = getattr(state, "n_neighbors", None)
     if e.batch_relative and isinstance(k, int) and X.shape[0] <= k:
         raise InputError(
             f"{detector_id}: {e.cls} scores rows within their batch and needs more than "
             f"n_neighbors={k} rows per batch, got {X.shape[0]}"
         )
+    from pynomaly_pyod import jitcache
+
+    # a model loaded in a fresh process (pynomaly score, a Dask or process-pool worker)
+    # imported its PyOD module by unpickling, not through _load: cache its numba functions
+    jitcache.enable()
     if e.name == "lscp":
         # LSCP draws from the RandomState it keeps in decision_function: score with a copy so
         # that a fitted model gives the same scores for the same rows every time
@@ -365,6 +373,26 @@ def _param_names(cls: Any) -> list[str]:
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # skip self
     return [p.name for p in params if p.kind in kinds]
+
+
+def _qmcd_scores(state: Any, X: np.ndarray) -> Any:
+    """QMCD's ``decision_function`` with new rows clipped to the training range first.
+
+    QMCD min-max scales the data and measures the wrap-around discrepancy, a formula for values
+    in [0, 1]. PyOD scales new rows with the training scaler but does not clip them, so a new
+    row far outside the training range gets a huge raw discrepancy, which QMCD's orientation
+    flip (chosen on the training scores) turns into the *lowest* score. Clipped, such a row
+    sits on the boundary of the training cube and scores like the most extreme training rows;
+    rows inside the training range get exactly PyOD's scores.
+    """
+    import numpy as np
+
+    module = import_module("pyod.models.qmcd")
+    X_norm = np.clip(state._scaler.transform(X), 0.0, 1.0)
+    scores = module._wrap_around_discrepancy(state._fitted_data, X_norm)
+    if state._is_flipped:
+        scores = state.decision_scores_.max() + state.decision_scores_.min() - scores
+    return scores
 
 
 def _lscp_pool() -> list[Any]:

@@ -152,8 +152,10 @@ def test_unavailable_reasons_are_specific() -> None:
     reasons = {e.name: e.unavailable_reason() for e in UNAVAILABLE}
     for name in ("xgbod", "devnet"):
         assert reasons[name].startswith("supervised")
+    for name in ("hdbscan", "rgraph"):
+        assert reasons[name].startswith("unreliable scores: "), reasons[name]
     for name, reason in reasons.items():
-        assert "pip install" in reason or reason.startswith("supervised"), name
+        assert "pip install" in reason or reason.startswith(("supervised", "unreliable")), name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,7 +430,7 @@ def test_explanations_are_declared(pm: pynomaly.PluginManager) -> None:
     additive = {i for i, d in listed.items() if d.additive_contributions}
     assert additive == {"pyod:ecod", "pyod:copod", "pyod:hbos", "pyod:pca", "pyod:mcd"}
     unexplained = {i for i, d in listed.items() if d.cannot_explain}
-    assert unexplained == {"pyod:sod", "pyod:rgraph"}
+    assert unexplained == {"pyod:sod"}
 
 
 def test_n_jobs_configuration(pm: pynomaly.PluginManager, scaled: np.ndarray) -> None:
@@ -592,3 +594,19 @@ def test_batch_independence_is_declared(pm: pynomaly.PluginManager) -> None:
     for name in ("cof", "lmdd", "loci", "sod", "sos", "cd", "rod", "rgraph"):
         info = listed[f"pyod:{name}"]
         assert not info.batch_independent and "other rows of its batch" in info.description
+
+
+def test_qmcd_scores_new_rows_clipped_to_the_training_range(pm: pynomaly.PluginManager) -> None:
+    from pyod.models.qmcd import QMCD
+
+    rng = np.random.default_rng(0)
+    train, new = rng.normal(size=(100, 4)), rng.normal(size=(40, 4))
+    new[7] = 10.0  # far outside the training range in every feature
+    inside = np.all((new >= train.min(axis=0)) & (new <= train.max(axis=0)), axis=1)
+    ref = QMCD().fit(train)
+    model = pynomaly.fit(train, detector="pyod:qmcd", manager=pm)
+    np.testing.assert_allclose(model.training_scores, ref.decision_scores_, rtol=1e-12)
+    scores = model.score(new, manager=pm)
+    np.testing.assert_allclose(scores[inside], ref.decision_function(new)[inside], rtol=1e-12)
+    assert np.argmax(ref.decision_function(new)) != 7  # PyOD's own orientation is inverted here
+    assert scores[7] > np.percentile(scores, 90)

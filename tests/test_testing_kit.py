@@ -282,7 +282,7 @@ def test_cleanup_ran_at_teardown():
 
 def test_named_entry_point_plugin_only(pynomaly_pm, pynomaly_dataset):
     pm = pynomaly_pm("sklearn_adapter")
-    assert {d.plugin for d in pynomaly.detectors(manager=pm)} == {"sklearn_adapter"}
+    assert {d.plugin for d in pynomaly.detectors(manager=pm)} == {"sklearn_adapter", "ensemble"}
     assert pm.record("pyod_adapter").status is PluginStatus.DISABLED
     X, _ = pynomaly_dataset("planted")
     model = pynomaly.fit(X, "sklearn:iforest", random_state=0, manager=pm)

@@ -56,7 +56,14 @@ def render(result: Any, options: Mapping[str, Any] | None = None) -> str:
         embedding=_embedding_plot(result, method, sample),
         preparation=_preparation(result),
         roc=None if result.y_true is None else _roc_plot(result),
+        explanation=_explanation(result),
     )
+
+
+def _explanation(result: Any) -> list[str]:
+    """What detector="auto" / threshold="auto" chose and why, one line each."""
+    text = str(getattr(result, "explanation", "") or "")
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 @functools.cache

@@ -8,13 +8,15 @@ what ``--prepare auto`` adds.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from pynomaly.cli.common import Context, handles_errors, parse_param
+from pynomaly.cli.common import EXIT_ANOMALIES, Context, handles_errors, parse_param
 from pynomaly.cli.completion import complete_detector, complete_source, complete_step
 from pynomaly.cli.progress import Reporter, progress_option
 from pynomaly.errors import InputError
@@ -61,6 +63,26 @@ class SeedType(click.ParamType):
 
 
 
+class FitRowsType(click.ParamType):
+    """A number of rows (>= 2), or ``all`` (``None``)."""
+
+    name = "N|all"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or (isinstance(value, int) and value >= 2):
+            return value
+        text = str(value).strip().lower()
+        if text == "all":
+            return None
+        try:
+            number = int(text)
+        except ValueError:
+            number = 0
+        if number < 2:
+            self.fail(f"{value!r} is not a number of rows >= 2 or 'all'", param, ctx)
+        return number
+
+
 def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     def apply(func: F) -> F:
         for decorator in reversed(decorators):
@@ -69,6 +91,24 @@ def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
 
     return apply
 
+
+class _Contamination(click.ParamType):
+    """A share in (0, 0.5] (checked by the API) or ``auto``."""
+
+    name = "FLOAT|auto"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float | str:
+        if isinstance(value, float) or value == "auto":
+            return value
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number or auto", param, ctx)
+
+
+CONTAMINATION = _Contamination()
 
 source_options = _options(
     click.option("--table", metavar="NAME", help="Database table to read (SQL sources)."),
@@ -103,16 +143,17 @@ model_options = _options(
         default=None,
         metavar="ID",
         shell_complete=complete_detector,
-        help="Detector id (sklearn:iforest, pyod:ecod, or an unambiguous short id).  "
-        "[default: sklearn:iforest]",
+        help="Detector id (sklearn:iforest, pyod:ecod, or an unambiguous short id), or auto "
+        "to let the data choose.  [default: sklearn:iforest]",
     ),
     click.option(
         "-c",
         "--contamination",
-        type=float,
-        default=0.1,
+        type=CONTAMINATION,
+        default="0.1",
         show_default=True,
-        help="Expected share of anomalies, in (0, 0.5].",
+        help="Expected share of anomalies, in (0, 0.5], or auto when unknown (the threshold "
+        "is then chosen from the scores).",
     ),
     click.option(
         "--random-state",
@@ -169,13 +210,19 @@ model_options = _options(
         help="Ground-truth column (1 = anomaly): excluded, scored with ROC AUC / AP.",
     ),
     click.option(
+        "--threshold",
+        metavar="RULE",
+        help="Label threshold rule: contamination, percentile:P, fixed:S, mad[:K], iqr[:K], "
+        "zscore[:K], auto, or a plugin's NS:NAME (pythresh:karch).  [default: contamination]",
+    ),
+    click.option(
         "--threshold-percentile",
         type=float,
         metavar="P",
-        help="Label threshold: this percentile of training scores.",
+        help="Same as --threshold percentile:P.",
     ),
     click.option(
-        "--threshold-score", type=float, metavar="S", help="Label threshold: this fixed score."
+        "--threshold-score", type=float, metavar="S", help="Same as --threshold fixed:S."
     ),
 )
 
@@ -237,6 +284,36 @@ output_options = _options(
 )
 
 
+engine_option = click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="dask: SOURCE is partitioned (a directory or glob of files, one partition each), "
+    "scored on a Dask cluster; -o DIR writes one file per partition.",
+)
+scheduler_option = click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Dask scheduler to use with --engine dask (tcp://host:8786) [a local cluster, "
+    "started and stopped].",
+)
+fit_rows_option = click.option(
+    "--fit-rows",
+    type=FitRowsType(),
+    default=100_000,
+    show_default=True,
+    help="With --engine dask: fit on a uniform sample of this many rows, drawn with the "
+    "seed; 'all' for every row (they must fit in memory here).",
+)
+cache_option = click.option(
+    "--cache/--no-cache",
+    default=False,
+    help="Reuse the model fitted by an earlier run on the same prepared data, detector, "
+    "parameters and seed (kept in the user cache directory; PYNOMALY_CACHE_DIR).",
+)
+
+
 def collect_source_options(kw: dict[str, Any]) -> dict[str, Any]:
     """Take the source flags out of ``kw``: the ones given become source options."""
     keys = (
@@ -288,10 +365,15 @@ _RESERVED = {
     "steps": "the step flags",
     "label_column": "--label-column",
     "prepare": "--prepare",
+    "threshold": "--threshold",
     "threshold_percentile": "--threshold-percentile",
     "threshold_score": "--threshold-score",
     "source_options": "the source flags",
     "manager": "-p and --config",
+    "cache": "--cache",
+    "engine": "--engine",
+    "scheduler": "--scheduler",
+    "fit_rows": "--fit-rows",
 }
 
 
@@ -336,9 +418,11 @@ def _fit_arguments(kw: Mapping[str, Any]) -> dict[str, Any]:
         "random_state": kw["random_state"],
         "steps": steps,
         "label_column": kw["label_column"],
+        "threshold": kw["threshold"],
         "threshold_percentile": kw["threshold_percentile"],
         "threshold_score": kw["threshold_score"],
         "prepare": kw.get("prepare"),
+        "cache": bool(kw.get("cache")),
         **_detector_params(kw["params"]),
     }
 
@@ -367,9 +451,15 @@ def _output_format(output: str, fmt: str | None, pm: Any) -> str:
     return found
 
 
-def _check_destinations(kw: Mapping[str, Any], save: str | None = None, pm: Any = None) -> None:
+def _check_destinations(
+    kw: Mapping[str, Any],
+    save: str | None = None,
+    pm: Any = None,
+    inputs: Sequence[tuple[str, str | None]] = (),
+) -> None:
     """Fail on an unusable destination before spending time on detection (and before any
-    output is written: a bad --report must not leave a lone --output behind)."""
+    output is written: a bad --report must not leave a lone --output behind). ``inputs`` are
+    ``(what, path or URL)`` of the files the command reads: no output may replace one."""
     notify = kw.get("notify")
     if notify is not None and not notify.lower().startswith(("http://", "https://")):
         raise InputError(f"--notify {notify}: expected an http:// or https:// URL")
@@ -390,6 +480,78 @@ def _check_destinations(kw: Mapping[str, Any], save: str | None = None, pm: Any 
         parent = Path(path).parent
         if not parent.is_dir():
             raise InputError(f"{flag} {path}: directory {parent} does not exist")
+    _refuse_replacing_inputs(kw, save, inputs)
+
+
+def _local_file(where: str | None) -> Path | None:
+    """The file a path or a ``sqlite:///`` URL names; ``None`` for other URLs, samples and
+    ``-`` (standard input or output)."""
+    if not where or where == "-":
+        return None
+    match = re.match(r"sqlite(?:\+\w+)?:///(?P<path>[^?]+)", where)
+    if match:
+        return Path(match["path"])
+    if "://" in where or (":" in where and not Path(where).exists()):  # sample:wbc
+        return None
+    return Path(where)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two names are one file: the same device and inode, so also through symbolic
+    and hard links; names of files that do not exist yet are compared resolved."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def _refuse_replacing_inputs(
+    kw: Mapping[str, Any], save: str | None, inputs: Sequence[tuple[str, str | None]]
+) -> None:
+    """No output replaces a file the command reads — not even with --overwrite, not even
+    through a link — and no two outputs are the same file."""
+    output = kw.get("output")
+    outputs = [("--output", output), ("--report", kw.get("report")), ("--save", save)]
+    read = [(what, where, _local_file(where)) for what, where in inputs]
+    seen: list[tuple[str, Path]] = []
+    for flag, where in outputs:
+        target = _local_file(where)
+        if target is None:
+            continue
+        for what, source, path in read:
+            if path is None or not _same_file(target, path):
+                continue
+            if flag == "--output" and where and "://" in where and source and "://" in source:
+                # the documented case: scores written into the database read from, in
+                # another table; only the table read itself is protected
+                table = kw.get("output_table") or "anomaly_scores"
+                if kw.get("table") != table:
+                    continue
+                raise InputError(
+                    f"--output {mask_uri(where)} --output-table {table}: is the table read "
+                    "(--table); refusing to replace an input, even with --overwrite"
+                )
+            raise InputError(
+                f"{flag} {mask_uri(where or '')}: is the {what} {mask_uri(source or '')}"
+                f"{_linked(target, path)}; refusing to replace an input, even with --overwrite"
+            )
+        for other, path in seen:
+            if _same_file(target, path):
+                raise InputError(f"{flag} {mask_uri(where or '')}: is also the {other} file")
+        seen.append((flag, target))
+
+
+def _linked(a: Path, b: Path) -> str:
+    return "" if a.absolute() == b.absolute() else " (the same file under another name)"
+
+
+def _inputs(ctx: Context, source: str, kw: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """The files a command reads, for :func:`_refuse_replacing_inputs`."""
+    return [
+        ("input file", source),
+        ("--credentials-file", kw.get("credentials_file")),
+        ("--config file", ctx.config_file),
+    ]
 
 
 def _configured_format(kw: dict[str, Any]) -> None:
@@ -399,9 +561,6 @@ def _configured_format(kw: dict[str, Any]) -> None:
     output = kw.get("output")
     if output not in (None, "-") and not _from_command_line("fmt"):
         kw["fmt"] = None
-
-
-EXIT_ANOMALIES = 3
 
 
 def _deliver(
@@ -426,8 +585,9 @@ def _deliver(
             "overwrite": kw["overwrite"],
             "table": kw.get("output_table") or "anomaly_scores",
         }
-        if source_options.get("credentials_file"):  # the same database credentials
-            options["credentials_file"] = source_options["credentials_file"]
+        for same in ("credentials_file", "busy_timeout"):  # the database's, read and written
+            if source_options.get(same) is not None:
+                options[same] = source_options[same]
         fmt = _output_format(output, kw.get("fmt"), pm) if not to_stdout else kw.get("fmt")
         if to_stdout:
             reporter.stop()  # stdout is the rows' alone
@@ -437,6 +597,7 @@ def _deliver(
         with tracker.phase("write", rows=rows, detail=kw["report"]):
             export_data(pm, result, kw["report"], "html", {"overwrite": kw["overwrite"]})
     text = None
+    console = None
     if not to_stdout:
         # --format without --output picks the console format (any plugin's)
         console = (
@@ -453,6 +614,9 @@ def _deliver(
     reporter.stop()
     if text is not None:
         click.echo(text, nl=not text.endswith("\n"))
+    if console == "table" and not ctx.quiet:
+        for line in str(getattr(result, "explanation", "") or "").splitlines():
+            click.echo(f"Chosen: {line}")  # what auto picked, and why
     quiet = ctx.quiet or kw["as_json"] or kw.get("as_jsonl")
     if (kw.get("as_jsonl") or to_stdout) and not ctx.quiet:  # stdout holds the rows alone
         from pynomaly.builtin.outputs import summary_line
@@ -487,8 +651,12 @@ def _deliver(
 @model_options
 @output_options
 @click.option(
-    "--save", metavar="PATH", help="Also save the fitted model here (a pickle: load only your own)."
+    "--save", metavar="PATH", help="Also save the fitted model here (signed with your key)."
 )
+@cache_option
+@engine_option
+@scheduler_option
+@fit_rows_option
 @click.pass_obj
 @handles_errors
 def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
@@ -499,18 +667,23 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
     Examples:
       pynomaly detect sample:wbc
       pynomaly detect data.csv -d pyod:ecod -c 0.05 -o scores.csv
+      pynomaly detect data.csv --detector auto --contamination auto
       pynomaly detect data.parquet -d sklearn:lof -P n_neighbors=35 --json
       pynomaly detect data.csv --impute median --encode onehot --scale robust --label-column y
       pynomaly detect messy.csv --prepare auto
       pynomaly detect sqlite:///shop.db --table orders -o sqlite:///shop.db --output-table scores
       cat data.csv | pynomaly detect - -o - | grep ',1$'
       pynomaly detect today.csv --fail-on-anomaly -q || alert
+      pynomaly detect data/ --engine dask --scheduler tcp://host:8786 -o scores/
     """
     from pynomaly.detection import api
 
     ctx.configuration()
+    if _dask_engine(kw):
+        _detect_dask(ctx, source, save, kw)
+        return
     _configured_format(kw)
-    _check_destinations(kw, save, ctx.manager())
+    _check_destinations(kw, save, ctx.manager(), _inputs(ctx, source, kw))
     options = collect_source_options(kw)
     with Reporter(kw.pop("progress"), ctx.quiet) as reporter:
         result = api.detect(
@@ -532,10 +705,16 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
 @click.argument("source", shell_complete=complete_source)
 @source_options
 @model_options
-@click.option("--save", metavar="PATH", required=True, help="Where to save the model (pickle).")
+@click.option(
+    "--save", metavar="PATH", required=True, help="Where to save the model (signed with your key)."
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing model file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @progress_option
+@cache_option
+@engine_option
+@scheduler_option
+@fit_rows_option
 @click.pass_obj
 @handles_errors
 def fit(
@@ -557,7 +736,7 @@ def fit(
     from pynomaly.detection import api
 
     ctx.configuration()
-    _check_destinations({"overwrite": overwrite}, save)
+    _check_destinations({"overwrite": overwrite}, save, inputs=_inputs(ctx, source, kw))
     with Reporter(progress, ctx.quiet) as reporter:
         model = api.fit(
             source,
@@ -565,6 +744,7 @@ def fit(
             manager=ctx.manager(),
             progress=reporter.tracker,
             **_fit_arguments(kw),
+            **_engine_arguments(kw),
         )
         with reporter.tracker.phase("write", detail=save):
             model.save(save, overwrite=overwrite)
@@ -599,29 +779,46 @@ def fit(
     show_default=True,
     help="Rows read and scored at a time.",
 )
+@engine_option
+@scheduler_option
+@click.option(
+    "--trust",
+    is_flag=True,
+    help="Load MODEL even if not signed with your key (another user's or machine's, "
+    "pynomaly 1.0's): it may run code. Only for files you trust.",
+)
 @click.pass_obj
 @handles_errors
-def score(ctx: Context, model_path: str, source: str, batch_size: int, **kw: Any) -> None:
+def score(
+    ctx: Context, model_path: str, source: str, batch_size: int, trust: bool, **kw: Any
+) -> None:
     """Score SOURCE with a saved MODEL, batch by batch (the data need not fit in memory).
     SOURCE - reads standard input.
 
-    MODEL is a pickle written by `pynomaly fit --save`: load only model files you trust.
+    MODEL is a file written by `pynomaly fit --save` or `detect --save`, signed with your
+    key: a file signed otherwise, or not at all, is refused unless --trust. A damaged or
+    altered file is always refused.
 
     \b
     Examples:
       pynomaly score model.pkl big.csv -o scores.csv --batch-size 100000
       pynomaly score model.pkl sqlite:///shop.db --table today --json
       zcat today.csv.gz | pynomaly score model.pkl - --nl --top all
+      pynomaly score model.pkl 'logs/*.parquet' --engine dask -o scores/
     """
     from pynomaly.builtin.files import estimate_rows
     from pynomaly.detection.persistence import load_model
     from pynomaly.detection.results import combine_results
 
     ctx.configuration()
+    if _dask_engine(kw):
+        _score_dask(ctx, model_path, source, kw, trust)
+        return
     _configured_format(kw)
-    _check_destinations(kw, pm=ctx.manager())
+    inputs = [("model", model_path), *_inputs(ctx, source, kw)]
+    _check_destinations(kw, pm=ctx.manager(), inputs=inputs)
     ctx.manager().load_all()  # plugins first: a model may hold objects of a local plugin
-    model = load_model(model_path, manager=ctx.manager())
+    model = load_model(model_path, trusted=trust, manager=ctx.manager())
     options = collect_source_options(kw)
     with Reporter(kw.pop("progress"), ctx.quiet) as reporter:
         batches = model.score_source(
@@ -634,3 +831,145 @@ def score(ctx: Context, model_path: str, source: str, batch_size: int, **kw: Any
         )
         result = combine_results(batches)  # keeps scores only: batches' data is let go
         _deliver(ctx, result, kw, options, reporter)
+
+
+# --------------------------------------------------------------------------------------------
+# --engine dask: partitioned data on a Dask cluster (pynomaly.detection.partitioned)
+# --------------------------------------------------------------------------------------------
+
+
+def _dask_engine(kw: dict[str, Any]) -> bool:
+    """Whether the command runs on Dask; the engine options are taken out of ``kw``."""
+    engine = kw.get("engine") or "local"
+    if kw.get("scheduler") and engine != "dask":
+        if _from_command_line("scheduler"):
+            raise InputError("--scheduler needs --engine dask")
+        kw["scheduler"] = None  # a configured scheduler waits for --engine dask
+    return engine == "dask"
+
+
+def _engine_arguments(kw: Mapping[str, Any]) -> dict[str, Any]:
+    if not _dask_engine(dict(kw)):
+        return {}
+    return {"engine": "dask", "scheduler": kw.get("scheduler"), "fit_rows": kw.get("fit_rows")}
+
+
+def _check_dask_outputs(kw: Mapping[str, Any]) -> None:
+    """What --engine dask cannot do: each output needs every row in one place."""
+    unsupported = [
+        ("--report", kw.get("report")),
+        ("--notify", kw.get("notify")),
+        ("-o -", kw.get("output") == "-"),
+    ]
+    for flag, given in unsupported:
+        if given:
+            raise InputError(
+                f"{flag} is not available with --engine dask (the scores are written per "
+                "partition: -o DIR)"
+            )
+
+
+def _detect_dask(ctx: Context, source: str, save: str | None, kw: dict[str, Any]) -> None:
+    from pynomaly.detection import partitioned
+
+    _check_dask_outputs(kw)
+    _configured_format(kw)
+    inputs = _inputs(ctx, source, kw)
+    _check_destinations({"overwrite": kw["overwrite"]}, save, inputs=inputs)
+    _refuse_replacing_inputs(kw, save, inputs)  # the partitioned output directory too
+    options = collect_source_options(kw)
+    arguments = _fit_arguments(kw)
+    with Reporter(kw.pop("progress"), ctx.quiet) as reporter:
+        result = partitioned.detect(
+            source,
+            arguments.pop("detector"),
+            scheduler=kw.get("scheduler"),
+            fit_rows=kw.get("fit_rows"),
+            output=kw.get("output"),
+            output_format=kw.get("fmt"),
+            overwrite=kw["overwrite"],
+            top=kw["top"],
+            manager=ctx.manager(),
+            progress=reporter.tracker,
+            source_options=options,
+            **arguments,
+        )
+        if save:
+            with reporter.tracker.phase("write", detail=save):
+                result.model.save(save, overwrite=kw["overwrite"])
+    _deliver_partitioned(ctx, result, kw)
+
+
+def _score_dask(
+    ctx: Context, model_path: str, source: str, kw: dict[str, Any], trust: bool = False
+) -> None:
+    from pynomaly.detection import partitioned
+    from pynomaly.detection.persistence import load_model
+
+    _check_dask_outputs(kw)
+    _configured_format(kw)
+    _refuse_replacing_inputs(kw, None, [("model", model_path), *_inputs(ctx, source, kw)])
+    ctx.manager().load_all()  # plugins first: a model may hold objects of a local plugin
+    model = load_model(model_path, trusted=trust, manager=ctx.manager())
+    with Reporter(kw.pop("progress"), ctx.quiet) as reporter:
+        result = partitioned.score(
+            model,
+            source,
+            scheduler=kw.get("scheduler"),
+            output=kw.get("output"),
+            output_format=kw.get("fmt"),
+            overwrite=kw["overwrite"],
+            top=kw["top"],
+            manager=ctx.manager(),
+            progress=reporter.tracker,
+            source_options=collect_source_options(kw),
+        )
+    _deliver_partitioned(ctx, result, kw)
+
+
+def _deliver_partitioned(ctx: Context, result: Any, kw: Mapping[str, Any]) -> None:
+    """Print what --engine dask did: the top rows and a summary (or JSON / JSON Lines)."""
+    from pynomaly.cli.common import print_table
+
+    top = result.top_rows
+    rows = [
+        {"index": _plain(i), "partition": p, "anomaly_score": float(s), "is_anomaly": int(a)}
+        for i, p, s, a in zip(
+            top.index, top["partition"], top["anomaly_score"], top["is_anomaly"], strict=True
+        )
+    ]
+    if kw.get("as_json"):
+        summary = result.summary()
+        summary["files"] = [p.output for p in result.partitions if p.output]
+        click.echo(json.dumps({"summary": summary, "top": rows}, indent=2, default=str))
+    elif kw.get("as_jsonl"):
+        for row in rows:
+            click.echo(json.dumps(row, default=str))
+    elif not ctx.quiet and rows:
+        header = ["index", "partition", "anomaly_score", "is_anomaly"]
+        print_table(
+            header,
+            [[str(r["index"]), str(r["partition"]), f"{r['anomaly_score']:.6g}",
+              str(r["is_anomaly"])] for r in rows],
+        )
+    if not ctx.quiet and not kw.get("as_json"):
+        fitted = f", fitted on {result.fit_rows} rows" if result.fit_rows is not None else ""
+        click.echo(
+            f"{result.detector} on {result.source}: {result.n_anomalies} anomalies in "
+            f"{result.rows} rows, {len(result.partitions)} partitions (threshold "
+            f"{result.threshold:.6g}{fitted}; {result.duration:.2f} s)",
+            err=bool(kw.get("as_jsonl")),  # stdout holds the rows alone
+        )
+        if result.output is not None:
+            click.echo(
+                f"Wrote {len(result.partitions)} files to {result.output}",
+                err=bool(kw.get("as_jsonl")),
+            )
+    if kw.get("fail_on_anomaly") and result.n_anomalies:
+        raise SystemExit(EXIT_ANOMALIES)
+
+
+def _plain(value: Any) -> Any:
+    """An index value as JSON has it (numpy integers and floats as numbers)."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value

@@ -23,7 +23,7 @@ from pynomaly.detection.prepare import (
     default_manager,
     prepare,
 )
-from pynomaly.errors import DataError
+from pynomaly.errors import DataError, InputError
 from pynomaly.progress import ProgressCallback, Tracker
 from pynomaly.services import data as data_service
 from pynomaly.services import processing
@@ -36,7 +36,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from pynomaly.plugin.manager import PluginManager
     from pynomaly.types import ProcessingStep
 
-THRESHOLD_RULES = ("contamination", "percentile", "score")
+THRESHOLD_RULES = ("contamination", "percentile", "score", "mad", "iqr", "zscore", "auto")
+
+
+def _rule_kind(instance: Any, attribute: Any, value: str) -> None:
+    if value not in THRESHOLD_RULES and value.count(":") != 1:
+        raise ValueError(f"threshold rule kind must be one of {THRESHOLD_RULES} or NS:NAME")
 
 
 @attrs.frozen
@@ -45,18 +50,41 @@ class ThresholdRule:
 
     ``contamination`` (PyOD's rule): the (1 - value) percentile, so that about ``value`` of the
     training rows are anomalies; ``percentile``: that percentile (0–100) of the training
-    scores; ``score``: the fixed score ``value``.
+    scores; ``score``: the fixed score ``value``; ``mad``, ``iqr``, ``zscore``: a spread rule
+    with multiplier ``value`` (see :mod:`pynomaly.detection.thresholds`); ``auto``: chosen from
+    the scores at fit time (a model keeps the rule it chose); ``NS:NAME``: a plugin's method
+    (``pythresh:karch``), computed through ``pynomaly_threshold`` at fit time.
     """
 
-    kind: str = attrs.field(validator=attrs.validators.in_(THRESHOLD_RULES))
-    value: float
+    kind: str = attrs.field(validator=_rule_kind)
+    value: float = 0.0
+
+    @property
+    def is_plugin_method(self) -> bool:
+        return self.kind not in THRESHOLD_RULES
+
+    def describe(self) -> str:
+        """``"contamination 0.1"``, ``"mad 3"``, ``"pythresh:karch"`` ..."""
+        return self.kind if self.is_plugin_method or self.kind == "auto" else (
+            f"{self.kind} {self.value:g}"
+        )
 
     def threshold(self, training_scores: np.ndarray) -> float:
+        """The threshold on ``training_scores`` (``auto`` and plugin methods need
+        :func:`pynomaly.detection.thresholds.resolve`)."""
+        from pynomaly.detection import thresholds
+
         if self.kind == "contamination":
             return float(np.percentile(training_scores, 100.0 * (1.0 - self.value)))
         if self.kind == "percentile":
             return float(np.percentile(training_scores, self.value))
-        return float(self.value)
+        if self.kind == "score":
+            return float(self.value)
+        if self.kind in thresholds.SPREAD_RULES:
+            return thresholds.spread_threshold(self.kind, self.value, training_scores)
+        if self.kind == "auto":
+            return thresholds.auto(training_scores)[1]
+        raise InputError(f"threshold {self.kind!r} is a plugin's method: it needs the manager")
 
 
 def threshold_for(training_scores: np.ndarray, contamination: float) -> float:
@@ -109,6 +137,7 @@ class Model:
     #: median of the training matrix (steps applied; of at most REFERENCE_ROWS evenly spaced
     #: rows). None in models saved before 1.1 (see pynomaly.detection.explain).
     reference: np.ndarray | None = attrs.field(default=None, repr=False)
+    explanation: str = ""  # what detector="auto" / threshold="auto" chose and why
 
     @property
     def n_features(self) -> int:
@@ -134,19 +163,32 @@ class Model:
     def __setstate__(self, state: dict[str, Any]) -> None:
         # a model saved before a field existed takes the field's default
         for field in attrs.fields(type(self)):
-            if field.name in state:
-                value = state[field.name]
-            elif isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
-                value = field.default.factory()
-            elif field.default is not attrs.NOTHING:
-                value = field.default
-            else:
-                continue
-            object.__setattr__(self, field.name, value)
+            object.__setattr__(self, field.name, state.get(field.name, _default(field)))
 
-    def score(self, data: Any, *, manager: PluginManager | None = None) -> np.ndarray:
-        """Anomaly scores of new rows (higher = more anomalous), one per row."""
+    def score(
+        self,
+        data: Any,
+        *,
+        manager: PluginManager | None = None,
+        engine: str = "local",
+        scheduler: str | None = None,
+    ) -> np.ndarray:
+        """Anomaly scores of new rows (higher = more anomalous), one per row.
+
+        ``engine="dask"`` scores the partitions of ``data`` (a directory or glob of files, or
+        a Dask DataFrame) on a Dask cluster — ``scheduler``'s address, else the active
+        client, else a local cluster for the call — and gathers the scores here, in
+        partition order; only for batch-independent detectors (see
+        :mod:`pynomaly.detection.partitioned`).
+        """
         pm = manager or default_manager()
+        from pynomaly.detection import partitioned
+
+        if partitioned.check_engine(engine, scheduler) == "dask":
+            tracker = Tracker()
+            partitioned.check_batch_independent(pm, self.detector)
+            with partitioned.client_for(scheduler, tracker) as client:
+                return partitioned.collected(pm, self, data, client=client, tracker=tracker).scores
         X = prepare(pm, data, self, None).X
         return Scorer(pm, self).score(X)
 
@@ -204,11 +246,23 @@ class Model:
                 scoring.advance(len(result.scores))
                 yield result
 
-    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
-        """Write this model to ``path`` atomically (see :func:`pynomaly.load`)."""
+    def save(
+        self, path: str | os.PathLike[str], *, overwrite: bool = False, format: str | None = None
+    ) -> None:
+        """Write this model to ``path`` atomically, signed with the user's key (created on
+        first use). ``format="skops"`` writes a payload whose loading runs no code (see
+        :func:`pynomaly.load` and :mod:`pynomaly.detection.persistence`)."""
         from pynomaly.detection.persistence import save_model
 
-        save_model(self, path, overwrite=overwrite)
+        save_model(self, path, overwrite=overwrite, format=format)
+
+
+def _default(field: Any) -> Any:
+    """An attrs field's default value (``None`` when it has none)."""
+    default: Any = field.default
+    if default is attrs.NOTHING:
+        return None
+    return default.factory() if isinstance(default, attrs.Factory) else default  # type: ignore[arg-type]
 
 
 def _without_short_tail(batches: Iterator[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:
@@ -245,6 +299,7 @@ def build_result(
         y_true=prepared.y_true,
         metrics=metrics,
         scorer=Scorer(pm, model),
+        explanation=model.explanation,
     )
     result = processing.postprocess(pm, result)
     result.duration = time.perf_counter() - start
@@ -276,6 +331,8 @@ class DetectionResult:
     #: seconds per phase of the call that made it (read, prepare, fit, score; the command
     #: line adds explain and write; first_use: first imports and compilations)
     timings: dict[str, float] = attrs.field(factory=dict, repr=False)
+    #: what ``detector="auto"`` / ``threshold="auto"`` chose and why (``""`` otherwise)
+    explanation: str = ""
 
     @property
     def n_anomalies(self) -> int:
@@ -351,11 +408,8 @@ class DetectionResult:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        names = {field.name for field in attrs.fields(type(self))}
-        for name in names:
-            object.__setattr__(self, name, state.get(name))
-        if self.timings is None:  # pickled before results had timings
-            object.__setattr__(self, "timings", {})
+        for field in attrs.fields(type(self)):  # fields a result pickled earlier lacks: defaults
+            object.__setattr__(self, field.name, state.get(field.name, _default(field)))
         # results pickled by pynomaly 1.0 had a "manager" instead of a scorer: left behind
 
     def contributions(self, n: int = 10) -> pd.DataFrame:
@@ -415,6 +469,8 @@ class DetectionResult:
         out.update(self.metrics)
         if self.preparation is not None:
             out["preparation"] = self.preparation.to_dict()
+        if self.explanation:
+            out["explanation"] = self.explanation
         return out
 
 
@@ -459,4 +515,5 @@ def combine_results(results: Iterable[DetectionResult]) -> DetectionResult:
         metrics=ranking_metrics(y_true.to_numpy(), all_scores) if y_true is not None else {},
         scorer=first._scorer,
         timings=first.timings,
+        explanation=first.explanation,
     )

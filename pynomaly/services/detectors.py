@@ -89,7 +89,12 @@ def validate_parameters(
     """The owner plugin's checked (and possibly normalized) parameters."""
     info = resolve(pm, detector_id)
     result = pm.call("pynomaly_validate_parameters", detector_id=info.id, params=dict(params))
-    return dict(params) if result is None else dict(result)
+    checked = dict(params) if result is None else dict(result)
+    if info.members_param:  # an ensemble: its members are checked by their own plugins
+        from pynomaly.services import composite
+
+        checked = composite.validate(pm, info, checked)
+    return checked
 
 
 @contextmanager
@@ -118,18 +123,34 @@ def fit(
     contamination: float,
     random_state: int | None,
 ) -> FitResult:
-    """Fit through ``pynomaly_fit`` (the owner answers), framed by the fit events."""
+    """Fit through ``pynomaly_fit`` (the owner answers), framed by the fit events.
+
+    An ensemble (a detector with a ``members_param``) is fitted member by member first, each
+    through its own plugin and events, and its own ``pynomaly_fit`` gets their training scores
+    (see :mod:`pynomaly.services.composite`); ``params`` are then the ones
+    :func:`validate_parameters` returned.
+    """
     info = resolve(pm, detector_id)
     n, m = X.shape
     with observed(pm, "fit", info.id, n, n_features=m):
-        result = pm.call(
-            "pynomaly_fit",
-            detector_id=info.id,
-            X=X,
-            params=params,
-            contamination=contamination,
-            random_state=random_state,
-        )
+        if info.members_param:
+            from pynomaly.services import composite
+
+            result = composite.fit(
+                pm, info, X, params, contamination, random_state,
+                lambda member, member_params: fit(
+                    pm, member, X, member_params, contamination, random_state
+                ),
+            )
+        else:
+            result = pm.call(
+                "pynomaly_fit",
+                detector_id=info.id,
+                X=X,
+                params=params,
+                contamination=contamination,
+                random_state=random_state,
+            )
         if not isinstance(result, FitResult):
             got = "None for its own detector" if result is None else type(result).__name__
             raise PluginError(info.plugin, "pynomaly_fit", f"returned {got}, not a FitResult")
@@ -140,8 +161,16 @@ def score(pm: PluginManager, detector_id: str, state: Any, X: np.ndarray) -> np.
     """Score one batch through ``pynomaly_score`` (the owner answers), framed by the score
     events."""
     info = resolve(pm, detector_id)
+    state = plain_state(pm, info.plugin, state)
     with observed(pm, "score", info.id, X.shape[0]):
-        scores = pm.call("pynomaly_score", detector_id=info.id, state=state, X=X)
+        if info.members_param:
+            from pynomaly.services import composite
+
+            scores = composite.score(
+                pm, info, state, X, lambda member: score(pm, member.detector, member.state, X)
+            )
+        else:
+            scores = pm.call("pynomaly_score", detector_id=info.id, state=state, X=X)
         if scores is None:
             raise PluginError(info.plugin, "pynomaly_score", "returned None for its own detector")
     return scores
@@ -154,6 +183,7 @@ def own_explanation(
     contributions shaped like ``X``, or one importance per feature; ``None`` when no plugin
     explains the detector. A wrong shape or a non-finite value is a :class:`PluginError`."""
     info = resolve(pm, detector_id)
+    state = plain_state(pm, info.plugin, state)
     result = pm.call("pynomaly_explain", detector_id=info.id, state=state, X=X)
     if result is None:
         return None
@@ -190,3 +220,11 @@ def explain(pm: PluginManager, detector_id: str, state: Any, X: np.ndarray) -> n
             info, lambda Z: score(pm, info.id, state, Z), X, np.median(X, axis=0)
         )
     return np.abs(own).mean(axis=0)
+
+
+def plain_state(pm: PluginManager, plugin: str, state: Any) -> Any:
+    """A fitted state as its plugin gets it: a state fitted by the plugin in a worker process
+    (isolation) is kept as pickled bytes, unpickled here when the plugin now runs in-process."""
+    if getattr(state, "__pynomaly_opaque__", False) and not pm.isolated(plugin):
+        return state.load()
+    return state
