@@ -305,5 +305,6 @@ class Scorer:
         return detector_service.own_explanation(self._pm, model.detector, model.state, X)
 
     def info(self) -> DetectorInfo:
-        """The description of the model's detector (batch independence, explanations)."""
-        return detector_service.resolve(self._pm, self.model.detector)
+        """The description of the model's detector as explanations need it (batch
+        independence, whether it can be explained; an ensemble's from its members)."""
+        return detector_service.explained(self._pm, self.model.detector, self.model.state)

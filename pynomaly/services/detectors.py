@@ -176,6 +176,31 @@ def score(pm: PluginManager, detector_id: str, state: Any, X: np.ndarray) -> np.
     return scores
 
 
+def explained(pm: PluginManager, detector_id: str, state: Any) -> DetectorInfo:
+    """The detector's description as explanations need it. A combiner (an ensemble) declares
+    neither: its rows' scores are as batch-independent as its members' (the combiners combine
+    each row's member scores with training statistics), and it cannot be explained when one
+    of its members cannot."""
+    info = resolve(pm, detector_id)
+    if not info.members_param:
+        return info
+    from pynomaly.services.composite import CompositeState
+
+    if not isinstance(state, CompositeState):
+        return info
+    members = [resolve(pm, member.detector) for member in state.members]
+    unexplained = next((m for m in members if m.cannot_explain), None)
+    return attrs.evolve(
+        info,
+        batch_independent=all(m.batch_independent for m in members),
+        cannot_explain=(
+            f"its member {unexplained.id} cannot be explained: {unexplained.cannot_explain}"
+            if unexplained is not None
+            else ""
+        ),
+    )
+
+
 def own_explanation(
     pm: PluginManager, detector_id: str, state: Any, X: np.ndarray
 ) -> np.ndarray | None:
@@ -211,7 +236,7 @@ def explain(pm: PluginManager, detector_id: str, state: Any, X: np.ndarray) -> n
 
     from pynomaly.detection.explain import measured
 
-    info = resolve(pm, detector_id)
+    info = explained(pm, detector_id, state)
     own = own_explanation(pm, info.id, state, X)
     if own is not None and own.ndim == 1:
         return own
