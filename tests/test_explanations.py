@@ -377,3 +377,24 @@ def test_an_ensemble_is_explained_as_its_members_allow(pm, frame) -> None:
     why = r"ensemble:max cannot be explained: its member pyod:sod cannot be explained: a feature"
     with pytest.raises(ExplainError, match=why):
         pynomaly.contributions(model, small, manager=pm)
+
+
+def test_contributions_cross_the_isolation_boundary(frame) -> None:
+    """An isolated adapter's explain hook answers rows × features from its worker: the same
+    contributions as in-process, native (ECOD), measured (IForest) and of an ensemble."""
+    both = ["sklearn_adapter", "pyod_adapter"]
+    inproc = PluginManager(autoload=False, allow=both, plugins_dir="")
+    isolated = PluginManager(autoload=False, allow=both, plugins_dir="", isolation="process")
+    try:
+        assert isolated.isolated("pyod_adapter")
+        rows = frame.iloc[:5]
+        for detector, method in (("pyod:ecod", "additive"), ("sklearn:iforest", "ablation"),
+                                 ("ensemble:mean", "ablation")):
+            ours = pynomaly.fit(frame, detector, random_state=0, manager=isolated)
+            theirs = pynomaly.fit(frame, detector, random_state=0, manager=inproc)
+            got = pynomaly.contributions(ours, rows, manager=isolated)
+            assert got.attrs["method"] == method
+            pd.testing.assert_frame_equal(got, pynomaly.contributions(theirs, rows, manager=inproc))
+    finally:
+        isolated.shutdown()
+        inproc.shutdown()
