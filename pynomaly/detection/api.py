@@ -299,14 +299,17 @@ def contributions(
     """How much each feature raises the score of each row of ``data``: a DataFrame of rows ×
     features, indexed like the data, columns the model's feature names (after its steps).
 
-    The detector's own per-feature terms where its plugin gives them (``pyod:ecod``,
-    ``pyod:copod``, ``pyod:hbos``, ``pyod:pca``, ``pyod:mcd``, ``sklearn:elliptic``: they add
-    up to the row's score), else how much the row's score drops when the feature is set to
-    the model's training median — each changed row scored against the fitted model alone,
-    or, for a detector whose scores depend on the rows scored together, within ``data`` (see
-    :mod:`pynomaly.detection.explain` and docs/explanations.md). ``attrs["method"]`` names
-    the method. Explain the rows you show, not all of them: the measured methods score
-    ``n_rows × n_features`` changed rows (or ``data`` once per feature).
+    Each row is compared with the model's reference row, every feature at its training
+    median (:attr:`Model.reference`). The detector's own per-feature terms where its plugin
+    gives them (``pyod:ecod``, ``pyod:copod``, ``pyod:hbos``, ``pyod:pca``, ``pyod:mcd``,
+    ``sklearn:elliptic``: the row's terms minus the reference row's, adding up to the row's
+    score minus the reference row's), else how much the row's score drops when the feature is
+    set to its reference value — each changed row scored against the fitted model alone, or,
+    for a detector whose scores depend on the rows scored together, within ``data`` (see
+    :mod:`pynomaly.detection.explain` and docs/quality.md, "Explanations").
+    ``attrs["method"]`` names the method. Explain the rows you show, not all of them: the
+    measured methods score ``n_rows × n_features`` changed rows (or ``data`` once per
+    feature).
 
     ``preprocessed=True`` for data that already went through ``pynomaly_preprocess``, such as
     a result's ``data`` (the model's steps are applied either way).

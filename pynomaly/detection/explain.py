@@ -7,7 +7,7 @@ come from the first of these that applies to the model's detector:
     The detector plugin's own, when its ``pynomaly_explain`` returns per-row contributions
     (rows × features): ECOD's and COPOD's tail terms, HBOS's histogram terms, PCA's and
     Mahalanobis terms. Those of a detector declaring ``additive_contributions`` add up to the
-    row's score. Nothing is scored again.
+    row's score (less the reference row's, see below). Nothing is scored again.
 ``ablation`` (the detector declares ``batch_independent``)
     The row's score minus its score with that feature set to the model's reference value,
     the training median (:attr:`Model.reference <pynomaly.Model>`). Each perturbed row is
@@ -61,7 +61,7 @@ METHODS = {
     "native": "the detector's own per-feature term of the row's score, minus that of a row "
     "at the training median",
     "additive": "the detector's own per-feature term of the row's score, minus that of a row "
-    "at the training median (the terms add up to the score)",
+    "at the training median (the terms add up to how far the row's score exceeds that row's)",
     "ablation": "how much the row's score drops when the feature is set to its training median",
     "batch": "how much the row's score drops when the feature is set to its training median "
     "in every row scored with it",

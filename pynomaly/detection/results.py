@@ -412,11 +412,15 @@ class DetectionResult:
             object.__setattr__(self, field.name, state.get(field.name, _default(field)))
         # results pickled by pynomaly 1.0 had a "manager" instead of a scorer: left behind
 
-    def contributions(self, n: int = 10) -> pd.DataFrame:
+    def contributions(self, n: int = 10, *, sample: int | None = None) -> pd.DataFrame:
         """For the ``n`` highest-scoring rows, how much each feature raises its score (see
         :func:`pynomaly.contributions`): rows by index, highest score first, columns by
         feature. Only these rows are explained; a row's contributions do not depend on ``n``.
+
+        ``sample`` is accepted and ignored since 1.1: the reference row is the model's, not
+        the median of a sample of the data.
         """
+        del sample  # kept so that calls written for 1.0 still work
         return self._contributions_at(self._top_positions(n))
 
     def _contributions_at(self, positions: Any) -> pd.DataFrame:
