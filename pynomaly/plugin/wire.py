@@ -255,8 +255,8 @@ class StateRef:
         return (StateRef, (self.token,))
 
 
-class HandleRef:
-    """A connection's handle, kept in the worker (it may be a pool, a client, a file)."""
+class _WorkerRef:
+    """Something kept in a worker process, named there by ``key``."""
 
     __slots__ = ("key", "worker")
 
@@ -265,23 +265,22 @@ class HandleRef:
         self.key = key
 
     def __reduce__(self) -> Any:
-        return (HandleRef, (self.worker, self.key))
+        return (type(self), (self.worker, self.key))
+
+
+class HandleRef(_WorkerRef):
+    """A connection's handle, kept in the worker (it may be a pool, a client, a file)."""
+
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return f"<handle {self.key} in worker process {self.worker}>"
 
 
-class IteratorRef:
+class IteratorRef(_WorkerRef):
     """An iterator (``pynomaly_read_batches``) kept in the worker, pulled item by item."""
 
-    __slots__ = ("key", "worker")
-
-    def __init__(self, worker: int, key: int) -> None:
-        self.worker = worker
-        self.key = key
-
-    def __reduce__(self) -> Any:
-        return (IteratorRef, (self.worker, self.key))
+    __slots__ = ()
 
 
 class Printed:
