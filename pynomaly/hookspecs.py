@@ -328,10 +328,10 @@ def pynomaly_explain(detector_id: str, state: Any, X: np.ndarray) -> np.ndarray 
     :param detector_id: the full detector id.
     :param state: the fitted state from :func:`pynomaly_fit`.
     :param X: the rows to explain, a 2-D ``float64`` array; do not modify it. For a detector
-        that declares ``batch_independent``, its last row is the model's training median:
-        pynomaly shows each row's contributions minus that row's, so that they say how much
-        each feature raises the score above a typical row's (and asks again, without it, for a
-        1-D answer).
+        that declares ``batch_independent``, pynomaly shows per-row contributions minus those
+        of the model's reference row (the training median), asked for in a second call whose
+        ``X`` is that one row: they say how much each feature raises the score above a typical
+        row's.
     :returns: per-row contributions, a 2-D array shaped like ``X`` (rows × features, higher =
         the feature raises the row's score more; the detector's own per-feature terms of the
         score, such as ECOD's tail probabilities), or, as before 1.1, one non-negative

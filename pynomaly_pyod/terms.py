@@ -32,6 +32,9 @@ def hbos_terms(state: Any, X: np.ndarray) -> np.ndarray:
     from sklearn.utils import check_array
 
     X = check_array(X)  # as HBOS.decision_function
+    if X.shape[0] == 1:  # pynomaly's reference row: typed C-ordered by numba, whatever its
+        # order, a layout the fit may not have compiled: two copies take the fit's layout
+        return hbos_terms(state, np.repeat(X, 2, axis=0))[:1]
     if isinstance(state.n_bins, str) and state.n_bins.lower() == "auto":
         log_density = hbos._calculate_outlier_scores_auto(
             X, state.bin_edges_, state.hist_, state.alpha, state.tol

@@ -291,10 +291,12 @@ def test_pynomaly_detectors_shows_why_a_detector_cannot_be_explained() -> None:
     out = CliRunner().invoke(cli, ["detectors"])
     assert out.exit_code == 0, out.output
     lines = out.output.splitlines()
-    sod = lines[next(i for i, line in enumerate(lines) if line.startswith("pyod:sod ")) + 1]
-    assert "cannot be explained: a feature held at one value" in sod
-    ecod = lines[next(i for i, line in enumerate(lines) if line.startswith("pyod:ecod ")) + 1]
-    assert "contributions are its own per-feature terms of the score" in ecod
+    sod = next(i for i, line in enumerate(lines) if line.startswith("pyod:sod "))
+    assert "cannot be explained: a feature held at one value" in lines[sod + 2]
+    ecod = next(i for i, line in enumerate(lines) if line.startswith("pyod:ecod "))
+    assert lines[ecod + 2].strip() == "contributions: its own per-feature terms of the score"
+    knn = next(i for i, line in enumerate(lines) if line.startswith("pyod:knn "))
+    assert lines[knn + 2].startswith("pyod:")  # nothing to say: the next detector
     listed = json.loads(CliRunner().invoke(cli, ["detectors", "--json"]).output)
     info = {d["id"]: d for d in listed}
     assert info["pyod:hbos"]["additive_contributions"] and not info["pyod:hbos"]["cannot_explain"]
@@ -344,16 +346,19 @@ def test_explain_hook_answers_of_either_shape(pm, frame) -> None:
     try:
         plugin.answer = lambda X: np.abs(X)  # per-row contributions
         got = pynomaly.contributions(model, frame.iloc[:5], manager=pm)
-        assert got.attrs["method"] == "native" and plugin.calls == [(6, 4)]  # + reference row
+        assert got.attrs["method"] == "native"
+        assert plugin.calls == [(5, 4), (1, 4)]  # the rows, then the reference row
         expected = np.abs(frame.iloc[:5].to_numpy()) - np.abs(model.reference)
         np.testing.assert_allclose(got.to_numpy(), expected)
-        plugin.answer = lambda X: np.arange(X.shape[1], dtype=float)  # importances
+        plugin.answer = lambda X: np.arange(X.shape[1], dtype=float)  # importances, as in 1.0
+        plugin.calls.clear()
         importance = pynomaly.explain(model, frame, manager=pm)
         np.testing.assert_array_equal(importance.to_numpy(), np.arange(4.0))
+        assert plugin.calls == [frame.shape]  # asked once, of the rows alone
         got = pynomaly.contributions(model, frame.iloc[:5], manager=pm)  # then measured
         assert got.attrs["method"] == "ablation"
         plugin.answer = lambda X: np.zeros((len(X), 3))
-        with pytest.raises(PluginError, match=r"returned shape \(6, 3\) for 6 rows of 4"):
+        with pytest.raises(PluginError, match=r"returned shape \(5, 3\) for 5 rows of 4"):
             pynomaly.contributions(model, frame.iloc[:5], manager=pm)
         plugin.answer = lambda X: np.full(X.shape, np.nan)
         with pytest.raises(PluginError, match="non-finite"):

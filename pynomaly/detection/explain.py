@@ -210,16 +210,21 @@ def importance(scorer: Scorer, data: pd.DataFrame) -> pd.Series:
 
 def _own(scorer: Scorer, info: DetectorInfo, X: np.ndarray, ref: np.ndarray) -> np.ndarray | None:
     """The plugin's own explanation of ``X``. Per-row contributions of a batch-independent
-    detector are relative to those of the reference row, asked for in the same call (its
-    last row); a per-feature answer is asked for again, of ``X`` alone."""
-    if not info.batch_independent:
-        return scorer.explain(X)
-    own = scorer.explain(_like(X, np.vstack([X, ref[None, :]])))
-    if own is None:
-        return None
-    if own.ndim == 1:
-        return scorer.explain(X)
-    return own[:-1] - own[-1]
+    detector are made relative to those of the reference row, asked for in a second call of
+    that one row (a 1.0 plugin answering one importance per feature is asked once)."""
+    own = scorer.explain(X)
+    if own is None or own.ndim == 1 or not info.batch_independent:
+        return own
+    typical = scorer.explain(_like(X, np.array(ref[None, :], dtype=np.float64)))
+    if typical is None or typical.ndim != 2:
+        from pynomaly.errors import PluginError
+
+        raise PluginError(
+            scorer.model.plugin,
+            "pynomaly_explain",
+            "answered per-row contributions for the rows but not for the reference row",
+        )
+    return own - typical
 
 
 def _reference(scorer: Scorer, data: pd.DataFrame, X: np.ndarray | None) -> np.ndarray:
