@@ -33,6 +33,10 @@ class InvalidParameterError(InputError):
         self.problem = problem
         super().__init__(f"{detector}: parameter {parameter!r} {problem}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
+        # pickled from a worker process (parallel scoring) with the arguments it was made with
+        return type(self), (self.detector, self.parameter, self.problem)
+
 
 class DataError(InputError):
     """The data cannot be used: unreadable, empty, non-numeric, NaN ..."""
@@ -52,7 +56,11 @@ class PluginError(PynomalyError):
     def __init__(self, plugin: str, hook: str, message: str) -> None:
         self.plugin = plugin
         self.hook = hook
+        self.message = message
         super().__init__(f"plugin {plugin!r} failed in {hook}: {message}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
+        return type(self), (self.plugin, self.hook, self.message)
 
 
 class PluginLoadError(PynomalyError):
@@ -65,3 +73,6 @@ class PluginLoadError(PynomalyError):
             f"plugin {plugin!r} could not be loaded: {reason} "
             "(disable it with -p no:NAME or PYNOMALY_DISABLE_PLUGINS, or unset strict mode)"
         )
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return type(self), (self.plugin, self.reason)
