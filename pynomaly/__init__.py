@@ -17,7 +17,7 @@ from pynomaly._version import __version__
 from pynomaly.markers import hookimpl, hookspec, import_module, is_mine
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pynomaly.builtin.atomic import atomic_write
+    from pynomaly.builtin.atomic import AtomicFile, atomic_write
     from pynomaly.detection.api import (
         default_manager,
         detect,
@@ -30,11 +30,13 @@ if TYPE_CHECKING:  # pragma: no cover
         validate_parameters,
     )
     from pynomaly.detection.results import DetectionResult, Model
+    from pynomaly.detection.stream import StreamedResult
     from pynomaly.estimator import AnomalyDetector, anomaly_scorer
     from pynomaly.plugin.manager import PluginManager
     from pynomaly.types import DetectorInfo, FitResult, ParamSpec, PluginMetadata, PluginType
 
 _LAZY = {
+    "AtomicFile": "pynomaly.builtin.atomic",
     "atomic_write": "pynomaly.builtin.atomic",
     "detect": "pynomaly.detection.api",
     "fit": "pynomaly.detection.api",
@@ -49,6 +51,7 @@ _LAZY = {
     "anomaly_scorer": "pynomaly.estimator",
     "DetectionResult": "pynomaly.detection.results",
     "Model": "pynomaly.detection.results",
+    "StreamedResult": "pynomaly.detection.stream",
     "PluginManager": "pynomaly.plugin.manager",
     "DetectorInfo": "pynomaly.types",
     "FitResult": "pynomaly.types",
@@ -59,6 +62,7 @@ _LAZY = {
 
 __all__ = [
     "AnomalyDetector",
+    "AtomicFile",
     "DetectionResult",
     "DetectorInfo",
     "FitResult",
@@ -67,6 +71,7 @@ __all__ = [
     "PluginManager",
     "PluginMetadata",
     "PluginType",
+    "StreamedResult",
     "__version__",
     "anomaly_scorer",
     "atomic_write",

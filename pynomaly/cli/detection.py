@@ -160,6 +160,18 @@ output_options = _options(
 )
 
 
+jobs_option = click.option(
+    "-j",
+    "--jobs",
+    type=int,
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Processes/threads to use (-1: every core): the detector's n_jobs where it has one; "
+    "scoring splits batches across N worker processes for batch-independent detectors.",
+)
+
+
 def collect_source_options(kw: dict[str, Any]) -> dict[str, Any]:
     """Take the source flags out of ``kw``: the ones given become source options."""
     keys = ("table", "query", "delimiter", "encoding", "index_col", "credentials_file")
@@ -206,6 +218,7 @@ _RESERVED = {
     "threshold_score": "--threshold-score",
     "source_options": "the source flags",
     "manager": "-p and --config",
+    "jobs": "-j/--jobs",
 }
 
 
@@ -228,8 +241,16 @@ def _fit_arguments(kw: Mapping[str, Any]) -> dict[str, Any]:
         "label_column": kw["label_column"],
         "threshold_percentile": kw["threshold_percentile"],
         "threshold_score": kw["threshold_score"],
+        "jobs": _jobs(kw.get("jobs")),
         **_detector_params(kw["params"]),
     }
+
+
+def _jobs(jobs: int | None) -> int:
+    from pynomaly.detection.parallel import resolve_jobs
+
+    resolve_jobs(jobs, "--jobs")  # a bad value is an error before anything is read
+    return 1 if jobs is None else jobs
 
 
 def _output_format(output: str, fmt: str | None, pm: Any) -> str:
@@ -272,29 +293,46 @@ def _check_destinations(kw: Mapping[str, Any], save: str | None = None, pm: Any 
             raise InputError(f"{flag} {path}: directory {parent} does not exist")
 
 
+def _output_options(kw: Mapping[str, Any], source_options: Mapping[str, Any]) -> dict[str, Any]:
+    options = {
+        "overwrite": kw["overwrite"],
+        "table": kw.get("output_table") or "anomaly_scores",
+    }
+    if source_options.get("credentials_file"):  # the same database credentials
+        options["credentials_file"] = source_options["credentials_file"]
+    return options
+
+
+def _console_format(kw: Mapping[str, Any]) -> str:
+    # --format without --output picks the console format (any plugin's)
+    if kw["as_json"]:
+        return "json"
+    return (kw.get("fmt") if kw.get("output") is None else None) or "table"
+
+
 def _deliver(
-    ctx: Context, result: Any, kw: Mapping[str, Any], source_options: Mapping[str, Any]
+    ctx: Context,
+    result: Any,
+    kw: Mapping[str, Any],
+    source_options: Mapping[str, Any],
+    *,
+    exported: bool = False,
 ) -> None:
+    """Write ``result`` to ``--output`` (unless ``exported`` already) and ``--report``, print
+    it, and notify."""
     from pynomaly.services.outputs import export_data, format_output, send_notification
 
     pm = ctx.manager()
     output = kw.get("output")
-    if output is not None:
-        options = {
-            "overwrite": kw["overwrite"],
-            "table": kw.get("output_table") or "anomaly_scores",
-        }
-        if source_options.get("credentials_file"):  # the same database credentials
-            options["credentials_file"] = source_options["credentials_file"]
-        export_data(pm, result, output, _output_format(output, kw.get("fmt"), pm), options)
+    if output is not None and not exported:
+        fmt = _output_format(output, kw.get("fmt"), pm)
+        export_data(pm, result, output, fmt, _output_options(kw, source_options))
     if kw.get("report"):
         export_data(pm, result, kw["report"], "html", {"overwrite": kw["overwrite"]})
-    # --format without --output picks the console format (any plugin's)
-    console = "json" if kw["as_json"] else (kw.get("fmt") if output is None else None) or "table"
-    click.echo(format_output(pm, result, console, {"top": kw["top"]}))
+    click.echo(format_output(pm, result, _console_format(kw), {"top": kw["top"]}))
     if not kw["as_json"]:
         if output is not None:
-            click.echo(f"Wrote {len(result.scores)} rows to {mask_uri(output)}")
+            click.echo(f"Wrote {result.summary()['rows']} rows to {mask_uri(output)}")
         if kw.get("report"):
             click.echo(f"Wrote report to {kw['report']}")
     if kw.get("notify"):
@@ -311,6 +349,25 @@ def _deliver(
             raise SystemExit(1)
 
 
+def _stream_writer(
+    ctx: Context, kw: Mapping[str, Any], source_options: Mapping[str, Any]
+) -> tuple[bool, Any]:
+    """Whether the results can be delivered batch by batch — an ``--output`` whose format a
+    plugin streams (or none), no ``--report`` (it needs every score), the built-in console
+    formats — and the writer for ``--output``, opened before anything is scored."""
+    from pynomaly.services.outputs import open_output
+
+    if kw.get("report") or _console_format(kw) not in ("table", "json"):
+        return False, None
+    output = kw.get("output")
+    if output is None:
+        return True, None
+    pm = ctx.manager()
+    fmt = _output_format(output, kw.get("fmt"), pm)
+    writer = open_output(pm, output, fmt, _output_options(kw, source_options))
+    return writer is not None, writer
+
+
 @click.command()
 @click.argument("source")
 @source_options
@@ -319,9 +376,18 @@ def _deliver(
 @click.option(
     "--save", metavar="PATH", help="Also save the fitted model here (a pickle: load only your own)."
 )
+@jobs_option
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Write --output N rows at a time, as the scores are delivered.",
+)
 @click.pass_obj
 @handles_errors
-def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
+def detect(
+    ctx: Context, source: str, save: str | None, batch_size: int | None, **kw: Any
+) -> None:
     """Find anomalies in SOURCE: a file (CSV, Parquet, JSON Lines, Excel), a database URL
     or a sample such as sample:wbc.
 
@@ -343,7 +409,37 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
         )
     if save:
         result.model.save(save, overwrite=kw["overwrite"])
-    _deliver(ctx, result, kw, options)
+    exported = False
+    if batch_size is not None and kw.get("output") is not None:
+        exported = _write_in_batches(ctx, result, batch_size, kw, options)
+    _deliver(ctx, result, kw, options, exported=exported)
+
+
+def _write_in_batches(
+    ctx: Context,
+    result: Any,
+    batch_size: int,
+    kw: Mapping[str, Any],
+    source_options: Mapping[str, Any],
+) -> bool:
+    """Write ``result`` to ``--output`` ``batch_size`` rows at a time, if its format streams
+    (the same file as at once); ``False`` if it does not."""
+    from pynomaly.detection.stream import batches_of
+    from pynomaly.services.outputs import open_output
+
+    pm = ctx.manager()
+    fmt = _output_format(kw["output"], kw.get("fmt"), pm)
+    writer = open_output(pm, kw["output"], fmt, _output_options(kw, source_options))
+    if writer is None:
+        return False
+    try:
+        for batch in batches_of(result, batch_size):
+            writer.write(batch)
+        writer.close(result)
+    except BaseException:
+        writer.abort()
+        raise
+    return True
 
 
 @click.command()
@@ -353,6 +449,7 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
 @click.option("--save", metavar="PATH", required=True, help="Where to save the model (pickle).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing model file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@jobs_option
 @click.pass_obj
 @handles_errors
 def fit(ctx: Context, source: str, save: str, overwrite: bool, as_json: bool, **kw: Any) -> None:
@@ -400,28 +497,41 @@ def fit(ctx: Context, source: str, save: str, overwrite: bool, as_json: bool, **
     show_default=True,
     help="Rows read and scored at a time.",
 )
+@jobs_option
 @click.pass_obj
 @handles_errors
-def score(ctx: Context, model_path: str, source: str, batch_size: int, **kw: Any) -> None:
+def score(
+    ctx: Context, model_path: str, source: str, batch_size: int, jobs: int, **kw: Any
+) -> None:
     """Score SOURCE with a saved MODEL, batch by batch (the data need not fit in memory).
 
-    MODEL is a pickle written by `pynomaly fit --save`: load only model files you trust.
+    Each batch is written to --output (CSV, JSON, JSON Lines, Parquet) as soon as it is scored,
+    while the next one is read; only the top rows and the counts are kept (and, with the
+    model's label column in SOURCE, the scores for ROC AUC). MODEL is a pickle written by
+    `pynomaly fit --save`: load only model files you trust.
 
     \b
     Examples:
-      pynomaly score model.pkl big.csv -o scores.csv --batch-size 100000
+      pynomaly score model.pkl big.csv -o scores.csv --batch-size 100000 --jobs -1
       pynomaly score model.pkl sqlite:///shop.db --table today --json
     """
     from pynomaly.detection.persistence import load_model
     from pynomaly.detection.results import combine_results
+    from pynomaly.detection.stream import stream
 
     _check_destinations(kw, pm=ctx.manager())
+    _jobs(jobs)
     ctx.manager().load_all()  # plugins first: a model may hold objects of a local plugin
     model = load_model(model_path, manager=ctx.manager())
     options = collect_source_options(kw)
+    streamed, writer = _stream_writer(ctx, kw, options)
     with status(f"Scoring {mask_uri(source)} ..."):
         batches = model.score_source(
-            source, batch_size=batch_size, source_options=options, manager=ctx.manager()
+            source, batch_size=batch_size, source_options=options, manager=ctx.manager(), jobs=jobs
         )
-        result = combine_results(batches)  # keeps scores only: batches' data is let go
-    _deliver(ctx, result, kw, options)
+        result: Any
+        if streamed:  # each batch written as it is scored; summaries and the top rows kept
+            result = stream(batches, writer, keep=max(kw["top"], 10))
+        else:  # an output (SQL, a report …) written at the end from every row's score
+            result = combine_results(batches)
+    _deliver(ctx, result, kw, options, exported=streamed)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from pynomaly.detection import explain as explaining
+from pynomaly.detection.parallel import resolve_jobs
 from pynomaly.detection.persistence import load_model
 from pynomaly.detection.prepare import (
     Prepared,
@@ -107,6 +108,7 @@ def fit(
     threshold_score: float | None = None,
     source_options: Mapping[str, Any] | None = None,
     manager: PluginManager | None = None,
+    jobs: int | None = None,
     **params: Any,
 ) -> Model:
     """Fit ``detector`` on ``data`` (DataFrame, 2-D array or path); returns a :class:`Model`.
@@ -115,7 +117,9 @@ def fit(
     are processing steps fitted on ``data`` and applied to everything scored later;
     ``label_column`` is a ground-truth column (1 = anomaly) kept out of the features. The
     label threshold follows ``contamination`` unless ``threshold_percentile`` (0–100 of the
-    training scores) or ``threshold_score`` (a fixed score) is given.
+    training scores) or ``threshold_score`` (a fixed score) is given. ``jobs`` (``-1``: every
+    core) becomes the detector's ``n_jobs`` parameter when its plugin accepts one (scikit-learn's
+    IsolationForest and LOF, PyOD's KNN, IForest …) and ``n_jobs`` is not given.
     """
     model, _ = _fit(
         data,
@@ -128,6 +132,7 @@ def fit(
         source_options,
         manager or default_manager(),
         params,
+        jobs,
     )
     return model
 
@@ -144,13 +149,14 @@ def detect(
     threshold_score: float | None = None,
     source_options: Mapping[str, Any] | None = None,
     manager: PluginManager | None = None,
+    jobs: int | None = None,
     **params: Any,
 ) -> DetectionResult:
     """Fit ``detector`` on ``data`` and score the same rows (arguments as for :func:`fit`).
 
     The scores are the wrapped library's own scores of its training rows (higher = more
     anomalous); ``labels`` mark the rows above the threshold. With ``label_column`` the
-    result's ``metrics`` hold ROC AUC and average precision.
+    result's ``metrics`` hold ROC AUC and average precision. ``jobs``: as for :func:`fit`.
     """
     start = time.perf_counter()
     pm = manager or default_manager()
@@ -165,13 +171,17 @@ def detect(
         source_options,
         pm,
         params,
+        jobs,
     )
     return build_result(pm, model, model.training_scores, prepared, start)
 
 
-def score(model: Model, data: Any, *, manager: PluginManager | None = None) -> np.ndarray:
-    """Scores of new rows with a fitted model (see :meth:`Model.score`)."""
-    return model.score(data, manager=manager)
+def score(
+    model: Model, data: Any, *, manager: PluginManager | None = None, jobs: int | None = 1
+) -> np.ndarray:
+    """Scores of new rows with a fitted model (see :meth:`Model.score`); ``jobs`` > 1 scores
+    a batch-independent detector's rows in that many worker processes, with the same scores."""
+    return model.score(data, manager=manager, jobs=jobs)
 
 
 def explain(
@@ -236,6 +246,7 @@ def _fit(
     source_options: Mapping[str, Any] | None,
     pm: PluginManager,
     params: Mapping[str, Any],
+    jobs: int | None = None,
 ) -> tuple[Model, Prepared]:
     if random_state is not None and (
         isinstance(random_state, bool)
@@ -246,7 +257,7 @@ def _fit(
             detector, "random_state", f"must be an int in [0, 2**32) or None, got {random_state!r}"
         )
     info = detector_service.resolve(pm, detector)
-    checked = detector_service.validate_parameters(pm, info.id, params)
+    checked = _with_jobs(pm, info.id, params, jobs)
     unfitted = [_make_step(pm, spec) for spec in steps]
     prepared = prepare(
         pm, data, None, unfitted, label_column=label_column, source_options=source_options
@@ -279,6 +290,22 @@ def _fit(
         text_columns=text_columns(prepared.frame),
     )
     return model, prepared
+
+
+def _with_jobs(
+    pm: PluginManager, detector: str, params: Mapping[str, Any], jobs: int | None
+) -> dict[str, Any]:
+    """The checked parameters, with ``n_jobs=jobs`` when ``jobs`` is given, ``n_jobs`` is not,
+    and the detector's plugin accepts it (asked through ``pynomaly_validate_parameters``)."""
+    workers = resolve_jobs(jobs)
+    if jobs is None or workers == 1 or "n_jobs" in params:
+        return detector_service.validate_parameters(pm, detector, params)
+    try:
+        return detector_service.validate_parameters(pm, detector, {**params, "n_jobs": jobs})
+    except InvalidParameterError as exc:
+        if exc.parameter != "n_jobs":
+            raise
+    return detector_service.validate_parameters(pm, detector, params)
 
 
 def _every_row_equal(X: np.ndarray) -> bool:

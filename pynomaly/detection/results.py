@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pynomaly.detection import explain as explaining
+from pynomaly.detection.parallel import Pending, batch_scorer, resolve_jobs
 from pynomaly.detection.prepare import (
     Prepared,
     Scorer,
@@ -104,11 +106,20 @@ class Model:
     def n_features(self) -> int:
         return len(self.feature_names)
 
-    def score(self, data: Any, *, manager: PluginManager | None = None) -> np.ndarray:
-        """Anomaly scores of new rows (higher = more anomalous), one per row."""
+    def score(
+        self, data: Any, *, manager: PluginManager | None = None, jobs: int | None = 1
+    ) -> np.ndarray:
+        """Anomaly scores of new rows (higher = more anomalous), one per row.
+
+        ``jobs`` > 1 (``-1``: every core) scores chunks of the rows in that many worker
+        processes when the detector is batch-independent, with the same scores (see
+        :mod:`pynomaly.detection.parallel`; a script doing so needs the usual
+        ``if __name__ == "__main__":`` guard).
+        """
         pm = manager or default_manager()
         X = prepare(pm, data, self, None).X
-        return Scorer(pm, self).score(X)
+        with batch_scorer(pm, self, resolve_jobs(jobs)) as scorer:
+            return scorer.score(X)
 
     def predict(self, data: Any, *, manager: PluginManager | None = None) -> np.ndarray:
         """0/1 labels of new rows (1 = anomaly) with the threshold fixed at fit time."""
@@ -128,22 +139,44 @@ class Model:
         batch_size: int = 50_000,
         source_options: Mapping[str, Any] | None = None,
         manager: PluginManager | None = None,
+        jobs: int | None = 1,
     ) -> Iterator[DetectionResult]:
         """Detect on a path or URI batch by batch (``pynomaly_read_batches``), never holding
-        all of its data in memory: one :class:`DetectionResult` per batch."""
+        all of its data in memory: one :class:`DetectionResult` per batch, in input order.
+
+        The next batch is read in a thread while this one is scored. With ``jobs`` > 1 and a
+        batch-independent detector, each batch is split across that many worker processes
+        (same scores; see :mod:`pynomaly.detection.parallel`) and the next batch is prepared
+        while the workers score this one.
+        """
+        from pynomaly.detection.stream import read_ahead
+
         pm = manager or default_manager()
+        workers = resolve_jobs(jobs)
         options = dict(source_options or {})
         if self.text_columns:
             # chunks are typed one by one: a code column ("01", "02", later "X") must stay
             # text in every batch, as in the training read, or fitted encoders see unknowns
             options.setdefault("text_columns", list(self.text_columns))
         conn = data_service.connect(pm, os.fspath(source), options)
-        scorer = Scorer(pm, self)
-        for batch in _without_short_tail(data_service.read_batches(pm, conn, batch_size),
-                                         batch_size):
-            start = time.perf_counter()
-            prepared = prepare(pm, batch, self, None, source=conn.uri)  # password masked
-            yield build_result(pm, self, scorer.score(prepared.X), prepared, start)
+
+        def batches() -> Iterator[pd.DataFrame]:
+            return _without_short_tail(data_service.read_batches(pm, conn, batch_size), batch_size)
+
+        with read_ahead(batches) as ahead, batch_scorer(pm, self, workers) as scorer:
+            # with workers, one batch is scored while the next is prepared and the one before
+            # is delivered
+            waiting: deque[tuple[Prepared, float, Pending]] = deque()
+            for batch in ahead:
+                start = time.perf_counter()
+                prepared = prepare(pm, batch, self, None, source=conn.uri)  # password masked
+                waiting.append((prepared, start, scorer.submit(prepared.X)))
+                if len(waiting) > scorer.parallel:
+                    prepared, start, pending = waiting.popleft()
+                    yield build_result(pm, self, pending.result(), prepared, start)
+            while waiting:
+                prepared, start, pending = waiting.popleft()
+                yield build_result(pm, self, pending.result(), prepared, start)
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
         """Write this model to ``path`` atomically (see :func:`pynomaly.load`)."""

@@ -1,0 +1,231 @@
+"""Scoring on several cores: chunks of rows scored in worker processes.
+
+Only for batch-independent detectors (:attr:`~pynomaly.types.DetectorInfo.batch_independent`):
+a row's score depends on the fitted state and the row alone, so chunks scored apart give
+exactly the scores of one call. Each worker
+
+* is a fresh interpreter started by loky (joblib's process pool, which scikit-learn uses):
+  never a ``fork`` of the caller, whose threads — the read-ahead thread, the plugin manager's
+  event loop, BLAS — a forked child would inherit in an undefined state; and, unlike
+  ``multiprocessing``'s spawn and forkserver, it does not re-run the caller's main module, so
+  scripts need no ``if __name__ == "__main__":`` guard and notebooks and ``python -`` work;
+* receives the fitted detector state once, pickled when the worker starts (not per chunk),
+  and builds a plugin manager with the parent's settings and configuration (plugins registered
+  by hand are re-registered when they are importable modules or picklable objects);
+* limits BLAS and OpenMP to its share of the cores (threadpoolctl), so that ``jobs`` workers
+  do not each start a thread per core;
+* calls ``pynomaly_score`` of the detector's plugin on the float64 chunks it is sent. The
+  score events (``pynomaly_before_score`` / ``after_score`` / ``on_score_error``) are called in
+  the parent, once per batch, as without workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+import types
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+
+from pynomaly._log import get_logger
+from pynomaly.detection import _worker
+from pynomaly.detection.prepare import Scorer, checked_scores
+from pynomaly.errors import InputError, PynomalyError
+from pynomaly.services import detectors as detector_service
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pynomaly.detection.results import Model
+    from pynomaly.plugin.manager import PluginManager
+
+log = get_logger("pynomaly.parallel")
+
+#: rows per chunk sent to a worker (bounded: a chunk is pickled through a pipe)
+CHUNK_ROWS = 50_000
+#: a batch with fewer rows than this per job is scored in the calling process: starting a
+#: worker (a Python process importing the detector's library) costs about a second of CPU
+MIN_ROWS_PER_JOB = 10_000
+
+
+def resolve_jobs(jobs: int | None, name: str = "jobs") -> int:
+    """``jobs`` as a number of processes: ``None`` → 1, ``-1`` → every core this process may
+    use (its CPU affinity and container limits, as joblib counts them)."""
+    if jobs is None:
+        return 1
+    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs == 0 or jobs < -1:
+        raise InputError(
+            f"{name} must be a positive number of processes or -1 (every core), got {jobs!r}"
+        )
+    return _cpu_count() if jobs == -1 else int(jobs)
+
+
+def _cpu_count() -> int:
+    import joblib
+
+    return max(1, int(joblib.cpu_count()))
+
+
+class Pending:
+    """The scores of one batch, being computed; :meth:`result` waits for them."""
+
+    __slots__ = ("_chunks", "_done", "_finish", "_futures", "_plugin")
+
+    def __init__(
+        self,
+        futures: list[Future[Any]] | None,
+        finish: Callable[[BaseException | None], None] | None = None,
+        done: np.ndarray | None = None,
+        chunks: list[np.ndarray] | None = None,
+        plugin: str = "",
+    ) -> None:
+        self._futures = futures
+        self._finish = finish
+        self._done = done
+        self._chunks = chunks
+        self._plugin = plugin
+
+    def result(self) -> np.ndarray:
+        if self._done is not None:
+            return self._done
+        assert self._futures is not None and self._finish is not None and self._chunks
+        try:
+            parts = [
+                checked_scores(future.result(), chunk, self._plugin)
+                for future, chunk in zip(self._futures, self._chunks, strict=True)
+            ]
+        except BrokenProcessPool as exc:
+            error = PynomalyError(
+                "a scoring worker process died (out of memory, or killed); "
+                "score with fewer jobs or a smaller batch size"
+            )
+            self._finish(error)
+            raise error from exc
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+        self._done = np.concatenate(parts) if len(parts) != 1 else parts[0]
+        self._futures = self._chunks = None
+        self._finish(None)
+        return self._done
+
+
+class BatchScorer:
+    """Scores prepared float64 batches of one model: in this process, or split into chunks
+    across a pool of worker processes, started at the first batch large enough to give every
+    job :data:`MIN_ROWS_PER_JOB` rows (see :func:`batch_scorer`)."""
+
+    def __init__(self, pm: PluginManager, model: Model, jobs: int) -> None:
+        self._pm = pm
+        self._model = model
+        self._jobs = jobs
+        self._scorer = Scorer(pm, model)
+        self._spec = _worker_spec(pm, model, jobs) if jobs > 1 else None
+        self._pool: Executor | None = None
+
+    @property
+    def parallel(self) -> bool:
+        """Whether batches are scored in worker processes (from the first large one on)."""
+        return self._pool is not None
+
+    def submit(self, X: np.ndarray) -> Pending:
+        """Start scoring ``X``; the scores come from the returned :class:`Pending`."""
+        big = len(X) >= self._jobs * MIN_ROWS_PER_JOB
+        if self._pool is None and self._spec is not None and big:
+            from joblib.externals.loky import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._jobs, initializer=_worker.start, initargs=(self._spec,)
+            )
+        if self._pool is None:
+            return Pending(None, done=self._scorer.score(X))
+        model = self._model
+        events = contextlib.ExitStack()
+        events.enter_context(detector_service.observed(self._pm, "score", model.detector, len(X)))
+        size = max(1, min(CHUNK_ROWS, -(-len(X) // self._jobs)))
+        chunks = [X[start : start + size] for start in range(0, len(X), size)]
+        futures = [self._pool.submit(_worker.score, chunk) for chunk in chunks]
+
+        def finish(error: BaseException | None) -> None:
+            if error is None:
+                events.close()
+            else:
+                events.__exit__(type(error), error, error.__traceback__)
+
+        return Pending(futures, finish, chunks=chunks, plugin=model.plugin)
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        """The scores of ``X`` (one batch)."""
+        return self.submit(X).result()
+
+    def close(self, *, kill: bool = False) -> None:
+        """Stop the worker processes, if any were started (``kill``: without waiting for
+        the chunks they are scoring, after a failure)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, kill_workers=kill)  # type: ignore[call-arg]
+            self._pool = None
+
+
+@contextlib.contextmanager
+def batch_scorer(pm: PluginManager, model: Model, jobs: int) -> Iterator[BatchScorer]:
+    """A :class:`BatchScorer` for ``model``, using worker processes when ``jobs`` > 1, the
+    detector is batch-independent, its plugin can be loaded by a worker and a batch is large
+    enough; its workers are stopped when the block ends."""
+    scorer = BatchScorer(pm, model, jobs)
+    try:
+        yield scorer
+    except BaseException:
+        scorer.close(kill=True)
+        raise
+    scorer.close()
+
+
+def _worker_spec(pm: PluginManager, model: Model, jobs: int) -> _worker.WorkerSpec | None:
+    """How to set a worker up for ``model``; ``None`` (score in this process) when the
+    detector is not batch-independent or its plugin cannot be loaded in another process."""
+    from pynomaly.plugin.records import PluginStatus
+
+    info = detector_service.resolve(pm, model.detector)
+    if not info.batch_independent:
+        log.debug("%s scores rows within their batch: scored in one process", info.id)
+        return None
+    modules: list[tuple[str, str]] = []
+    objects: list[tuple[str, bytes]] = []
+    unloaded: set[str] = set()
+    for record in pm.records():
+        if record.status is PluginStatus.UNLOADED:
+            unloaded.add(record.name)
+        if record.origin != "registered" or record.status is not PluginStatus.LOADED:
+            continue
+        plugin = record.plugin
+        if isinstance(plugin, types.ModuleType) and _importable(plugin):
+            modules.append((record.name, plugin.__name__))
+            continue
+        try:
+            objects.append((record.name, pickle.dumps(plugin)))
+        except Exception:
+            if record.name == info.plugin:
+                log.debug("plugin %s cannot be sent to a worker: one process", info.plugin)
+                return None
+            log.debug("plugin %s cannot be sent to a worker: left out there", record.name)
+    configs = {name: pm.config_of(name) for name in pm.loaded()}
+    settings = attrs.evolve(
+        pm.settings, config=configs, disable=pm.settings.disable | unloaded
+    )
+    return _worker.WorkerSpec(
+        detector=info.id,
+        plugin=info.plugin,
+        state=pickle.dumps(model.state, protocol=pickle.HIGHEST_PROTOCOL),
+        settings=settings,
+        modules=tuple(modules),
+        objects=tuple(objects),
+        threads=max(1, _cpu_count() // jobs),
+    )
+
+
+def _importable(module: types.ModuleType) -> bool:
+    spec = getattr(module, "__spec__", None)
+    return spec is not None and spec.origin is not None and module.__name__ != "__main__"
