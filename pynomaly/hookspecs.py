@@ -472,7 +472,10 @@ def pynomaly_read_batches(
 
     Called for the plugin that opened ``connection`` only, when pynomaly scores a source batch by
     batch (``Model.score_source``, ``pynomaly score``) so that the data never has to fit in memory.
-    May be a generator function, or an async generator.
+    May be a generator function, or an async generator. The hook is called, and its batches are
+    read, in a thread of their own that reads one batch ahead while the main thread scores: a
+    handle opened in the hook is used in the thread that opened it; the iterator's ``close()``
+    is called (in that thread) when scoring stops early.
 
     :param connection: the :class:`~pynomaly.types.Connection` from :func:`pynomaly_connect`. Its
         ``options`` may hold ``text_columns``: columns to read as text in every batch, as they were

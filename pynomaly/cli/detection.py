@@ -167,8 +167,8 @@ jobs_option = click.option(
     default=1,
     show_default=True,
     metavar="N",
-    help="Processes/threads to use (-1: every core): the detector's n_jobs where it has one; "
-    "scoring splits batches across N worker processes for batch-independent detectors.",
+    help="Cores to use (-1: every one): the detector's n_jobs where it has one; scoring a "
+    "batch-independent detector adds N-1 worker processes.",
 )
 
 

@@ -17,6 +17,11 @@ exactly the scores of one call. Each worker
 * calls ``pynomaly_score`` of the detector's plugin on the float64 chunks it is sent. The
   score events (``pynomaly_before_score`` / ``after_score`` / ``on_score_error``) are called in
   the parent, once per batch, as without workers.
+
+``jobs`` counts the calling process: ``jobs=2`` starts one worker, and the calling process
+scores the chunks the worker has not started (every chunk while it starts), so that a worker's
+start-up — a fresh interpreter importing the detector's library, about a second — is not time
+spent waiting.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import numpy as np
 from pynomaly._log import get_logger
 from pynomaly.detection import _worker
 from pynomaly.detection.prepare import Scorer, checked_scores
-from pynomaly.errors import InputError, PynomalyError
+from pynomaly.errors import InputError, PluginError, PynomalyError
 from pynomaly.services import detectors as detector_service
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,51 +77,65 @@ def _cpu_count() -> int:
 class Pending:
     """The scores of one batch, being computed; :meth:`result` waits for them."""
 
-    __slots__ = ("_chunks", "_done", "_finish", "_futures", "_plugin")
+    __slots__ = ("_chunks", "_done", "_finish", "_futures", "_here", "_plugin")
 
     def __init__(
         self,
-        futures: list[Future[Any]] | None,
+        futures: list[Future[Any]] | None = None,
+        chunks: list[np.ndarray] | None = None,
+        here: Callable[[np.ndarray], np.ndarray] | None = None,
         finish: Callable[[BaseException | None], None] | None = None,
         done: np.ndarray | None = None,
-        chunks: list[np.ndarray] | None = None,
         plugin: str = "",
     ) -> None:
         self._futures = futures
+        self._chunks = chunks
+        self._here = here
         self._finish = finish
         self._done = done
-        self._chunks = chunks
         self._plugin = plugin
 
     def result(self) -> np.ndarray:
+        """The batch's scores. The calling process scores the chunks no worker has started
+        yet (from the last one back), then waits for the workers' ones."""
         if self._done is not None:
             return self._done
-        assert self._futures is not None and self._finish is not None and self._chunks
+        futures, chunks, here, finish = self._futures, self._chunks, self._here, self._finish
+        assert futures is not None and chunks is not None and here and finish
+        parts: list[Any] = [None] * len(chunks)
         try:
-            parts = [
-                checked_scores(future.result(), chunk, self._plugin)
-                for future, chunk in zip(self._futures, self._chunks, strict=True)
-            ]
+            for i in reversed(range(len(chunks))):
+                if not futures[i].cancel():
+                    break  # a worker has it, and every chunk before it
+                parts[i] = here(chunks[i])
+            for i, future in enumerate(futures):
+                if parts[i] is None:  # checked here as in this process
+                    parts[i] = checked_scores(future.result(), chunks[i], self._plugin)
         except BrokenProcessPool as exc:
             error = PynomalyError(
                 "a scoring worker process died (out of memory, or killed); "
                 "score with fewer jobs or a smaller batch size"
             )
-            self._finish(error)
+            finish(error)
             raise error from exc
         except BaseException as exc:
-            self._finish(exc)
+            finish(exc)
             raise
         self._done = np.concatenate(parts) if len(parts) != 1 else parts[0]
         self._futures = self._chunks = None
-        self._finish(None)
+        finish(None)
         return self._done
 
 
 class BatchScorer:
-    """Scores prepared float64 batches of one model: in this process, or split into chunks
-    across a pool of worker processes, started at the first batch large enough to give every
-    job :data:`MIN_ROWS_PER_JOB` rows (see :func:`batch_scorer`)."""
+    """Scores prepared float64 batches of one model: in this process, or with ``jobs - 1``
+    worker processes besides it.
+
+    Worker processes start at the first batch large enough to give every job
+    :data:`MIN_ROWS_PER_JOB` rows. A batch is cut into chunks for the workers; this process
+    scores those no worker has taken yet — all of them while the workers are still starting —
+    so it neither waits idle nor leaves a core unused.
+    """
 
     def __init__(self, pm: PluginManager, model: Model, jobs: int) -> None:
         self._pm = pm
@@ -125,10 +144,11 @@ class BatchScorer:
         self._scorer = Scorer(pm, model)
         self._spec = _worker_spec(pm, model, jobs) if jobs > 1 else None
         self._pool: Executor | None = None
+        self._limits: Any = None
 
     @property
     def parallel(self) -> bool:
-        """Whether batches are scored in worker processes (from the first large one on)."""
+        """Whether batches are scored with worker processes (from the first large one on)."""
         return self._pool is not None
 
     def submit(self, X: np.ndarray) -> Pending:
@@ -136,18 +156,31 @@ class BatchScorer:
         big = len(X) >= self._jobs * MIN_ROWS_PER_JOB
         if self._pool is None and self._spec is not None and big:
             from joblib.externals.loky import ProcessPoolExecutor
+            from threadpoolctl import threadpool_limits
 
             self._pool = ProcessPoolExecutor(
-                max_workers=self._jobs, initializer=_worker.start, initargs=(self._spec,)
+                max_workers=self._jobs - 1, initializer=_worker.start, initargs=(self._spec,)
             )
+            # this process scores too: its BLAS/OpenMP get a job's share of the cores as well
+            self._limits = threadpool_limits(limits=self._spec.threads)
         if self._pool is None:
-            return Pending(None, done=self._scorer.score(X))
+            return Pending(done=self._scorer.score(X))
         model = self._model
         events = contextlib.ExitStack()
         events.enter_context(detector_service.observed(self._pm, "score", model.detector, len(X)))
-        size = max(1, min(CHUNK_ROWS, -(-len(X) // self._jobs)))
+        # a few chunks per job: this process can take over the ones no worker has started
+        size = max(1, min(CHUNK_ROWS, -(-len(X) // (4 * self._jobs))))
         chunks = [X[start : start + size] for start in range(0, len(X), size)]
         futures = [self._pool.submit(_worker.score, chunk) for chunk in chunks]
+
+        def here(chunk: np.ndarray) -> np.ndarray:
+            # the owner hook alone, as in a worker: the batch's score events frame it already
+            scores = self._pm.call(
+                "pynomaly_score", detector_id=model.detector, state=model.state, X=chunk
+            )
+            if scores is None:
+                raise PluginError(model.plugin, "pynomaly_score", "returned None")
+            return checked_scores(scores, chunk, model.plugin)
 
         def finish(error: BaseException | None) -> None:
             if error is None:
@@ -155,7 +188,7 @@ class BatchScorer:
             else:
                 events.__exit__(type(error), error, error.__traceback__)
 
-        return Pending(futures, finish, chunks=chunks, plugin=model.plugin)
+        return Pending(futures, chunks, here, finish, plugin=model.plugin)
 
     def score(self, X: np.ndarray) -> np.ndarray:
         """The scores of ``X`` (one batch)."""
@@ -167,7 +200,7 @@ class BatchScorer:
         if self._pool is not None:
             self._pool.shutdown(wait=True, kill_workers=kill)  # type: ignore[call-arg]
             self._pool = None
-
+            self._limits.restore_original_limits()
 
 @contextlib.contextmanager
 def batch_scorer(pm: PluginManager, model: Model, jobs: int) -> Iterator[BatchScorer]:

@@ -137,11 +137,11 @@ class Summary:
         self.rows = 0
         self.anomalies = 0
         self._first: DetectionResult | None = None
-        self._top: pd.DataFrame | None = None  # scores, labels, features of the best rows
+        # the best rows so far: anomaly_score, is_anomaly, features; their scores, ground truth
+        self._top: pd.DataFrame | None = None
         self._top_scores = np.empty(0)
-        self._truth: list[np.ndarray] | None = []  # top rows' ground truth, when labelled
-        self._top_truth = np.empty(0, dtype=np.int8)
-        self._labelled: list[tuple[np.ndarray, np.ndarray]] | None = []
+        self._top_truth: np.ndarray | None = np.empty(0, dtype=np.int8)  # None: unlabelled
+        self._labelled: list[tuple[np.ndarray, np.ndarray]] | None = []  # for the metrics
         self._sample: pd.DataFrame | None = None
         self._slots = np.empty(0, dtype=np.int64)
         self._rng = np.random.default_rng(seed)
@@ -151,7 +151,6 @@ class Summary:
         """Take in one batch's result (rows in input order, after the earlier batches')."""
         if self._first is None:
             self._first = batch
-        n = len(batch.scores)
         if batch.y_true is None:
             self._labelled = None
         elif self._labelled is not None:
@@ -161,30 +160,32 @@ class Summary:
         self._take_top(batch)
         if self._has_data and batch.data is not None:
             self._take_sample(batch.data)
-        self.rows += n
+        self.rows += len(batch.scores)
         self.anomalies += batch.n_anomalies
 
     def _take_top(self, batch: DetectionResult) -> None:
-        best = np.argsort(-batch.scores, kind="stable")[: self.keep]
-        frame = batch.to_frame().iloc[best]
+        best = _best(batch.scores, self.keep)
+        frame = pd.DataFrame(
+            {"anomaly_score": batch.scores[best], "is_anomaly": batch.labels[best]},
+            index=batch.index[best],
+        )
         if self._has_data and batch.data is not None:
             features = batch.data.iloc[best].set_axis(frame.index)
             clash = {c: f"{c} (input)" for c in features.columns if c in frame.columns}
             frame = pd.concat([frame, features.rename(columns=clash)], axis=1)
-        truth = batch.y_true.to_numpy()[best] if batch.y_true is not None else None
         scores = batch.scores[best]
+        truth = None
+        if batch.y_true is not None and self._top_truth is not None:
+            truth = batch.y_true.to_numpy()[best]
         if self._top is not None:
             # earlier rows first: a stable sort keeps ties in input order, as top() does
             frame = pd.concat([self._top, frame])
             scores = np.concatenate([self._top_scores, scores])
-            if truth is not None and self._truth is not None:
+            if truth is not None and self._top_truth is not None:
                 truth = np.concatenate([self._top_truth, truth])
-        order = np.argsort(-scores, kind="stable")[: self.keep]
+        order = _best(scores, self.keep)
         self._top, self._top_scores = frame.iloc[order], scores[order]
-        if truth is None:
-            self._truth = None
-        elif self._truth is not None:
-            self._top_truth = truth[order]
+        self._top_truth = None if truth is None else truth[order]
 
     def _take_sample(self, data: pd.DataFrame) -> None:
         """Reservoir sampling (algorithm R), a batch at a time: every row seen so far has the
@@ -216,7 +217,7 @@ class Summary:
             truth = np.concatenate([y for _, y in self._labelled])
             metrics = ranking_metrics(truth, scores)
         y_true = None
-        if self._truth is not None and first.y_true is not None:
+        if self._top_truth is not None and first.y_true is not None:
             y_true = pd.Series(self._top_truth, index=self._top.index, name=first.y_true.name)
         return StreamedResult(
             rows=self.rows,
@@ -233,6 +234,19 @@ class Summary:
             top=self._top,
             scorer=first._scorer,
         )
+
+
+def _best(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` highest scores, highest first, ties in input order: the first
+    ``k`` of a stable descending sort, without sorting every score."""
+    if k <= 0:
+        return np.empty(0, dtype=np.intp)
+    if k < len(scores):
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        candidates = np.flatnonzero(scores >= kth)  # every tie of the k-th score included
+    else:
+        candidates = np.arange(len(scores))
+    return candidates[np.argsort(-scores[candidates], kind="stable")][:k]
 
 
 def stream(
