@@ -98,6 +98,15 @@ def test_arrow_csv_reader_on_gzip_bom_and_latin1(tmp_path, isolated_pm):
         assert list(got.columns) == list(frame.columns[: got.shape[1]]), name
 
 
+def test_engine_option_picks_the_reader(tmp_path, isolated_pm):
+    path = tmp_path / "f.csv"
+    path.write_text("a,b\n1.5,x\n2.5,y\n")
+    by_pandas = pynomaly.load_data(path, options={"engine": "pandas"}, manager=isolated_pm)
+    pd.testing.assert_frame_equal(by_pandas, pynomaly.load_data(path, manager=isolated_pm))
+    with pytest.raises(pynomaly.errors.DataError, match="engine 'fast' is not pyarrow or pandas"):
+        pynomaly.load_data(path, options={"engine": "fast"}, manager=isolated_pm)
+
+
 def test_arrow_csv_reader_keeps_full_float_precision(tmp_path, isolated_pm):
     rng = np.random.default_rng(3)
     values = rng.standard_normal((2000, 3)) * 10.0 ** rng.integers(-12, 12, (2000, 3))

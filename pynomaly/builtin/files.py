@@ -2,7 +2,8 @@
 
 - CSV: ``.csv``, ``.tsv`` and their ``.gz`` versions; options ``delimiter``, ``encoding``
   (default UTF-8, a byte-order mark is skipped), ``index_col``, ``text_columns`` (read as
-  text whatever they look like; scoring batch by batch passes the model's text columns).
+  text whatever they look like; scoring batch by batch passes the model's text columns),
+  ``engine`` (``pyarrow``, the default, where it reads exactly what pandas reads; ``pandas``).
 - Parquet: a ``.parquet``/``.pq`` file, or a directory of Parquet files read as one dataset.
 - JSON Lines: ``.jsonl``/``.ndjson`` (optionally ``.gz``), one JSON object per row.
 - Excel: ``.xlsx`` (needs openpyxl: ``pip install 'pynomaly[excel]'``); option ``sheet``.
@@ -103,7 +104,7 @@ def pynomaly_read_data(connection: Connection, query: Mapping[str, Any]) -> Any:
     kind = kind_of(path)
     with _reading(path, kind):
         if kind == "csv":
-            frame = _arrow_csv(path, opts)
+            frame = _arrow_csv(path, opts) if _engine(path, opts) == "pyarrow" else None
             # read_csv applies index_col itself
             return frame if frame is not None else _read_csv(path, opts)
         import pandas as pd
@@ -293,12 +294,23 @@ def _arrow_csv(path: Path, opts: Mapping[str, Any]) -> Any:
         if typed is None:
             return None
         columns.append(typed)
-    frame = pa.table(columns, names=names).to_pandas(self_destruct=True)
+    table = pa.table(columns, names=names)
+    del columns  # the table holds the only references: to_pandas frees each column converted
+    frame = table.to_pandas(self_destruct=True)
+    del table
     if index_col is not None and index_col is not False:
         if index_col not in frame.columns:
             return None  # pandas' own error
         frame = frame.set_index(index_col)
     return frame
+
+
+def _engine(path: Path, opts: Mapping[str, Any]) -> str:
+    """The ``engine`` option: ``pyarrow`` (the default: where exact) or ``pandas``."""
+    engine = str(opts.get("engine") or "pyarrow").lower()
+    if engine not in ("pyarrow", "pandas"):
+        raise DataError(f"{path}: engine {engine!r} is not pyarrow or pandas")
+    return engine
 
 
 def _is_temporal(dtype: Any) -> bool:

@@ -52,6 +52,11 @@ def start(spec: WorkerSpec) -> None:
     _worker.update(pm=pm, spec=spec, state=pickle.loads(spec.state))
 
 
+def ready() -> bool:
+    """A task that returns once a worker has started (its initializer ran)."""
+    return True
+
+
 def score(X: Any) -> Any:
     """The detector plugin's scores of one chunk, as it returns them (the caller checks them
     as it checks scores computed in its own process)."""

@@ -19,9 +19,8 @@ exactly the scores of one call. Each worker
   the parent, once per batch, as without workers.
 
 ``jobs`` counts the calling process: ``jobs=2`` starts one worker, and the calling process
-scores the chunks the worker has not started (every chunk while it starts), so that a worker's
-start-up — a fresh interpreter importing the detector's library, about a second — is not time
-spent waiting.
+scores every batch while the workers start (a fresh interpreter importing the detector's
+library takes about a second), then its share of each batch while they score theirs.
 """
 
 from __future__ import annotations
@@ -49,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = get_logger("pynomaly.parallel")
 
-#: rows per chunk sent to a worker (bounded: a chunk is pickled through a pipe)
+#: rows of a slice of one large matrix shared out at a time (Model.score with jobs)
 CHUNK_ROWS = 50_000
 #: a batch with fewer rows than this per job is scored in the calling process: starting a
 #: worker (a Python process importing the detector's library) costs about a second of CPU
@@ -77,64 +76,64 @@ def _cpu_count() -> int:
 class Pending:
     """The scores of one batch, being computed; :meth:`result` waits for them."""
 
-    __slots__ = ("_chunks", "_done", "_finish", "_futures", "_here", "_plugin")
+    __slots__ = ("_chunks", "_done", "_finish", "_futures", "_own", "_plugin")
 
     def __init__(
         self,
         futures: list[Future[Any]] | None = None,
         chunks: list[np.ndarray] | None = None,
-        here: Callable[[np.ndarray], np.ndarray] | None = None,
-        finish: Callable[[BaseException | None], None] | None = None,
+        own: np.ndarray | None = None,
+        finish: Callable[[BaseException | None, bool], None] | None = None,
         done: np.ndarray | None = None,
         plugin: str = "",
     ) -> None:
         self._futures = futures
         self._chunks = chunks
-        self._here = here
+        self._own = own
         self._finish = finish
         self._done = done
         self._plugin = plugin
 
     def result(self) -> np.ndarray:
-        """The batch's scores. The calling process scores the chunks no worker has started
-        yet (from the last one back), then waits for the workers' ones."""
+        """The batch's scores: the workers' chunks (waited for, and checked here as scores
+        computed in this process are), then this process's own part."""
         if self._done is not None:
             return self._done
-        futures, chunks, here, finish = self._futures, self._chunks, self._here, self._finish
-        assert futures is not None and chunks is not None and here and finish
-        parts: list[Any] = [None] * len(chunks)
+        futures, chunks, own, finish = self._futures, self._chunks, self._own, self._finish
+        assert futures is not None and chunks is not None and own is not None and finish
+        waited = not all(future.done() for future in futures)
         try:
-            for i in reversed(range(len(chunks))):
-                if not futures[i].cancel():
-                    break  # a worker has it, and every chunk before it
-                parts[i] = here(chunks[i])
-            for i, future in enumerate(futures):
-                if parts[i] is None:  # checked here as in this process
-                    parts[i] = checked_scores(future.result(), chunks[i], self._plugin)
+            parts = [
+                checked_scores(future.result(), chunk, self._plugin)
+                for future, chunk in zip(futures, chunks, strict=True)
+            ]
         except BrokenProcessPool as exc:
             error = PynomalyError(
                 "a scoring worker process died (out of memory, or killed); "
                 "score with fewer jobs or a smaller batch size"
             )
-            finish(error)
+            finish(error, waited)
             raise error from exc
         except BaseException as exc:
-            finish(exc)
+            finish(exc, waited)
             raise
+        parts.append(own)
         self._done = np.concatenate(parts) if len(parts) != 1 else parts[0]
-        self._futures = self._chunks = None
-        finish(None)
+        self._futures = self._chunks = self._own = None
+        finish(None, waited)
         return self._done
 
 
 class BatchScorer:
-    """Scores prepared float64 batches of one model: in this process, or with ``jobs - 1``
-    worker processes besides it.
+    """Scores prepared float64 batches of one model: in this process, or shared with
+    ``jobs - 1`` worker processes.
 
     Worker processes start at the first batch large enough to give every job
-    :data:`MIN_ROWS_PER_JOB` rows. A batch is cut into chunks for the workers; this process
-    scores those no worker has taken yet — all of them while the workers are still starting —
-    so it neither waits idle nor leaves a core unused.
+    :data:`MIN_ROWS_PER_JOB` rows. Until they are ready this process scores every batch
+    itself; then each batch is split: the first rows go to the workers (one chunk each), this
+    process scores the rest while they work. The workers' share adapts: it shrinks when this
+    process had to wait for them, and grows when they were done first (this process also reads,
+    prepares and writes, so an even split would leave the workers idle).
     """
 
     def __init__(self, pm: PluginManager, model: Model, jobs: int) -> None:
@@ -144,7 +143,9 @@ class BatchScorer:
         self._scorer = Scorer(pm, model)
         self._spec = _worker_spec(pm, model, jobs) if jobs > 1 else None
         self._pool: Executor | None = None
+        self._ready: Future[Any] | None = None
         self._limits: Any = None
+        self.share = (jobs - 1) / jobs  # of each batch's rows, for the workers
 
     @property
     def parallel(self) -> bool:
@@ -152,7 +153,8 @@ class BatchScorer:
         return self._pool is not None
 
     def submit(self, X: np.ndarray) -> Pending:
-        """Start scoring ``X``; the scores come from the returned :class:`Pending`."""
+        """Start scoring ``X`` (this process scores its own part before returning); the
+        scores come from the returned :class:`Pending`."""
         big = len(X) >= self._jobs * MIN_ROWS_PER_JOB
         if self._pool is None and self._spec is not None and big:
             from joblib.externals.loky import ProcessPoolExecutor
@@ -161,38 +163,78 @@ class BatchScorer:
             self._pool = ProcessPoolExecutor(
                 max_workers=self._jobs - 1, initializer=_worker.start, initargs=(self._spec,)
             )
+            self._ready = self._pool.submit(_worker.ready)
             # this process scores too: its BLAS/OpenMP get a job's share of the cores as well
             self._limits = threadpool_limits(limits=self._spec.threads)
         if self._pool is None:
             return Pending(done=self._scorer.score(X))
+        assert self._ready is not None
         model = self._model
         events = contextlib.ExitStack()
         events.enter_context(detector_service.observed(self._pm, "score", model.detector, len(X)))
-        # a few chunks per job: this process can take over the ones no worker has started
-        size = max(1, min(CHUNK_ROWS, -(-len(X) // (4 * self._jobs))))
-        chunks = [X[start : start + size] for start in range(0, len(X), size)]
-        futures = [self._pool.submit(_worker.score, chunk) for chunk in chunks]
+        chunks: list[np.ndarray] = []
+        futures: list[Future[Any]] = []
+        if self._ready.done():
+            try:
+                self._ready.result()
+            except BrokenProcessPool as exc:
+                raise PynomalyError(
+                    f"a scoring worker process could not start ({exc}); rerun with --jobs 1 "
+                    "(jobs=1) and --debug to see why"
+                ) from exc
+            taken = int(len(X) * self.share)
+            workers = self._jobs - 1
+            size = -(-taken // workers) if taken else 1
+            chunks = [X[start : min(start + size, taken)] for start in range(0, taken, size)]
+            futures = [self._pool.submit(_worker.score, chunk) for chunk in chunks]
+        own = X[sum(len(c) for c in chunks) :]
+        try:
+            mine = self._own(own) if len(own) else np.empty(0)
+        except BaseException as exc:
+            for future in futures:
+                future.cancel()
+            events.__exit__(type(exc), exc, exc.__traceback__)
+            raise
 
-        def here(chunk: np.ndarray) -> np.ndarray:
-            # the owner hook alone, as in a worker: the batch's score events frame it already
-            scores = self._pm.call(
-                "pynomaly_score", detector_id=model.detector, state=model.state, X=chunk
-            )
-            if scores is None:
-                raise PluginError(model.plugin, "pynomaly_score", "returned None")
-            return checked_scores(scores, chunk, model.plugin)
-
-        def finish(error: BaseException | None) -> None:
+        def finish(error: BaseException | None, waited: bool) -> None:
+            if futures and error is None:
+                # had to wait: the workers had too much; else they may have idled
+                step = -0.03 if waited else 0.03
+                self.share = min(0.95, max(0.05, self.share + step))
             if error is None:
                 events.close()
             else:
                 events.__exit__(type(error), error, error.__traceback__)
 
-        return Pending(futures, chunks, here, finish, plugin=model.plugin)
+        return Pending(futures, chunks, mine, finish, plugin=model.plugin)
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        """The scores of ``X`` (one batch)."""
-        return self.submit(X).result()
+        """The scores of ``X``: with workers, in slices of :data:`CHUNK_ROWS` rows, one
+        scored while the next is shared out."""
+        if self._spec is None or len(X) < self._jobs * MIN_ROWS_PER_JOB:
+            return self.submit(X).result()
+        step = max(CHUNK_ROWS, self._jobs * MIN_ROWS_PER_JOB)
+        parts: list[np.ndarray] = []
+        waiting: Pending | None = None
+        for start in range(0, len(X), step):
+            pending = self.submit(X[start : start + step])
+            if waiting is not None:
+                parts.append(waiting.result())
+            waiting = pending
+        assert waiting is not None
+        parts.append(waiting.result())
+        return np.concatenate(parts)
+
+    def _own(self, X: np.ndarray) -> np.ndarray:
+        """This process's part: the owner hook alone, as in a worker (the batch's score
+        events frame it already)."""
+        model = self._model
+        scores = self._pm.call(
+            "pynomaly_score", detector_id=model.detector, state=model.state, X=X
+        )
+        if scores is None:
+            raise PluginError(model.plugin, "pynomaly_score", "returned None")
+        return checked_scores(scores, X, model.plugin)
 
     def close(self, *, kill: bool = False) -> None:
         """Stop the worker processes, if any were started (``kill``: without waiting for

@@ -61,6 +61,19 @@ def threshold_for(training_scores: np.ndarray, contamination: float) -> float:
     return ThresholdRule("contamination", contamination).threshold(training_scores)
 
 
+def top_positions(scores: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` highest scores, highest first, ties in input order: the first
+    ``n`` of a stable descending sort, without sorting every score."""
+    if n <= 0:
+        return np.empty(0, dtype=np.intp)
+    if n < len(scores):
+        nth = np.partition(scores, len(scores) - n)[len(scores) - n]
+        candidates = np.flatnonzero(scores >= nth)  # every tie of the n-th score included
+    else:
+        candidates = np.arange(len(scores))
+    return candidates[np.argsort(-scores[candidates], kind="stable")][:n]
+
+
 def labels_for(scores: np.ndarray, threshold: float) -> np.ndarray:
     """1 where the score is above the threshold (an anomaly), else 0."""
     return (scores > threshold).astype(np.int8)
@@ -314,7 +327,7 @@ class DetectionResult:
         return self._scorer or Scorer(default_manager(), self.model)
 
     def _top_positions(self, n: int) -> np.ndarray:
-        return np.argsort(-self.scores, kind="stable")[:n]
+        return top_positions(self.scores, n)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary: rows, anomalies, threshold, detector, source, seconds."""

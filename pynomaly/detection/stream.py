@@ -25,7 +25,7 @@ import pandas as pd
 
 from pynomaly.detection import explain as explaining
 from pynomaly.detection.prepare import Scorer, default_manager
-from pynomaly.detection.results import DetectionResult, Model, ranking_metrics
+from pynomaly.detection.results import DetectionResult, Model, ranking_metrics, top_positions
 from pynomaly.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -164,7 +164,7 @@ class Summary:
         self.anomalies += batch.n_anomalies
 
     def _take_top(self, batch: DetectionResult) -> None:
-        best = _best(batch.scores, self.keep)
+        best = top_positions(batch.scores, self.keep)
         frame = pd.DataFrame(
             {"anomaly_score": batch.scores[best], "is_anomaly": batch.labels[best]},
             index=batch.index[best],
@@ -183,7 +183,7 @@ class Summary:
             scores = np.concatenate([self._top_scores, scores])
             if truth is not None and self._top_truth is not None:
                 truth = np.concatenate([self._top_truth, truth])
-        order = _best(scores, self.keep)
+        order = top_positions(scores, self.keep)
         self._top, self._top_scores = frame.iloc[order], scores[order]
         self._top_truth = None if truth is None else truth[order]
 
@@ -234,19 +234,6 @@ class Summary:
             top=self._top,
             scorer=first._scorer,
         )
-
-
-def _best(scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the ``k`` highest scores, highest first, ties in input order: the first
-    ``k`` of a stable descending sort, without sorting every score."""
-    if k <= 0:
-        return np.empty(0, dtype=np.intp)
-    if k < len(scores):
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-        candidates = np.flatnonzero(scores >= kth)  # every tie of the k-th score included
-    else:
-        candidates = np.arange(len(scores))
-    return candidates[np.argsort(-scores[candidates], kind="stable")][:k]
 
 
 def stream(
