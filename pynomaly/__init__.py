@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
         score,
         validate_parameters,
     )
+    from pynomaly.detection.plots import plot_embedding
     from pynomaly.detection.results import DetectionResult, Model
     from pynomaly.detection.stream import StreamedResult
     from pynomaly.estimator import AnomalyDetector, anomaly_scorer
@@ -52,6 +53,7 @@ _LAZY = {
     "DetectionResult": "pynomaly.detection.results",
     "Model": "pynomaly.detection.results",
     "StreamedResult": "pynomaly.detection.stream",
+    "plot_embedding": "pynomaly.detection.plots",
     "PluginManager": "pynomaly.plugin.manager",
     "DetectorInfo": "pynomaly.types",
     "FitResult": "pynomaly.types",
@@ -86,6 +88,7 @@ __all__ = [
     "is_mine",
     "load",
     "load_data",
+    "plot_embedding",
     "score",
     "validate_parameters",
 ]

@@ -76,8 +76,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         (``"pyod:ecod"``, ``"sklearn:iforest"``, ...).
     :param contamination: The expected share of outliers in the training data, in
         ``(0, 0.5]``; it sets ``offset_``.
-    :param random_state: Seed of the detector: an int in ``[0, 2**32)``, ``None``, or a
-        :class:`numpy.random.RandomState`, from which each fit draws a seed.
+    :param random_state: Seed of the detector: an int in ``[0, 2**32)`` (0 by default, as in
+        :func:`pynomaly.fit` and on the command line: reproducible), ``None`` for a fresh seed
+        each fit, or a :class:`numpy.random.RandomState`, from which each fit draws a seed.
     :param steps: pynomaly processing steps fitted into the model, by name (``"impute"``) or
         with options (``("encode", {"method": "onehot"})``). Without steps, ``X`` must be
         numeric and finite and is checked as scikit-learn estimators check it; with steps, a
@@ -107,7 +108,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         self,
         detector: str = "pyod:ecod",
         contamination: float = 0.1,
-        random_state: int | np.random.RandomState | None = None,
+        random_state: int | np.random.RandomState | None = 0,
         steps: Sequence[Step] = (),
         **params: Any,
     ) -> None:
@@ -248,7 +249,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         :class:`~sklearn.neighbors.LocalOutlierFactor` does between its outlier detection
         (``fit_predict``) and novelty detection (``predict``) modes: ``sklearn:lof``, and
         neighbour-based PyOD detectors such as ``pyod:knn``, where a training row is not its
-        own neighbour but a new row equal to it would be.
+        own neighbour but a new row equal to it would be; ``pyod:ecod`` and ``pyod:copod``,
+        where a new row is ranked among the training rows plus itself.
 
         :param y: Ignored.
         """

@@ -416,8 +416,9 @@ def pynomaly_data_sources() -> list[SourceInfo]:
     raises is logged and left out.
 
     :returns: a list of :class:`~pynomaly.types.SourceInfo` (``name``, ``description``,
-        ``schemes``, ``extensions``). It is descriptive only: :func:`pynomaly_connect` decides what
-        the plugin opens.
+        ``schemes``, ``extensions``, and ``uris``: complete sources it offers, such as bundled
+        samples, for shell completion). It is descriptive only: :func:`pynomaly_connect`
+        decides what the plugin opens.
     """
 
 
@@ -625,6 +626,29 @@ def pynomaly_postprocess(result: DetectionResult) -> DetectionResult | None:
         ``duration`` is set after postprocessing.
     :returns: a new result (``attrs.evolve(result, ...)``), or ``None`` for no change; never modify
         ``result`` in place.
+    """
+
+
+@_spec(OWNER, "processing")
+def pynomaly_threshold(method: str, scores: np.ndarray) -> float | None:
+    """Compute the label threshold of a fit with a method of this plugin.
+
+    Called once per fit whose threshold rule is a plugin's method ``"namespace:name"``
+    (``pynomaly.detect(..., threshold="pythresh:karch")``, ``--threshold pythresh:karch``), after
+    the detector was fitted, on its training scores; the threshold is kept in the ``Model``, so
+    new rows are labelled with it without calling the hook again. The first non-``None`` result
+    wins: the plugin that owns the method's namespace answers (``pynomaly.is_mine(method,
+    "pythresh")``), every other returns ``None``. The built-in rules (``contamination``,
+    ``percentile:P``, ``fixed:S``, ``mad``, ``iqr``, ``zscore``, ``auto``) never reach this hook.
+
+    :param method: the method as the user named it, ``"namespace:name"``.
+    :param scores: the training scores, a 1-D ``float64`` array, higher = more anomalous; do not
+        modify it.
+    :returns: the score threshold — rows scoring above it are anomalies — or ``None`` if the
+        method is not yours. When no plugin answers, the caller gets an ``InputError`` naming
+        the built-in rules.
+    :raises pynomaly.errors.InputError: for a method of your namespace that you do not offer, or
+        whose library is not installed.
     """
 
 

@@ -8,8 +8,11 @@ from a plugin module costs nothing but pluggy.
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
-from collections.abc import Container
+import time
+from collections.abc import Callable, Container
+from contextvars import ContextVar
 from types import ModuleType
 
 import pluggy
@@ -52,8 +55,24 @@ def import_module(name: str) -> ModuleType:
     partially initialized module ("cannot import name 'clone' from partially initialized module
     'sklearn.base'"); importing through this lock cannot.
     """
+    observe = first_use.get()
+    if observe is None or name in sys.modules:
+        with _IMPORT_LOCK:
+            return importlib.import_module(name)
+    # a first import within a reported phase: a cost worth showing as such
+    observe(f"importing {name}", None)
+    start = time.perf_counter()
     with _IMPORT_LOCK:
-        return importlib.import_module(name)
+        module = importlib.import_module(name)
+    observe(f"importing {name}", time.perf_counter() - start)
+    return module
+
+
+#: Set by :class:`pynomaly.progress.Tracker` while a phase runs: told of first-use costs,
+#: ``(what, None)`` before and ``(what, seconds)`` after.
+first_use: ContextVar[Callable[[str, float | None], None] | None] = ContextVar(
+    "pynomaly_first_use", default=None
+)
 
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec", "import_module", "is_mine"]

@@ -107,6 +107,20 @@ class DetectorInfo:
     ``batch_independent`` declares that a row's score depends only on the fitted state and the
     row, never on the other rows scored with it: such a detector may be scored in chunks, in
     parallel or streamed with the same scores. Leave it ``False`` when unsure.
+
+    ``members_param`` makes the detector a *combiner* (an ensemble): the name of its parameter
+    that lists member detectors (``"members"``: ``"pyod:iforest,pyod:knn"`` or a list of ids or
+    ``[id, params]`` pairs). pynomaly validates, fits and scores the members itself, through their
+    own plugins, and hands the combiner's :func:`~pynomaly.hookspecs.pynomaly_fit` and
+    :func:`~pynomaly.hookspecs.pynomaly_score` the matrix of member scores (rows × members, in
+    the order given) as ``X``. The combiner never needs the plugin manager.
+
+    ``properties`` describe the detector to ``detector="auto"`` and to readers (see
+    docs/quality.md): ``family`` (``"isolation"``, ``"proximity"``, ``"density"``,
+    ``"distribution"``, ``"linear"``, ``"ensemble"`` ...), ``cost`` (time in rows:
+    ``"linear"``, ``"nlogn"``, ``"quadratic"``, ``"cubic"``), ``auto`` (``True``: ``auto`` may
+    choose it; ``auto_rank`` orders the candidates of a family, lower first) and anything else a
+    plugin wants to say. Values must be JSON-ready.
     """
 
     id: str
@@ -116,6 +130,8 @@ class DetectorInfo:
     reason: str = ""
     plugin: str = ""
     batch_independent: bool = False
+    members_param: str = ""
+    properties: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
     def short_id(self) -> str:
@@ -133,6 +149,8 @@ class DetectorInfo:
             "available": self.available,
             "reason": self.reason,
             "batch_independent": self.batch_independent,
+            "members_param": self.members_param,
+            "properties": dict(self.properties),
             "hyperparameters": self.hyperparameter_space(),
         }
 
@@ -152,13 +170,18 @@ class FitResult:
 
 @attrs.frozen
 class SourceInfo:
-    """A data source a plugin offers, returned by ``pynomaly_data_sources``."""
+    """A data source a plugin offers, returned by ``pynomaly_data_sources``.
+
+    ``uris`` are complete sources it offers, such as bundled samples (``sample:wbc``): shell
+    completion offers them.
+    """
 
     name: str
     description: str = ""
     schemes: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     extensions: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     plugin: str = ""
+    uris: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
 
 @attrs.frozen

@@ -71,14 +71,20 @@ class Entry:
     """One PyOD detector as pynomaly offers it (``pyod:<name>``).
 
     ``requires`` are the top-level modules it imports beyond PyOD; ``blocked`` is a reason it
-    cannot be used through pynomaly at all (supervised detectors). ``fixed`` are constructor
-    arguments the adapter sets unless the user gives them (quiet output, never a
+    cannot be used through pynomaly at all (supervised detectors, unreliable scores). ``fixed``
+    are constructor arguments the adapter sets unless the user gives them (quiet output, never a
     hyperparameter). ``defaults`` are hyperparameter defaults the adapter uses instead of
     PyOD's, each because PyOD's default gives meaningless scores; ``defaults_reason`` says why
     (shown in the detector's description). ``min_features``/``max_features`` bound the
     number of columns it fits on.
     ``batch_relative`` detectors score new rows against the other rows of the same batch, not
-    against the training data (PyOD's ``decision_function`` recomputes them from the batch).
+    against the training data alone (PyOD's ``decision_function`` recomputes them from the
+    batch: COF, LMDD, LOCI, SOD and SOS from the batch only, so that one row alone has no
+    meaningful score; CD from the batch's leverages, residual variance and score range; ROD
+    divides by the batch's median deviation; RGraph solves for the training data plus blocks of
+    the batch).
+    ``sorted_scoring`` detectors (ECOD, COPOD) are scored by :mod:`pynomaly_pyod.ecdf` from
+    their sorted training columns: each new row as PyOD scores it alone, whatever its batch.
     """
 
     name: str
@@ -94,6 +100,7 @@ class Entry:
     min_features: int = 1
     max_features: int | None = None
     batch_relative: bool = False
+    sorted_scoring: bool = False
 
     @property
     def id(self) -> str:
@@ -192,6 +199,17 @@ def _samples(default: Any, choices: tuple[Any, ...], *, count_min: int = 1, doc:
 _NEIGHBORS_DOC = "number of neighbours"
 _TORCH = ("torch",)
 _SUPERVISED = "supervised: it trains on labelled anomalies, which unsupervised detection lacks"
+# Detectors whose scores fail the conformance kit's "higher = more anomalous" check with their
+# default parameters (a 10-sigma outlier among 100 standard-normal rows); listed, not usable.
+_HDBSCAN_TIES = (
+    "unreliable scores: GLOSH gives every row HDBSCAN leaves unclustered the same top score "
+    "1.0, so on data without clear clusters most rows tie with a 10-sigma outlier (62 of 101 "
+    "rows of one Gaussian blob)"
+)
+_RGRAPH_FLAT = (
+    "unreliable scores: R-graph scores most rows -0.0 with default parameters and ranks a "
+    "10-sigma outlier 92nd of 101 rows"
+)
 
 # --------------------------------------------------------------------------------------------
 # The table. Defaults are PyOD's (checked by the tests against the constructors' signatures),
@@ -258,6 +276,8 @@ def _table() -> tuple[Entry, ...]:
             "Cook's distance of each row in regressions of every feature on the others "
             "(needs at least 2 features; parameter 'model' takes a scikit-learn regressor)",
             min_features=2,
+            # leverages, residual variance and the min-max scaling come from the batch scored
+            batch_relative=True,
         ),
         Entry(
             "cof",
@@ -280,8 +300,10 @@ def _table() -> tuple[Entry, ...]:
             "COPOD",
             "Copula-based outlier detection; parameter-free",
             requires=("matplotlib",),
-            # new rows are ranked against the training data plus the rest of their batch
-            batch_relative=True,
+            # PyOD ranks new rows against the training data plus the rest of their batch;
+            # pynomaly_pyod.ecdf ranks each against the training data alone, as PyOD does a
+            # batch of one row
+            sorted_scoring=True,
         ),
         Entry(
             "ecod",
@@ -289,8 +311,10 @@ def _table() -> tuple[Entry, ...]:
             "ECOD",
             "Empirical-cumulative-distribution outlier detection; parameter-free",
             requires=("matplotlib",),
-            # new rows are ranked against the training data plus the rest of their batch
-            batch_relative=True,
+            # PyOD ranks new rows against the training data plus the rest of their batch;
+            # pynomaly_pyod.ecdf ranks each against the training data alone, as PyOD does a
+            # batch of one row
+            sorted_scoring=True,
         ),
         Entry(
             "gmm",
@@ -366,6 +390,7 @@ def _table() -> tuple[Entry, ...]:
                 ),
                 "alpha": _float(1.0, 0.5, 2.0, min=0.0, min_open=True, doc="distance scaling"),
             },
+            blocked=_HDBSCAN_TIES,
         ),
         Entry(
             "iforest",
@@ -628,7 +653,8 @@ def _table() -> tuple[Entry, ...]:
             "qmcd",
             "pyod.models.qmcd",
             "QMCD",
-            "Quasi-Monte Carlo discrepancy; parameter-free",
+            "Quasi-Monte Carlo discrepancy; parameter-free; new rows are clipped to the training "
+            "range first",
             requires=("numba",),
         ),
         Entry(
@@ -651,6 +677,10 @@ def _table() -> tuple[Entry, ...]:
                 "algorithm": _cat("lasso_lars", ("lasso_lars", "lasso_cd")),
             },
             fixed={"verbose": False},
+            # new rows are solved for together with the training data and up to
+            # blocksize_test_data - 1 other rows of their batch
+            batch_relative=True,
+            blocked=_RGRAPH_FLAT,
         ),
         Entry(
             "rod",
@@ -658,6 +688,8 @@ def _table() -> tuple[Entry, ...]:
             "ROD",
             "Rotation-based outlier detection over 3-D subspaces; cost grows with features³",
             requires=("numba",),
+            # scores are divided by the median deviation of the batch's rotation costs
+            batch_relative=True,
         ),
         Entry(
             "sampling",
@@ -918,6 +950,46 @@ def _table() -> tuple[Entry, ...]:
             blocked=_SUPERVISED,
         ),
     )
+
+
+# What each detector is, for `detector="auto"` and readers (DetectorInfo.properties): its family,
+# how its time grows with the rows, and — for the ones auto may pick — ``auto`` and its rank
+# within the family (lower first). See docs/quality.md for the evidence behind the picks.
+_FAMILY_COST: dict[str, tuple[str, str]] = {
+    "abod": ("proximity", "quadratic"), "cblof": ("proximity", "linear"),
+    "cd": ("linear", "linear"), "cof": ("proximity", "quadratic"),
+    "copod": ("distribution", "linear"), "ecod": ("distribution", "linear"),
+    "gmm": ("density", "linear"), "hbos": ("distribution", "linear"),
+    "hdbscan": ("density", "nlogn"), "iforest": ("isolation", "nlogn"),
+    "inne": ("isolation", "nlogn"), "kde": ("density", "quadratic"),
+    "knn": ("proximity", "quadratic"), "kpca": ("linear", "quadratic"),
+    "lmdd": ("linear", "linear"), "loci": ("proximity", "cubic"),
+    "loda": ("distribution", "linear"), "lof": ("proximity", "quadratic"),
+    "lscp": ("ensemble", "quadratic"), "mad": ("distribution", "linear"),
+    "mcd": ("linear", "linear"), "ocsvm": ("boundary", "quadratic"),
+    "pca": ("linear", "linear"), "qmcd": ("distribution", "quadratic"),
+    "rgraph": ("proximity", "quadratic"), "rod": ("linear", "linear"),
+    "sampling": ("proximity", "linear"), "sod": ("proximity", "quadratic"),
+    "sos": ("density", "quadratic"),
+}
+_AUTO: dict[str, dict[str, Any]] = {
+    "iforest": {"auto": True, "auto_rank": 1},
+    # kNN at two neighbourhood sizes: k = 10 (largest distance) for local anomalies, k = 20
+    # (mean distance) for anomalies that come in small groups
+    "knn": {
+        "auto": True,
+        "auto_rank": 1,
+        "neighbors_param": "n_neighbors",
+        "auto_params": [{"n_neighbors": 10}, {"n_neighbors": 20, "method": "mean"}],
+    },
+    "ecod": {"auto": True, "auto_rank": 1},
+}
+
+
+def properties(name: str) -> dict[str, Any]:
+    """The :attr:`~pynomaly.types.DetectorInfo.properties` of PyOD's detector ``name``."""
+    family, cost = _FAMILY_COST.get(name, ("deep", "linear"))
+    return {"family": family, "cost": cost, **_AUTO.get(name, {})}
 
 
 @functools.cache

@@ -9,13 +9,20 @@ scikit-learn or numba (whether PyOD and a detector's extras are installed is dec
 (validate, fit, score, explain), and only the module of that detector.
 
 Semantics. Training scores are PyOD's own ``decision_scores_`` and new rows are scored with
-``decision_function``; both are "higher = more anomalous", as pynomaly expects. pynomaly derives
+``decision_function``; both are "higher = more anomalous", as pynomaly expects. ECOD and COPOD
+are the exception for new rows: PyOD ranks them against the training data plus the rest of their
+batch, and the adapter scores each row as PyOD scores a batch of that row alone, from the sorted
+training columns (:mod:`pynomaly_pyod.ecdf`; their fitted state is an
+:class:`~pynomaly_pyod.ecdf.EcdfState`, not the PyOD estimator). pynomaly derives
 the threshold from ``contamination`` the way PyOD does, so labels match PyOD's ``labels_`` (MAD
 excepted: PyOD labels it with its z-score ``threshold``). ``random_state`` is passed only to
 detectors that take one, and only when it is not ``None`` (``None`` keeps PyOD's default).
 
 Configuration (validated against :data:`CONFIG_SCHEMA`): ``n_jobs`` is passed to every detector
 that takes it, unless the detector's parameters set it.
+
+PyOD's numba-compiled functions are kept on disk so that they compile once per machine, not
+once per process (:mod:`pynomaly_pyod.jitcache`).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import inspect
 import math
 import numbers
 import re
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +43,7 @@ from pynomaly._version import __version__
 from pynomaly.errors import DataError, InputError, InvalidParameterError
 from pynomaly.markers import hookimpl, import_module
 from pynomaly.types import DetectorInfo, FitResult, PluginMetadata, PluginType
-from pynomaly_pyod.catalog import RESERVED, Entry, Param, entries, entry
+from pynomaly_pyod.catalog import RESERVED, Entry, Param, entries, entry, properties
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     import numpy as np
@@ -141,7 +149,7 @@ def pynomaly_detectors() -> list[DetectorInfo]:
 
 def _info(e: Entry) -> DetectorInfo:
     reason = e.unavailable_reason()
-    note = "; new data is scored within its own batch" if e.batch_relative else ""
+    note = "; a new row's score depends on the other rows of its batch" if e.batch_relative else ""
     if e.defaults_reason:
         note += f"; {e.defaults_reason}"
     return DetectorInfo(
@@ -151,6 +159,7 @@ def _info(e: Entry) -> DetectorInfo:
         available=not reason,
         reason=reason,
         batch_independent=not e.batch_relative,
+        properties=properties(e.name),
     )
 
 
@@ -192,7 +201,12 @@ def pynomaly_fit(
     contamination: float,
     random_state: int | None,
 ) -> FitResult | None:
-    """Fit PyOD's detector on the whole batch; training scores are its ``decision_scores_``."""
+    """Fit PyOD's detector on the whole batch; training scores are its ``decision_scores_``.
+
+    For ECOD and COPOD the state is the :class:`~pynomaly_pyod.ecdf.EcdfState` of ``X``: PyOD's
+    estimator keeps the training data and four arrays of its size, which scoring no longer
+    needs.
+    """
     e = entry(detector_id)
     if e is None:
         return None
@@ -205,29 +219,41 @@ def pynomaly_fit(
         raise InputError(
             f"{detector_id}: {e.cls} cannot fit these {X.shape[0]}×{X.shape[1]} data: {exc}"
         ) from exc
+    if e.sorted_scoring:
+        from pynomaly_pyod import ecdf
+
+        return FitResult(
+            state=ecdf.fit_state(e.name, X), training_scores=estimator.decision_scores_
+        )
     return FitResult(state=estimator, training_scores=estimator.decision_scores_)
 
 
 @hookimpl
 def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> Any:
-    """PyOD's ``decision_function`` of the batch (higher = more anomalous)."""
+    """PyOD's ``decision_function`` of the batch (higher = more anomalous); for ECOD and COPOD
+    each row as PyOD scores it alone (:func:`pynomaly_pyod.ecdf.score`)."""
     e = entry(detector_id)
     if e is None:
         return None
+    if e.sorted_scoring:
+        return _sorted_score(e, state, X)
+    if e.name == "qmcd":
+        return _qmcd_scores(state, X)
     k = getattr(state, "n_neighbors", None)
     if e.batch_relative and isinstance(k, int) and X.shape[0] <= k:
         raise InputError(
             f"{detector_id}: {e.cls} scores rows within their batch and needs more than "
             f"n_neighbors={k} rows per batch, got {X.shape[0]}"
         )
+    from pynomaly_pyod import jitcache
+
+    # a model loaded in a fresh process (pynomaly score, a Dask or process-pool worker)
+    # imported its PyOD module by unpickling, not through _load: cache its numba functions
+    jitcache.enable()
     if e.name == "lscp":
         # LSCP draws from the RandomState it keeps in decision_function: score with a copy so
         # that a fitted model gives the same scores for the same rows every time
         state = copy.deepcopy(state)
-    elif e.name in ("ecod", "copod"):
-        # their decision_function stores its working arrays on the estimator: a shallow copy
-        # keeps concurrent scoring of one model from mixing them up
-        state = copy.copy(state)
     try:
         return state.decision_function(X)
     except ValueError as exc:  # e.g. a batch-relative detector given fewer rows than neighbours
@@ -258,12 +284,36 @@ def pynomaly_explain(detector_id: str, state: Any, X: np.ndarray) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
+# PyOD estimators fitted before ECOD/COPOD had their own state (models saved by pynomaly 1.0),
+# with the EcdfState made from their training data on first use.
+_legacy_states: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _sorted_score(e: Entry, state: Any, X: np.ndarray) -> np.ndarray:
+    from pynomaly_pyod import ecdf
+
+    if not isinstance(state, ecdf.EcdfState):
+        fast = _legacy_states.get(state)
+        if fast is None:
+            fast = _legacy_states[state] = ecdf.fit_state(e.name, state.X_train)
+        state = fast
+    if X.shape[1] != state.n_features:
+        raise DataError(
+            f"{e.id}: the model was fitted on {state.n_features} features, got {X.shape[1]}"
+        )
+    return ecdf.score(state, X)
+
+
 def _load(e: Entry) -> Any:
     """Import the detector's PyOD class; an unusable detector is an :class:`InputError`."""
     reason = e.unavailable_reason()
     if reason:
         raise InputError(f"detector {e.id} is unavailable: {reason}")
-    return getattr(import_module(e.module), e.cls)  # under pynomaly's import lock
+    module = import_module(e.module)  # under pynomaly's import lock
+    from pynomaly_pyod import jitcache
+
+    jitcache.enable()  # before the module's numba functions first run
+    return getattr(module, e.cls)
 
 
 def _check_features(e: Entry, n_features: int) -> None:
@@ -307,6 +357,26 @@ def _param_names(cls: Any) -> list[str]:
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # skip self
     return [p.name for p in params if p.kind in kinds]
+
+
+def _qmcd_scores(state: Any, X: np.ndarray) -> Any:
+    """QMCD's ``decision_function`` with new rows clipped to the training range first.
+
+    QMCD min-max scales the data and measures the wrap-around discrepancy, a formula for values
+    in [0, 1]. PyOD scales new rows with the training scaler but does not clip them, so a new
+    row far outside the training range gets a huge raw discrepancy, which QMCD's orientation
+    flip (chosen on the training scores) turns into the *lowest* score. Clipped, such a row
+    sits on the boundary of the training cube and scores like the most extreme training rows;
+    rows inside the training range get exactly PyOD's scores.
+    """
+    import numpy as np
+
+    module = import_module("pyod.models.qmcd")
+    X_norm = np.clip(state._scaler.transform(X), 0.0, 1.0)
+    scores = module._wrap_around_discrepancy(state._fitted_data, X_norm)
+    if state._is_flipped:
+        scores = state.decision_scores_.max() + state.decision_scores_.min() - scores
+    return scores
 
 
 def _lscp_pool() -> list[Any]:

@@ -166,3 +166,16 @@ CATALOG: dict[str, Entry] = {
         ),
     )
 }
+
+# What each detector is, for `detector="auto"` and readers (DetectorInfo.properties); auto picks
+# PyOD's IForest first and scikit-learn's when PyOD is not there (same algorithm).
+PROPERTIES: dict[str, dict[str, Any]] = {
+    "sklearn:iforest": {"family": "isolation", "cost": "nlogn", "auto": True, "auto_rank": 2},
+    "sklearn:lof": {
+        "family": "proximity", "cost": "quadratic", "auto": True, "auto_rank": 2,
+        "neighbors_param": "n_neighbors",
+    },
+    "sklearn:ocsvm": {"family": "boundary", "cost": "quadratic"},
+    "sklearn:sgd_ocsvm": {"family": "boundary", "cost": "linear"},
+    "sklearn:elliptic": {"family": "linear", "cost": "linear"},
+}

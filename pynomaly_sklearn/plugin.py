@@ -25,7 +25,7 @@ from pynomaly._version import __version__
 from pynomaly.errors import InvalidParameterError
 from pynomaly.markers import hookimpl, import_module
 from pynomaly.types import DetectorInfo, FitResult, ParamSpec, PluginMetadata, PluginType
-from pynomaly_sklearn.catalog import CATALOG, Entry
+from pynomaly_sklearn.catalog import CATALOG, PROPERTIES, Entry
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -145,6 +145,7 @@ def pynomaly_detectors() -> list[DetectorInfo]:
             available=not problem,
             reason=problem,
             batch_independent=True,
+            properties=PROPERTIES.get(e.id, {}),
         )
         for e in CATALOG.values()
     ]

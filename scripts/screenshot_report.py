@@ -78,9 +78,10 @@ def main(argv: list[str] | None = None) -> int:
             label_column="is_malignant",
             source_options={"labels": True},
         )
+    from pynomaly.services.outputs import export_data
+
     start = time.perf_counter()
-    assert result.manager is not None
-    result.manager.export_data(result, str(html), "html", {"overwrite": True})
+    export_data(pynomaly.default_manager(), result, str(html), "html", {"overwrite": True})
     print(f"wrote {html} in {time.perf_counter() - start:.2f} s")
     screenshot(html, png, height=args.height)
     print(f"wrote {png}")

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,18 @@ PLUGIN_PACKAGES = Path(__file__).parent / "plugin_packages"
 
 # the plugin packages' own tests run inside the venvs they are installed in, not here
 collect_ignore = ["plugin_packages"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # PyOD's numba functions are cached on disk (pynomaly_pyod.jitcache): in a directory of
+    # this session, shared with its subprocesses, never in the user's cache directory
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="pynomaly-numba-")
+        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop("NUMBA_CACHE_DIR"), True))
+    # the model cache (--cache) too: never the user's cache directory
+    if "PYNOMALY_CACHE_DIR" not in os.environ:
+        os.environ["PYNOMALY_CACHE_DIR"] = tempfile.mkdtemp(prefix="pynomaly-models-")
+        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop("PYNOMALY_CACHE_DIR"), True))
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +86,7 @@ def _fresh_default_manager(monkeypatch: pytest.MonkeyPatch):
     for var in list(os.environ):
         if var.startswith("PYNOMALY_"):
             monkeypatch.delenv(var)
+    monkeypatch.setenv("PYNOMALY_USER_CONFIG", "")  # the user's own config.toml stays out
     api.set_default_manager(None)
     yield
     api.set_default_manager(None)
@@ -105,6 +119,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     """Environment for running the CLI in a subprocess: no PYNOMALY_* settings leak in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYNOMALY_")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYNOMALY_USER_CONFIG"] = ""  # the user's own config.toml stays out
     return env
 
 

@@ -104,6 +104,13 @@ def test_detectors_lists_both_adapters_with_parameters(invoke):
     assert "n_estimators" in detectors["sklearn:iforest"]["hyperparameters"]
     text = invoke("detectors").output
     assert "sklearn:ocsvm" in text and "parameters:" in text
+    assert detectors["pyod:ecod"]["batch_independent"] and not detectors["pyod:cof"][
+        "batch_independent"
+    ]
+    lines = text.splitlines()
+    after = {line.split()[0]: lines[i + 1] for i, line in enumerate(lines[:-1]) if line[0] != " "}
+    assert after["pyod:ecod"].endswith("parameters: -; each row scored independently of its batch")
+    assert after["pyod:cof"].endswith("; a row's score may depend on its batch")
 
 
 def test_plugins_list_and_check(invoke):

@@ -20,6 +20,7 @@ import pytest
 
 import pynomaly
 from pynomaly.builtin import outputs, report_page
+from pynomaly.detection import plots
 from pynomaly.errors import InputError, PluginError
 from pynomaly.services import outputs as output_service
 
@@ -39,7 +40,7 @@ def _screenshot_script():
 
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-SECTIONS = {"summary", "scores", "top-anomalies", "feature-importance", "roc"}
+SECTIONS = {"summary", "scores", "top-anomalies", "feature-importance", "embedding", "roc"}
 
 
 class Page(HTMLParser):
@@ -139,7 +140,7 @@ def test_report_images_are_inline_pngs(written):
     out = written
     page = Page(out.read_text(encoding="utf-8"))
     images = decoded_images(page)
-    assert len(images) == 3  # histogram, feature importance, ROC/PR curves
+    assert len(images) == 4  # histogram, feature importance, embedding, ROC/PR curves
     for data, img in zip(images, page.images, strict=True):
         width, height = png_size(data)
         assert width >= 400 and height >= 200
@@ -185,13 +186,37 @@ def test_roc_section_states_the_results_auc(manager, labelled, tmp_path):
     assert f"ROC curve (AUC {labelled.metrics['roc_auc']:.3f})" in out.read_text(encoding="utf-8")
 
 
+def test_report_maps_the_rows_in_two_dimensions(manager, labelled, tmp_path):
+    """The embedding section: the rows the detector saw, anomalies highlighted, a sample of
+    them (every anomaly kept) on big data; off with embedding=none; a bad method is an
+    input error."""
+    out = tmp_path / "e.html"
+    output_service.export_data(manager, labelled, str(out), "html", {"sample": 100})
+    page = Page(out.read_text(encoding="utf-8"))
+    assert page.sections.index("embedding") == page.sections.index("feature-importance") + 1
+    alts = [img.get("alt") for img in page.images]
+    assert "scatter plot of the rows by principal component analysis, anomalies highlighted" in alts
+    text = " ".join(" ".join(page.text).split())
+    assert "anomalies in red. 100 of 378 rows: every anomaly and a random sample." in text
+    coords, labels, _, total = plots.embedding(labelled, "pca", 100)
+    assert (len(coords), int(labels.sum()), total) == (100, labelled.n_anomalies, 378)
+
+    off = tmp_path / "off.html"
+    output_service.export_data(manager, labelled, str(off), "html", {"embedding": "none"})
+    assert set(Page(off.read_text(encoding="utf-8")).sections) == SECTIONS - {"embedding"}
+    with pytest.raises(InputError, match="embedding='umap': expected pca, tsne or none"):
+        output_service.export_data(manager, labelled, str(tmp_path / "x.html"), "html",
+                                   {"embedding": "umap"})  # fmt: skip
+    assert not (tmp_path / "x.html").exists()
+
+
 def test_histogram_bins_put_the_threshold_on_an_edge(labelled):
     scores, threshold = labelled.scores, labelled.threshold
-    edges = report_page.bin_edges(scores, threshold)
+    edges = plots.bin_edges(scores, threshold)
     assert edges[0] <= scores.min() and edges[-1] >= scores.max()
     assert np.min(np.abs(edges - threshold)) < 1e-12
     assert 10 <= len(edges) - 1 <= 62
-    outside = report_page.bin_edges(scores, scores.max() + 1.0)  # a threshold above every score
+    outside = plots.bin_edges(scores, scores.max() + 1.0)  # a threshold above every score
     assert outside[0] == scores.min() and outside[-1] == scores.max()
 
 
@@ -206,7 +231,7 @@ def test_report_without_ground_truth_has_no_roc(manager, tmp_path):
     output_service.export_data(manager, res, str(out), "html")
     page = Page(out.read_text(encoding="utf-8"))
     assert set(page.sections) == SECTIONS - {"roc"}
-    assert len(decoded_images(page)) == 2
+    assert len(decoded_images(page)) == 3
     assert len(page.top_rows) == 20  # the default
     assert all(len(row) == 5 for row in page.top_rows)  # no label column
 
@@ -219,7 +244,8 @@ def test_report_without_input_data_still_renders(manager, labelled, tmp_path):
     assert set(page.sections) == SECTIONS
     assert len(decoded_images(page)) == 2  # histogram and ROC; no importance without data
     text = " ".join(page.text)
-    assert "the result holds no input data" in text
+    assert "Feature importance is unavailable: the result holds no input data" in text
+    assert "The embedding is unavailable: the result holds no input data" in text
     assert len(page.top_rows) == 5 and all(len(row) == 5 for row in page.top_rows)
 
 
@@ -247,7 +273,7 @@ def test_user_text_is_escaped(manager, tmp_path):
     text = " ".join(page.text)
     assert "<script>alert(1)</script>" in text  # shown as text, intact
     assert page.top_rows[0][1] == "<i>5</i>"
-    assert len(decoded_images(page)) == 2  # "$x^2$" did not break matplotlib
+    assert len(decoded_images(page)) == 3  # "$x^2$" did not break matplotlib
 
 
 def test_script_ampersand_and_quotes_are_escaped_everywhere(manager, tmp_path, monkeypatch):
@@ -292,7 +318,7 @@ def test_script_ampersand_and_quotes_are_escaped_everywhere(manager, tmp_path, m
         assert shown in text, shown
     assert page.top_rows[0][1] == f'{script}&"7"'
     assert any(name in page.top_rows[0][4] for name in columns)  # contributing features
-    assert len(decoded_images(page)) == 1  # the histogram; importance failed
+    assert len(decoded_images(page)) == 2  # the histogram and the embedding; importance failed
 
 
 def test_jinja2_is_imported_only_to_render(tmp_path):
@@ -336,6 +362,7 @@ def test_the_template_ships_in_the_wheel(tmp_path):
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as archive:
         assert "pynomaly/builtin/templates/report.html.j2" in archive.namelist()
+        assert "pynomaly/detection/templates/notebook.html.j2" in archive.namelist()
         archive.extractall(site)
     code = (
         "import pynomaly.builtin.report_page as r; print(r.__file__); "

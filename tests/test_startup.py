@@ -26,7 +26,14 @@ def _imported_modules(*args: str, env: dict[str, str]) -> set[str]:
 
 @pytest.mark.parametrize(
     "args",
-    [("--help",), ("plugins", "list"), ("detectors",), ("plugins", "list", "--json", "--stats")],
+    [
+        ("--help",),
+        ("plugins", "list"),
+        ("detectors",),
+        ("plugins", "list", "--json", "--stats"),
+        ("config", "show"),
+        ("completion", "bash"),
+    ],
 )
 def test_listing_imports_no_heavy_library(args, cli_env, tmp_path):
     modules = _imported_modules(*args, env=cli_env)
@@ -41,3 +48,16 @@ def test_import_pynomaly_is_light():
         [sys.executable, "-c", code % (HEAVY,)], capture_output=True, text=True, check=True
     )
     assert proc.stdout.strip() == "[]"
+
+
+def test_completing_a_detector_id_imports_no_heavy_library(cli_env):
+    env = {
+        **cli_env,
+        "_PYNOMALY_COMPLETE": "bash_complete",
+        "COMP_WORDS": "pynomaly detect data.csv -d pyod:",
+        "COMP_CWORD": "4",
+    }
+    modules = _imported_modules(env=env)
+    assert "pynomaly.services.detectors" in modules  # it did complete
+    heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
+    assert heavy == [], f"completion imported {heavy[:10]}"

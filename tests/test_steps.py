@@ -13,12 +13,14 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
 import pynomaly
 import pynomaly_pyod.plugin as pyod_plugin
 import pynomaly_sklearn.plugin as sklearn_plugin
 from pynomaly.builtin import steps as steps_module
+from pynomaly.cli.main import cli
 from pynomaly.errors import DataError, InputError
 from pynomaly.services import processing as processing_service
 from pynomaly.types import ProcessingStep
@@ -408,6 +410,48 @@ def test_datetime_parses_named_text_columns(pm, train, new):
     assert out["ts_year"].isna().all()  # a missing date: NaN features, for impute to fill
 
 
+def test_datetime_expand_never_emits_constant_parts(pm, caplog):
+    """Date-only values have hour 0 throughout, one year's dates one year: such parts are
+    left out at fit (missing dates aside) and stay out for later rows, whatever they hold."""
+    days = pd.DataFrame(
+        {
+            "x": [1.0, 2.0, 3.0, 4.0],
+            "day": ["2024-05-01", "2024-05-03", None, "2024-06-10"],  # CSV text, date-only
+            "at": pd.to_datetime(["2023-01-01 10:00", "2024-01-01 11:00", None, None]),
+        }
+    )
+    with caplog.at_level(logging.INFO, logger="pynomaly.processing"):
+        step = fitted(pm, "datetime", days)
+    assert "leaving out day_year, day_hour" in caplog.text
+    expected = ["x", "day_month", "day_day", "day_dayofweek", "at_year", "at_dayofweek", "at_hour"]
+    out = step.transform(days)
+    assert list(out.columns) == expected
+    assert all(out[c].nunique() > 1 for c in expected)
+    later = pd.DataFrame(
+        {"x": [0.0], "day": ["2025-01-01T13:00:00"], "at": pd.to_datetime(["2030-07-04"])}
+    )
+    assert list(step.transform(later).columns) == expected
+    one = pd.DataFrame({"x": [1.0, 2.0], "d": pd.to_datetime(["2024-01-01", "2024-01-01"])})
+    with caplog.at_level(logging.WARNING, logger="pynomaly.processing"):
+        assert list(fitted(pm, "datetime", one).transform(one).columns) == ["x"]
+    assert "column 'd' has no two different dates" in caplog.text
+    single = one.head(1)  # one row proves nothing: every part
+    assert fitted(pm, "datetime", single).transform(single).shape == (1, 6)
+
+
+def test_datetime_expand_on_the_command_line_has_no_hour_for_days(tmp_path):
+    path = tmp_path / "days.csv"
+    frame = pd.DataFrame(
+        {"v": np.arange(60.0), "day": pd.date_range("2024-01-01", periods=60).astype(str)}
+    )
+    frame.to_csv(path, index=False)
+    model = tmp_path / "m.model"
+    args = ["fit", str(path), "--datetime", "expand", "--save", str(model)]
+    run = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    assert pynomaly.load(model).feature_names == ("v", "day_month", "day_day", "day_dayofweek")
+
+
 def test_iso_date_text_goes_to_datetime_not_to_encode(pm, train, new):
     """Dates read from CSV files are ISO 8601 text: datetime takes them unasked, encode
     leaves them alone; other date text has to be named."""
@@ -698,15 +742,15 @@ BEFORE_SCIKIT_LEARN = [
         ["x", "n", "flag", "flat", "empty", "code", "kind", "when"],
     ),
     (
-        ("datetime", {}),  # the offsets of day are turned to UTC; NaT: NaN features
+        # the offsets of day are turned to UTC; NaT: NaN features. day's year and month are
+        # constant in training (May 2024): left out since the pandas implementation
+        ("datetime", {}),
         {
             "when_year": [2024.0, NAN, 2024.0, 2023.0],
             "when_month": [6.0, NAN, 12.0, 1.0],
             "when_day": [1.0, NAN, 25.0, 1.0],
             "when_dayofweek": [5.0, NAN, 2.0, 6.0],
             "when_hour": [9.0, NAN, 23.0, 0.0],
-            "day_year": [2024.0, NAN, 2024.0, 2024.0],
-            "day_month": [6.0, NAN, 6.0, 6.0],
             "day_day": [1.0, NAN, 3.0, 4.0],
             "day_dayofweek": [5.0, NAN, 0.0, 1.0],
             "day_hour": [0.0, NAN, 1.0, 0.0],
@@ -725,8 +769,6 @@ BEFORE_SCIKIT_LEARN = [
             "when_day",
             "when_dayofweek",
             "when_hour",
-            "day_year",
-            "day_month",
             "day_day",
             "day_dayofweek",
             "day_hour",

@@ -282,7 +282,7 @@ def test_cleanup_ran_at_teardown():
 
 def test_named_entry_point_plugin_only(pynomaly_pm, pynomaly_dataset):
     pm = pynomaly_pm("sklearn_adapter")
-    assert {d.plugin for d in pynomaly.detectors(manager=pm)} == {"sklearn_adapter"}
+    assert {d.plugin for d in pynomaly.detectors(manager=pm)} == {"sklearn_adapter", "ensemble"}
     assert pm.record("pyod_adapter").status is PluginStatus.DISABLED
     X, _ = pynomaly_dataset("planted")
     model = pynomaly.fit(X, "sklearn:iforest", random_state=0, manager=pm)
@@ -365,11 +365,13 @@ def test_check_option_items_are_named_and_selectable(pytester: pytest.Pytester) 
         "no:cacheprovider",
     )
     assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(passed=10)  # the ten detector checks of one detector
+    # the eleven detector checks of one detector (batch_independent: it declares it)
+    result.assert_outcomes(passed=11)
     result.stdout.fnmatch_lines(
         [
             "*pynomaly-check[[]sklearn_adapter::param_space::sklearn:iforest[]] PASSED*",
             "*pynomaly-check[[]sklearn_adapter::higher_is_anomalous::sklearn:iforest[]] PASSED*",
+            "*pynomaly-check[[]sklearn_adapter::batch_independent::sklearn:iforest[]] PASSED*",
             "*pynomaly-check[[]sklearn_adapter::pickle::sklearn:iforest[]] PASSED*",
         ]
     )

@@ -78,7 +78,8 @@ def test_plugin_configuration_is_validated(plugin_venv, cli_env, tmp_path):
     config.write_text(json.dumps({"plugins": {"goodplugin": {"ddof": -1}}}))
     rows = _plugins(plugin_venv, "--config", str(config), env=cli_env, cwd=tmp_path)
     assert rows["goodplugin"]["status"] == "failed"
-    assert rows["goodplugin"]["reason"] == (
-        "plugin 'goodplugin': invalid configuration: key 'ddof': -1 is less than the minimum of 0"
+    assert rows["goodplugin"]["reason"] == (  # the file, the table, the key and the rule
+        f"{config}: [plugins.goodplugin] ddof: -1 is less than the minimum of 0 "
+        "(schema rule minimum: 0)"
     )
     assert rows["sklearn_adapter"]["status"] == "loaded"

@@ -105,14 +105,22 @@ def test_bad_frames_are_rejected_with_one_line(pm, frame, message):
     assert rejected(pm, frame) == message
 
 
-def test_the_first_bad_cell_in_row_order_is_named(pm):
+def test_every_bad_column_is_listed_with_its_first_bad_row(pm):
     frame = pd.DataFrame(np.ones((50, 3)), columns=["x", "y", "z"])
     frame.iloc[30, 0] = np.nan
     frame.iloc[7, 2] = np.inf
+    frame.iloc[40, 2] = np.nan
     frame.index = frame.index + 100  # an Int64 index: labels shown plainly, not np.int64(..)
-    assert rejected(pm, frame).startswith(
-        "<DataFrame>: column 'z' has a missing or infinite value at row 107 (inf); "
-    )
+    with pytest.raises(DataError) as info:
+        pynomaly.detect(frame, "toy:dist", manager=pm)
+    assert str(info.value).splitlines() == [
+        "<DataFrame>: 2 columns cannot be used as they are; fix each as suggested, or let "
+        "pynomaly prepare the data (--prepare auto, prepare='auto'):",
+        "  - column 'x' has a missing or infinite value at row 130 (NaN); impute missing "
+        "values (--impute median) or drop such rows",
+        "  - column 'z' has a missing or infinite value at row 107 (inf; 2 such values in this "
+        "column); replace infinite values or drop such rows",
+    ]
     array = np.array([[1.0, 2.0], [3.0, np.nan], [5.0, 6.0]])
     assert rejected(pm, array).startswith(
         "<array>: column 'x1' has a missing or infinite value at row 1 (NaN); "
@@ -185,11 +193,40 @@ def test_problems_made_by_steps_are_reported_after_them(pm):
     frame = pd.DataFrame(
         {"a": [1.0, 2.0, 3.0], "t": pd.to_datetime(["2024-01-01", None, "2024-03-01"])}
     )
-    message = rejected(pm, frame, steps=["datetime"])
-    assert message.startswith(
-        "<DataFrame>: column 't_year' has a missing or infinite value at row 1"
-    )
+    with pytest.raises(DataError) as info:  # year, day and hour are constant: left out
+        pynomaly.detect(frame, "toy:dist", steps=["datetime"], manager=pm)
+    lines = str(info.value).splitlines()
+    assert lines[0].startswith("<DataFrame>: 2 columns cannot be used as they are")
+    assert [line.split("'")[1] for line in lines[1:]] == ["t_month", "t_dayofweek"]
+    assert all("missing or infinite value at row 1 (NaN)" in line for line in lines[1:])
     pynomaly.detect(frame, "toy:dist", steps=["datetime", "impute"], manager=pm)
+
+
+def test_a_messy_frame_gets_every_problem_and_fix_in_one_message(pm):
+    """Not one error per run: each unusable column once, in column order, with its fix, and
+    --prepare auto, which fixes them all."""
+    frame = pd.DataFrame(
+        {
+            "id": ["a1", "a2", "a3", "a4"],
+            "amount": [1.0, np.nan, 3.0, 4.0],
+            "ok": [1.0, 2.0, 3.0, 5.0],
+            "day": ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-05"],
+            "rate": [0.1, np.inf, 0.2, 0.3],
+            "note": [np.nan] * 4,
+        }
+    )
+    with pytest.raises(DataError) as info:
+        pynomaly.detect(frame, "toy:dist", manager=pm)
+    lines = str(info.value).splitlines()
+    assert "5 columns cannot be used" in lines[0] and "--prepare auto" in lines[0]
+    assert [line.split("'")[1] for line in lines[1:]] == ["id", "amount", "day", "rate", "note"]
+    for line, fix in zip(
+        lines[1:],
+        ["--encode onehot", "--impute median", "--datetime expand", "replace infinite",
+         "has no value at all; drop it (--drop note)"],
+        strict=True,
+    ):  # fmt: skip
+        assert fix in line, line
 
 
 def test_good_data_passes(pm, breast_cancer):

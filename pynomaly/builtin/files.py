@@ -7,6 +7,9 @@
 - Parquet: a ``.parquet``/``.pq`` file, or a directory of Parquet files read as one dataset.
 - JSON Lines: ``.jsonl``/``.ndjson`` (optionally ``.gz``), one JSON object per row.
 - Excel: ``.xlsx`` (needs openpyxl: ``pip install 'pynomaly[excel]'``); option ``sheet``.
+- Standard input: the source ``-``, CSV, JSON Lines or Parquet, told from its first bytes
+  (``PAR1``: Parquet; ``{``: JSON Lines; else CSV) unless option ``input_format`` says.
+  ``input_format`` also reads a file whose name does not tell its format.
 
 CSV, Parquet and JSON Lines are also read in batches (``pynomaly_read_batches``) so that
 scoring a large file never holds it all in memory. pandas and pyarrow are imported inside the
@@ -23,7 +26,9 @@ float64 columns become the detector's matrix without another copy.
 from __future__ import annotations
 
 import functools
+import io
 import re
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -68,8 +73,13 @@ def pynomaly_data_sources() -> list[SourceInfo]:
     ]
 
 
-def kind_of(path: Path) -> str | None:
-    """The file kind of ``path`` from its name (a directory of Parquet files is parquet)."""
+def kind_of(path: Path | Stdin, fmt: str | None = None) -> str | None:
+    """The file kind of ``path``: ``fmt`` if given, else from its name (a directory of
+    Parquet files is parquet); standard input's from its first bytes."""
+    if isinstance(path, Stdin):
+        return path.kind
+    if fmt is not None:
+        return fmt
     name = path.name.lower()
     for kind, suffixes in SUFFIXES.items():
         if name.endswith(suffixes):
@@ -79,18 +89,77 @@ def kind_of(path: Path) -> str | None:
     return None
 
 
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+_READABLE = ("csv", "jsonl", "parquet")
+
+
+class Stdin:
+    """Standard input as a data source: its format (given, or told from its first bytes)
+    and a binary stream that still holds those bytes."""
+
+    def __init__(self, fmt: str | None) -> None:
+        import io
+
+        raw = sys.stdin.buffer
+        head = raw.read(4096)  # enough to tell; given back to the readers below
+        self.stream: Any = io.BufferedReader(_Prefixed(head, raw))
+        self.kind = fmt or _sniff(head)
+
+    @property
+    def name(self) -> str:
+        return STDIN_NAME
+
+
+def _sniff(head: bytes) -> str:
+    if not head.strip():
+        raise DataError(f"{STDIN_NAME}: no data on standard input")
+    if head.startswith(b"\x1f\x8b"):
+        raise DataError(f"{STDIN_NAME}: gzip-compressed data: pipe it through gunzip first")
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    return "jsonl" if head.lstrip().startswith(b"{") else "csv"
+
+
+class _Prefixed(io.RawIOBase):
+    """A raw stream that reads ``head`` first, then the rest of ``stream``."""
+
+    def __init__(self, head: bytes, stream: Any) -> None:
+        self._head = head
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._stream.read1(len(buffer)) if hasattr(self._stream, "read1") else (
+            self._stream.read(len(buffer)))
+        buffer[: len(data)] = data
+        return len(data)
+
+
 @hookimpl
-def pynomaly_connect(uri: str, options: Mapping[str, Any]) -> Path | None:
+def pynomaly_connect(uri: str, options: Mapping[str, Any]) -> Path | Stdin | None:
+    fmt = options.get("input_format")
+    if fmt is not None and fmt not in _READABLE:
+        raise DataError(f"input_format {fmt!r}: expected one of {', '.join(_READABLE)}")
+    if uri == STDIN:
+        return Stdin(fmt)
     if uri.startswith("file://"):
         uri = uri[len("file://") :]
     elif _SCHEME.match(uri):
         return None
     path = Path(uri)
     if not path.exists():
-        if kind_of(path) is not None or not path.suffix:
+        if kind_of(path) is not None or not path.suffix or fmt is not None:
             raise DataError(f"{uri}: no such file or directory")
         return None
-    if kind_of(path) is None:
+    if kind_of(path, fmt) is None:
         if path.is_dir():
             raise DataError(f"{uri}: is a directory without Parquet files")
         return None
@@ -99,26 +168,31 @@ def pynomaly_connect(uri: str, options: Mapping[str, Any]) -> Path | None:
 
 @hookimpl
 def pynomaly_read_data(connection: Connection, query: Mapping[str, Any]) -> Any:
-    path: Path = connection.handle
+    path: Path | Stdin = connection.handle
     opts = {**connection.options, **query}
-    kind = kind_of(path)
+    kind = kind_of(path, opts.get("input_format"))
+    source = path.stream if isinstance(path, Stdin) else path
     with _reading(path, kind):
         if kind == "csv":
-            frame = _arrow_csv(path, opts) if _engine(path, opts) == "pyarrow" else None
+            arrow = _engine(path, opts) == "pyarrow"
+            # a pipe is read by pandas: pyarrow's reader is given files
+            frame = _arrow_csv(path, opts) if arrow and isinstance(path, Path) else None
             # read_csv applies index_col itself
             return frame if frame is not None else _read_csv(path, opts)
         import pandas as pd
 
         if kind == "jsonl":
-            frame = pd.read_json(path, lines=True)
+            frame = pd.read_json(source, lines=True)
         elif kind == "excel":
             frame = _read_excel(path, opts)
+        elif isinstance(path, Stdin):  # Parquet needs to seek: read it whole
+            frame = pd.read_parquet(io.BytesIO(path.stream.read()), columns=opts.get("columns"))
         else:
             frame = _read_parquet(path, opts.get("columns"))
         return _indexed(frame, opts, path)
 
 
-def _indexed(frame: Any, opts: Mapping[str, Any], path: Path) -> Any:
+def _indexed(frame: Any, opts: Mapping[str, Any], path: Path | Stdin) -> Any:
     """``frame`` indexed by the ``index_col`` option's column, if given."""
     column = opts.get("index_col")
     if column is None or column is False:
@@ -133,19 +207,22 @@ def _indexed(frame: Any, opts: Mapping[str, Any], path: Path) -> Any:
 def pynomaly_read_batches(
     connection: Connection, query: Mapping[str, Any], batch_size: int
 ) -> Iterator[Any] | None:
-    path: Path = connection.handle
+    path: Path | Stdin = connection.handle
     opts = {**connection.options, **query}
-    kind = kind_of(path)
-    if kind == "excel":
-        return None  # openpyxl reads whole workbooks anyway
+    kind = kind_of(path, opts.get("input_format"))
+    if kind == "excel" or (kind == "parquet" and isinstance(path, Stdin)):
+        return None  # openpyxl reads whole workbooks anyway; Parquet on a pipe cannot seek
     return _batches(path, kind, opts, batch_size)
 
 
-def _batches(path: Path, kind: str | None, opts: Mapping[str, Any], size: int) -> Iterator[Any]:
+def _batches(
+    path: Path | Stdin, kind: str | None, opts: Mapping[str, Any], size: int
+) -> Iterator[Any]:
     import pandas as pd
 
     with _reading(path, kind):
         if kind == "parquet":
+            assert isinstance(path, Path)
             import pyarrow.dataset as ds
 
             start = 0
@@ -159,7 +236,9 @@ def _batches(path: Path, kind: str | None, opts: Mapping[str, Any], size: int) -
         reader = (
             _read_csv(path, opts, chunksize=size)
             if kind == "csv"
-            else pd.read_json(path, lines=True, chunksize=size)
+            else pd.read_json(
+                path.stream if isinstance(path, Stdin) else path, lines=True, chunksize=size
+            )
         )
         with reader:
             for frame in reader:
@@ -167,7 +246,7 @@ def _batches(path: Path, kind: str | None, opts: Mapping[str, Any], size: int) -
 
 
 @contextmanager
-def _reading(path: Path, kind: str | None) -> Iterator[None]:
+def _reading(path: Path | Stdin, kind: str | None) -> Iterator[None]:
     """Turn the many ways a file can be unreadable into one-line :class:`DataError`s."""
     try:
         yield
@@ -177,7 +256,7 @@ def _reading(path: Path, kind: str | None) -> Iterator[None]:
         raise _unreadable(path, kind, exc) from None
 
 
-def _unreadable(path: Path, kind: str | None, exc: Exception) -> DataError:
+def _unreadable(path: Path | Stdin, kind: str | None, exc: Exception) -> DataError:
     import gzip
     import zlib
 
@@ -196,16 +275,17 @@ def _unreadable(path: Path, kind: str | None, exc: Exception) -> DataError:
     return DataError(f"{where}: {first}")
 
 
-def _read_csv(path: Path, opts: Mapping[str, Any], **kwargs: Any) -> Any:
+def _read_csv(path: Path | Stdin, opts: Mapping[str, Any], **kwargs: Any) -> Any:
     import pandas as pd
 
     tab = path.name.lower().endswith((".tsv", ".tsv.gz"))
+    source = path.stream if isinstance(path, Stdin) else path
     # index_col=False: a first row longer than the header is an error, not an index;
     # pandas only warns about it (and drops data), so the warning becomes the error.
     with warnings.catch_warnings():
         warnings.simplefilter("error", pd.errors.ParserWarning)
         return pd.read_csv(
-            path,
+            source,
             sep=opts.get("delimiter") or ("\t" if tab else ","),
             encoding=opts.get("encoding") or "utf-8-sig",  # utf-8-sig skips a BOM
             index_col=opts.get("index_col", False),
@@ -305,7 +385,7 @@ def _arrow_csv(path: Path, opts: Mapping[str, Any]) -> Any:
     return frame
 
 
-def _engine(path: Path, opts: Mapping[str, Any]) -> str:
+def _engine(path: Path | Stdin, opts: Mapping[str, Any]) -> str:
     """The ``engine`` option: ``pyarrow`` (the default: where exact) or ``pandas``."""
     engine = str(opts.get("engine") or "pyarrow").lower()
     if engine not in ("pyarrow", "pandas"):
@@ -360,8 +440,6 @@ def _as_pandas_types(field: Any, column: Any, *, text: bool, hex_free: Any) -> A
 def _pandas_sees_text(column: Any) -> bool:
     """Whether pandas' parser, given this column's distinct values, would keep them as text
     (not numbers nor booleans)."""
-    import io
-
     import pandas as pd
     import pyarrow.compute as pc
 
@@ -399,7 +477,7 @@ def _read_parquet(path: Path, columns: Any) -> Any:
     return table.to_pandas(self_destruct=True)
 
 
-def _read_excel(path: Path, opts: Mapping[str, Any]) -> Any:
+def _read_excel(path: Path | Stdin, opts: Mapping[str, Any]) -> Any:
     import importlib.util
 
     import pandas as pd
@@ -411,8 +489,10 @@ def _read_excel(path: Path, opts: Mapping[str, Any]) -> Any:
 
 @hookimpl
 def pynomaly_get_schema(connection: Connection) -> dict[str, str]:
-    path: Path = connection.handle
-    if kind_of(path) == "parquet":
+    path: Path | Stdin = connection.handle
+    if isinstance(path, Path) and kind_of(path, connection.options.get("input_format")) == (
+        "parquet"
+    ):
         import pyarrow.dataset as ds
 
         return {f.name: str(f.type) for f in ds.dataset(path, format="parquet").schema}
@@ -422,7 +502,9 @@ def pynomaly_get_schema(connection: Connection) -> dict[str, str]:
 
 @hookimpl
 def pynomaly_test_connection(connection: Connection) -> bool:
-    path: Path = connection.handle
+    path: Path | Stdin = connection.handle
+    if isinstance(path, Stdin):
+        return True
     try:
         if path.is_file():
             with path.open("rb") as fh:
@@ -430,6 +512,36 @@ def pynomaly_test_connection(connection: Connection) -> bool:
     except OSError as exc:
         raise DataError(f"{path}: cannot open: {exc.strerror}") from None
     return True
+
+
+def estimate_rows(source: str, sample: int = 1 << 20) -> int | None:
+    """About how many rows the file ``source`` holds, cheaply, for an ETA: exact for Parquet
+    (its metadata), estimated from the first ``sample`` bytes for uncompressed CSV and JSON
+    Lines; ``None`` for anything else (compressed files, databases, standard input)."""
+    path = Path(source[len("file://") :] if source.startswith("file://") else source)
+    kind = kind_of(path) if source != STDIN and not _SCHEME.match(source) else None
+    if kind is None or not path.is_file() or path.name.lower().endswith(".gz"):
+        return None
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        if kind not in ("csv", "jsonl"):
+            return None
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(sample)
+    except Exception:  # an estimate is never worth an error
+        return None
+    lines = head.count(b"\n")
+    if not lines:
+        return None
+    if len(head) >= size:
+        rows = lines if head.endswith(b"\n") else lines + 1
+    else:
+        rows = round(lines * size / len(head))
+    return max(0, rows - (1 if kind == "csv" else 0))  # the CSV header
 
 
 @hookimpl

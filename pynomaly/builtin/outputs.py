@@ -8,10 +8,11 @@ Text formats (``pynomaly_format_output``):
   ``features`` (contributing features per row, 3; 0 for none), ``width`` (characters, 100).
 * ``json``: ``{"summary": {...}, "top": [{"index", "anomaly_score", "is_anomaly",
   "contributions"?}, ...]}``. Options: ``top``, ``features``.
+* ``jsonl``: the ``top`` records of ``json``, one compact object per line, no summary.
 
 File formats (``pynomaly_export_data``), one record per input row in input order, written
 atomically (temporary file, then rename) and never over an existing file unless
-``options["overwrite"]``:
+``options["overwrite"]``; the destination ``-`` is standard output:
 
 * ``csv`` (``.csv``, ``.csv.gz``): index, ``anomaly_score``, ``is_anomaly``.
 * ``json`` (``.json``): ``{"summary": {...}, "rows": [{"index", "anomaly_score",
@@ -119,7 +120,7 @@ def summary_line(result: Any) -> str:
     line = (
         f"{s['rows']} rows, {s['anomalies']} anomalies ({how}, "
         f"threshold {s['threshold']:.6g}) — {s['detector']} on {s['source']} "
-        f"in {s['seconds']:.2f} s"
+        f"in {s['seconds']:.2f} s{_split(s.get('timings') or {})}"
     )
     metrics = [
         f"{label} {result.metrics[key]:.3f}"
@@ -127,6 +128,16 @@ def summary_line(result: Any) -> str:
         if key in result.metrics
     ]
     return line + (" — " + ", ".join(metrics) if metrics else "")
+
+
+def _split(timings: Mapping[str, float]) -> str:
+    """`` (read 0.05, fit 1.20, write 0.01 s; first use 4.8 s)``: the time of each phase."""
+    phases = [f"{name} {seconds:.2f}" for name, seconds in timings.items() if name != "first_use"]
+    if not phases:
+        return ""
+    first = timings.get("first_use", 0.0)
+    extra = f"; first use {first:.2f} s" if first >= 0.01 else ""
+    return f" ({', '.join(phases)} s{extra})"
 
 
 def top_contributors(
@@ -271,6 +282,11 @@ def pynomaly_format_output(result: Any, fmt: str, options: Mapping[str, Any]) ->
     features = int(options.get("features", 3))
     if fmt == "json":
         return json.dumps(_json_document(result, top, features), indent=2, default=str)
+    if fmt == "jsonl":
+        return "".join(
+            json.dumps(record, default=str) + "\n"
+            for record in top_records(result, top, features)
+        )
     if fmt != "table":
         return None
     return _table(result, top, features, int(options.get("width", 100)))
@@ -279,6 +295,31 @@ def pynomaly_format_output(result: Any, fmt: str, options: Mapping[str, Any]) ->
 # --------------------------------------------------------------------------------------------
 # Files, written batch by batch
 # --------------------------------------------------------------------------------------------
+
+
+def _json_rows(result: Any, fh: Any) -> None:
+    fh.write('{"summary": ')
+    fh.write(json.dumps(result.summary(), default=str))
+    fh.write(', "rows": [')
+    _write_records(fh, _row_records(result), first=True)
+    fh.write("\n]}\n")
+
+
+def _to_stdout(result: Any, fmt: str) -> None:
+    """Every row to standard output, as it is written (a pipe's reader starts at once)."""
+    import sys
+
+    out = sys.stdout
+    if fmt == "csv":
+        result.to_frame().to_csv(out)
+    elif fmt == "jsonl":
+        _write_records(out, _row_records(result), first=None)
+    elif fmt == "json":
+        _json_rows(result, out)
+    else:  # parquet: bytes
+        out.flush()
+        result.to_frame().to_parquet(out.buffer)
+    out.flush()
 
 
 @contextmanager
@@ -642,13 +683,18 @@ def pynomaly_open_output(
     destination: str, fmt: str, options: Mapping[str, Any]
 ) -> _FileWriter | None:
     writer = _WRITERS.get(fmt)
-    return None if writer is None else writer(str(destination), options)
+    if writer is None or destination == "-":  # standard output: written whole by export_data
+        return None
+    return writer(str(destination), options)
 
 
 @hookimpl
 def pynomaly_export_data(
     result: Any, destination: str, fmt: str, options: Mapping[str, Any]
 ) -> bool | None:
+    if destination == "-" and fmt in _WRITERS:
+        _to_stdout(result, fmt)
+        return True
     writer = pynomaly_open_output(destination, fmt, options)
     if writer is None:
         return None

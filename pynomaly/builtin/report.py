@@ -2,8 +2,10 @@
 
 ``export_data(result, "report.html", "html", options)`` writes (atomically, never over an
 existing file unless ``options["overwrite"]``) a page with no external reference: the summary,
-the score histogram with the threshold, the top anomalies with the features that drive their
-scores, the per-feature importance and, when the result has ground truth, the ROC curve. Plots
+what ``--prepare auto`` did to the data (when it was asked for), the score histogram with the
+threshold, the top anomalies with the features that drive their scores, the per-feature
+importance, the rows mapped to two dimensions with the anomalies highlighted and, when the
+result has ground truth, the ROC curve. Plots
 are PNG images drawn with matplotlib's Agg renderer and inlined as base64 ``data:`` URIs.
 
 The page is the jinja2 template ``templates/report.html.j2`` (package data), rendered with
@@ -13,7 +15,8 @@ is escaped by the template. That module is imported only when a report is writte
 imported whenever plugins load.
 
 Options: ``top`` (rows in the table, 20), ``features`` (contributing features per row, 3),
-``sample`` (rows used to measure feature importance, 2000), ``title`` (page title),
+``sample`` (rows used to measure feature importance and drawn in the embedding, 2000),
+``embedding`` (``pca``, ``tsne`` or ``none``; ``pca``), ``title`` (page title),
 ``overwrite``.
 """
 

@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pynomaly._log import get_logger
 from pynomaly._version import __version__
+from pynomaly.detection.plots import ANOMALY, INK, NORMAL, draw_scores, embedding
+from pynomaly.detection.plots import draw_embedding as _draw_embedding
+from pynomaly.detection.plots import mpl_text as _mpl_text
+from pynomaly.detection.plots import style as _style
 
 if TYPE_CHECKING:
     import jinja2
 
 log = get_logger("pynomaly.builtin.report")
 
-NORMAL = "#4c78a8"
-ANOMALY = "#e45756"
-INK = "#1f2933"
 TEMPLATE = "report.html.j2"
 
 
@@ -37,6 +38,11 @@ def render(result: Any, options: Mapping[str, Any] | None = None) -> str:
     top = int(options.get("top", 20))
     features = int(options.get("features", 3))
     sample = int(options.get("sample", 2000))
+    method = str(options.get("embedding", "pca")).lower()
+    if method not in ("pca", "tsne", "none"):
+        from pynomaly.errors import InputError
+
+        raise InputError(f"report option embedding={method!r}: expected pca, tsne or none")
     return _template().render(
         title=str(options.get("title") or "Anomaly report"),
         detector=str(result.detector),
@@ -47,8 +53,17 @@ def render(result: Any, options: Mapping[str, Any] | None = None) -> str:
         scores=_scores_plot(result),
         top=_top_table(result, top, features, sample),
         importance=_importance_plot(result, sample),
+        embedding=_embedding_plot(result, method, sample),
+        preparation=_preparation(result),
         roc=None if result.y_true is None else _roc_plot(result),
+        explanation=_explanation(result),
     )
+
+
+def _explanation(result: Any) -> list[str]:
+    """What detector="auto" / threshold="auto" chose and why, one line each."""
+    text = str(getattr(result, "explanation", "") or "")
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 @functools.cache
@@ -271,6 +286,60 @@ def _importance_plot(result: Any, sample: int) -> Plot:
     return Plot(_figure(png, "bar chart of per-feature importance", caption))
 
 
+def _embedding_plot(result: Any, method: str, sample: int) -> Plot | None:
+    """The rows in 2-D (PCA by default), anomalies highlighted; ``None`` when turned off."""
+    if method == "none":
+        return None
+    if result.data is None:
+        return Plot(None, "The embedding is unavailable: the result holds no input data.")
+    try:
+        coords, labels, names, total = embedding(result, method, max(sample, 2))
+    except ImportError as exc:
+        return Plot(None, f"plots need matplotlib and scikit-learn ({exc})")
+    except Exception as exc:  # the report is still useful without it
+        log.debug("embedding failed", exc_info=True)
+        return Plot(None, f"The embedding is unavailable: {type(exc).__name__}: {exc}")
+    try:
+        png = _plot(
+            lambda fig: _draw_embedding(fig.add_subplot(), coords, labels, names, total),
+            width=7.0,
+            height=5.2,
+        )
+    except ImportError as exc:
+        return Plot(None, f"plots need matplotlib ({exc})")
+    what = {"pca": "principal component analysis", "tsne": "t-SNE"}[method]
+    caption = (
+        f"The rows as the detector sees them (processing steps applied, standardized), "
+        f"mapped to two dimensions by {what}; anomalies in red."
+    )
+    if len(coords) < total:
+        caption += f" {len(coords):,} of {total:,} rows: every anomaly and a random sample."
+    return Plot(_figure(png, f"scatter plot of the rows by {what}, anomalies highlighted", caption))
+
+
+class PreparationRow(NamedTuple):
+    step: str
+    columns: str
+    reason: str
+
+
+def _preparation(result: Any) -> list[PreparationRow]:
+    """What ``prepare="auto"`` did, one row per step (empty without it)."""
+    preparation = getattr(result.model, "preparation", None)
+    if preparation is None:
+        return []
+    rows = []
+    for action in preparation.actions:
+        head = " ".join(
+            [action.step, *(str(v) for k, v in action.options.items() if k != "columns")]
+        )
+        shown = [f"{c} ({note})" if note else c for c, note in action.columns.items()]
+        more = f"; … ({len(shown)} columns)" if len(shown) > 40 else ""
+        columns = "; ".join(shown[:40]) + more
+        rows.append(PreparationRow(head, columns, action.reason))
+    return rows
+
+
 def _roc_plot(result: Any) -> Plot:
     import numpy as np
 
@@ -324,82 +393,8 @@ def _plot(draw: Callable[[Any], None], width: float = 10.0, height: float = 3.8)
     return buffer.getvalue()
 
 
-def _style(ax: Any) -> None:
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    for side in ("left", "bottom"):
-        ax.spines[side].set_color("#9aa5b1")
-    ax.tick_params(colors=INK, labelsize=10)
-    ax.grid(axis="y", color="#e3e7ec", linewidth=0.8)
-    ax.set_axisbelow(True)
-
-
-def _mpl_text(text: str) -> str:
-    return text.replace("$", r"\$")  # no mathtext from column names
-
-
 def _histogram(fig: Any, scores: Any, threshold: float, y: Any) -> None:
-    import numpy as np
-
-    ax = fig.add_subplot()
-    _style(ax)
-    bins = bin_edges(scores, threshold)
-    if y is not None:
-        ax.hist(
-            [scores[y == 0], scores[y == 1]],
-            bins=bins,
-            stacked=True,
-            color=[NORMAL, ANOMALY],
-            label=["label 0 (normal)", "label 1 (anomaly)"],
-            edgecolor="white",
-            linewidth=0.4,
-        )
-    else:
-        counts, edges = np.histogram(scores, bins=bins)
-        centers = (edges[:-1] + edges[1:]) / 2
-        colors = [ANOMALY if c > threshold else NORMAL for c in centers]
-        ax.bar(
-            edges[:-1],
-            counts,
-            width=np.diff(edges),
-            align="edge",
-            color=colors,
-            edgecolor="white",
-            linewidth=0.4,
-        )
-    line = ax.axvline(
-        threshold, color=INK, linestyle="--", linewidth=1.4, label=f"threshold {threshold:.4g}"
-    )
-    ax.set_xlabel("anomaly score (higher = more anomalous)", color=INK)
-    ax.set_ylabel("rows", color=INK)
-    if y is None:
-        from matplotlib.patches import Patch
-
-        handles = [
-            Patch(color=NORMAL, label="normal (at or below the threshold)"),
-            Patch(color=ANOMALY, label="anomaly (above the threshold)"),
-            line,
-        ]
-        ax.legend(handles=handles, frameon=False, fontsize=9)
-    else:
-        ax.legend(frameon=False, fontsize=9)
-
-
-def bin_edges(scores: Any, threshold: float, bins: int | None = None) -> Any:
-    """Equal-width histogram bins over ``scores`` with the threshold on a bin edge (when it
-    lies inside the range), so that no bar mixes normal rows and anomalies."""
-    import numpy as np
-
-    n = bins or int(min(60, max(10, np.sqrt(len(scores)))))
-    lo, hi = float(np.min(scores)), float(np.max(scores))
-    if not lo < threshold < hi:
-        return np.histogram_bin_edges(scores, bins=n)
-    width = (hi - lo) / n
-    below = int(np.ceil((threshold - lo) / width))
-    above = int(np.ceil((hi - threshold) / width))
-    edges = threshold + width * np.arange(-below, above + 1)
-    edges[-1] = max(edges[-1], hi)  # rounding must not leave the maximum out
-    return edges
+    draw_scores(fig.add_subplot(), scores, threshold, y)
 
 
 def _importance(fig: Any, importance: Any) -> None:

@@ -33,7 +33,14 @@ def pynomaly_plugin_metadata() -> PluginMetadata:
 
 @hookimpl
 def pynomaly_data_sources() -> list[SourceInfo]:
-    return [SourceInfo("sample", f"bundled datasets: {', '.join(SAMPLES)}", schemes=("sample",))]
+    return [
+        SourceInfo(
+            "sample",
+            f"bundled datasets: {', '.join(SAMPLES)}",
+            schemes=("sample",),
+            uris=tuple(f"sample:{name}" for name in SAMPLES),
+        )
+    ]
 
 
 @hookimpl

@@ -70,7 +70,9 @@ not with this module.
 ``datetime`` — turn dates into numbers, or remove them
     ``mode``: ``expand`` (default) replaces a date column ``c`` by float columns
     ``c_year``, ``c_month``, ``c_day``, ``c_dayofweek`` (Monday = 0) and ``c_hour`` in its
-    place; ``drop`` removes it. ``columns``: the columns to treat (default: every datetime64
+    place, leaving out the parts that are constant over the training dates (the hour of
+    date-only values, the year of one year's dates; missing dates aside); ``drop`` removes
+    it. ``columns``: the columns to treat (default: every datetime64
     column, and every text column whose values are all ISO 8601 dates such as
     ``2024-05-01`` or ``2024-05-01T13:45:00+02:00`` — the way dates arrive from CSV files).
     Named text columns are parsed as dates whatever their format (a value that is not a date
@@ -784,10 +786,13 @@ class DateTime(Step):
                 for c in data.columns
                 if is_datetime64_any_dtype(data[c].dtype) or iso_dates(data[c])
             ]
+        self.parts_: dict[Any, list[str]] = {}
         if self.options["mode"] == "expand":
+            for label in targets:  # text that is not a date fails at fit already
+                self.parts_[label] = self._varying(_dates(data[label], label), label)
             existing = {str(c) for c in data.columns if c not in targets}
             for label in targets:
-                for part in self.PARTS:
+                for part in self.parts_[label]:
                     name = f"{label}_{part}"
                     if name in existing:
                         raise DataError(
@@ -795,9 +800,29 @@ class DateTime(Step):
                             "rename a column first"
                         )
                     existing.add(name)
-            for label in targets:
-                _dates(data[label], label)  # text that is not a date fails at fit already
         self.columns_ = targets
+
+    def _varying(self, dates: pd.Series, label: Any) -> list[str]:
+        """The parts that are not constant in the training ``dates``: an all-zero hour of
+        date-only values (or the year of one year's dates) would only add a constant
+        feature, which some detectors cannot take. One row proves nothing: every part."""
+        if len(dates) < 2:
+            return list(self.PARTS)
+        kept = [
+            part
+            for part, attr in self.PARTS.items()
+            if getattr(dates.dt, attr).nunique() > 1  # missing dates aside: impute fills them
+        ]
+        left = ", ".join(f"{label}_{p}" for p in self.PARTS if p not in kept)
+        if not kept:
+            log.warning(
+                "step datetime: column %r has no two different dates in the training data; "
+                "no feature is made of it",
+                label,
+            )
+        elif left:
+            log.info("step datetime: leaving out %s, constant in the training data", left)
+        return kept
 
     def _apply(self, data: pd.DataFrame) -> pd.DataFrame:
         import numpy as np
@@ -808,11 +833,15 @@ class DateTime(Step):
         if self.options["mode"] == "drop":
             return data.drop(columns=[c for c in self.columns_ if c in data.columns])
         replaced: dict[Any, dict[Any, Any]] = {}
+        # a step fitted before constant parts were left out has no parts_: every part
+        parts = getattr(self, "parts_", {})
         for label in self.columns_:
             dates = _dates(data[label], label).dt
             replaced[label] = {
-                f"{label}_{part}": getattr(dates, attr).to_numpy(dtype=np.float64, na_value=np.nan)
-                for part, attr in self.PARTS.items()
+                f"{label}_{part}": getattr(dates, self.PARTS[part]).to_numpy(
+                    dtype=np.float64, na_value=np.nan
+                )
+                for part in parts.get(label, self.PARTS)
             }
         return _rebuild(data, replaced) if replaced else data.copy(deep=False)
 

@@ -1,15 +1,18 @@
 """Built-in processing plugin ``validation``: the data must be a non-empty numeric table.
 
 It runs on every batch after preprocessing and the processing steps, so it sees what the
-detector would get. Each rejection is a one-line :class:`~pynomaly.errors.DataError` that
-starts with the source, names the column and, for a bad value, the first row holding one, and
-suggests the processing step that fixes it:
+detector would get. A rejection is a :class:`~pynomaly.errors.DataError` that starts with the
+source, names the column and, for a bad value, the first row holding one, and suggests the
+processing step that fixes it:
 
-* no columns, or no rows;
-* duplicate column names;
+* no columns, or no rows; duplicate column names (these stop at once, on one line);
 * a column that is not numeric (booleans count as 0/1): text or categories (``--encode
   onehot`` or ``--drop COL``), dates (``--datetime expand``);
 * a missing value (``--impute median``) or an infinite one.
+
+One bad column gives one line. Several are reported together, one line each under a first
+line that also suggests ``--prepare auto`` (``prepare="auto"``), which fixes them all: a
+messy file is not fixed one error per run.
 
 Constant columns are allowed, even when every column is constant: a batch scored later may
 well be a single row, and this hook cannot tell a training batch from a scored one. Training
@@ -53,47 +56,73 @@ def pynomaly_validate(data: Any, source: str) -> None:
     duplicated = data.columns[data.columns.duplicated()].unique().tolist()
     if duplicated:
         raise DataError(f"{source}: duplicate column names {duplicated}; rename them")
-    for name, dtype in data.dtypes.items():
-        if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype)):
-            raise DataError(_not_numeric(data[name], name, source))
-    values = data.to_numpy(dtype=np.float64, copy=False)
+    # every column's problem, in column order, so that one run lists every fix
+    problems: dict[int, str] = {}
+    numeric: list[int] = []
+    for position, (name, dtype) in enumerate(data.dtypes.items()):
+        if is_numeric_dtype(dtype) or is_bool_dtype(dtype):
+            numeric.append(position)
+        else:
+            problems[position] = _not_numeric(data[name], name)
+    if len(numeric) == data.shape[1]:
+        values = data.to_numpy(dtype=np.float64, copy=False)
+    else:
+        values = data.iloc[:, numeric].to_numpy(dtype=np.float64)
     # one pass summing is far cheaper than a boolean mask of every cell; any NaN or inf makes
     # the sum non-finite, and only then (or on overflow) is the mask computed to locate it
     with np.errstate(over="ignore", invalid="ignore"):  # overflow, inf - inf: no warnings
         total = values.sum()
-    if np.isfinite(total):
-        return
-    finite = np.isfinite(values)
-    if not finite.all():
-        row, col = np.argwhere(~finite)[0]
-        value = values[row, col]
-        count = int(np.count_nonzero(~finite[:, col]))
-        how_many = f"; {count} such values in this column" if count > 1 else ""
-        if np.isnan(value):
-            what, fix = "NaN", "impute missing values (--impute median) or drop such rows"
-        else:
-            what, fix = str(value), "replace infinite values or drop such rows"
+    if not np.isfinite(total):
+        finite = np.isfinite(values)
+        for col in np.flatnonzero(~finite.all(axis=0)):
+            at = numeric[col]
+            problems[at] = _not_finite(values[:, col], finite[:, col], data.columns[at], data)
+    if len(problems) == 1:
+        raise DataError(f"{source}: {next(iter(problems.values()))}")
+    if problems:
+        listed = "\n".join(f"  - {problems[at]}" for at in sorted(problems))
         raise DataError(
-            f"{source}: column {_plain(data.columns[col])!r} has a missing or infinite value "
-            f"at row {_plain(data.index[row])!r} ({what}{how_many}); {fix}"
+            f"{source}: {len(problems)} columns cannot be used as they are; fix each as "
+            f"suggested, or let pynomaly prepare the data (--prepare auto, prepare='auto'):"
+            f"\n{listed}"
         )
 
 
-def _not_numeric(column: Any, name: Any, source: str) -> str:
+def _not_finite(values: Any, finite: Any, name: Any, data: Any) -> str:
+    """The message for a numeric column with a missing or infinite value."""
+    import numpy as np
+
+    row = int(np.argmin(finite))  # the first non-finite value
+    value = values[row]
+    count = int(np.count_nonzero(~finite))
+    if count == len(values) and np.isnan(values).all():
+        return f"column {_plain(name)!r} has no value at all; drop it (--drop {_plain(name)})"
+    how_many = f"; {count} such values in this column" if count > 1 else ""
+    if np.isnan(value):
+        what, fix = "NaN", "impute missing values (--impute median) or drop such rows"
+    else:
+        what, fix = str(value), "replace infinite values or drop such rows"
+    return (
+        f"column {_plain(name)!r} has a missing or infinite value at row "
+        f"{_plain(data.index[row])!r} ({what}{how_many}); {fix}"
+    )
+
+
+def _not_numeric(column: Any, name: Any) -> str:
     """The message for a column the detectors cannot take, with the step that fixes it."""
     from pandas.api.types import is_datetime64_any_dtype, is_timedelta64_dtype
 
     dtype = column.dtype
     if is_datetime64_any_dtype(dtype) or is_timedelta64_dtype(dtype):
         return (
-            f"{source}: column {name!r} holds dates (dtype {dtype}); turn them into numbers "
+            f"column {name!r} holds dates (dtype {dtype}); turn them into numbers "
             f"(--datetime expand) or drop it (--drop {name})"
         )
     values = column.dropna()
     bad = values[~values.map(_is_number).astype(bool)] if len(values) else values
     if not len(bad):
         return (
-            f"{source}: column {name!r} is not numeric (dtype {dtype}) although its values are "
+            f"column {name!r} is not numeric (dtype {dtype}) although its values are "
             f"numbers; convert it (pandas.to_numeric) or drop it (--drop {name})"
         )
     row, value = _plain(bad.index[0]), _plain(bad.iloc[0])
@@ -105,7 +134,7 @@ def _not_numeric(column: Any, name: Any, source: str) -> str:
         how = "--datetime expand" if iso_dates(column) else f"--step datetime:columns={name}"
         hint = f"it looks like a date: expand it ({how}) or drop it (--drop {name})"
     return (
-        f"{source}: column {name!r} is not numeric (dtype {dtype}); "
+        f"column {name!r} is not numeric (dtype {dtype}); "
         f"row {row!r} holds {value!r}; {hint}"
     )
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -41,17 +39,46 @@ class Context:
         self.plugins_dir = plugins_dir
         self.config_file = config
         self._manager: Any = None
+        self._configuration: Any = None
+        self._config_error: PynomalyError | None = None
+        self.quiet = False
+
+    def load_configuration(self) -> None:
+        """Read the configuration now (the group does, to set the commands' defaults); an
+        error is kept until a command needs the configuration, so that --help still works."""
+        try:
+            self.configuration()
+        except PynomalyError as exc:
+            self._config_error = exc
+
+    def configuration(self) -> Any:
+        """The merged :class:`~pynomaly.configuration.Configuration`, with the group's
+        command-line options on top."""
+        if self._config_error is not None:
+            raise self._config_error
+        if self._configuration is None:
+            from pynomaly import configuration
+
+            given: dict[str, Any] = {}
+            if self.strict:
+                given["plugins.strict"] = True
+            if self.plugins_dir is not None:
+                given["plugins.plugins_dir"] = self.plugins_dir
+            if self.disable:
+                given["plugins.disable"] = self.disable
+            self._configuration = configuration.load(self.config_file).with_values(given)
+        return self._configuration
 
     def manager(self) -> Any:
         if self._manager is None:
+            from pynomaly.configuration import check_plugin_tables
             from pynomaly.plugin.manager import PluginManager
 
-            pm = PluginManager(
-                disable=self.disable,
-                strict=True if self.strict else None,
-                plugins_dir=self.plugins_dir,
-                config=_read_config(self.config_file) if self.config_file else None,
-            )
+            config = self.configuration()
+            pm = PluginManager(**config.manager_arguments())
+            # plugins' cleanup hooks run when the command ends, as when a library user calls
+            # shutdown(); a command that failed before creating the manager has nothing to clean
+            click.get_current_context().call_on_close(pm.shutdown)
             for module in self.extra_modules:
                 import importlib
 
@@ -60,24 +87,27 @@ class Context:
                 except ImportError as exc:
                     raise InputError(f"-p {module}: cannot import: {exc}") from None
                 pm.register(obj, name=module)
+            check_plugin_tables(pm, config)
             self._manager = pm
-            # plugins' cleanup hooks run when the command ends, as when a library user calls
-            # shutdown(); a command that failed before creating the manager has nothing to clean
-            click.get_current_context().call_on_close(pm.shutdown)
         return self._manager
 
 
-def _read_config(path: str) -> dict[str, Any]:
+# the commands whose options take their defaults from the configuration's [detect] table
+DETECT_COMMANDS = ("detect", "fit", "score")
+
+
+def command_defaults(ctx: Context) -> dict[str, dict[str, Any]] | None:
+    """click's ``default_map`` from the ``[detect]`` table: each key is the default of the
+    option of the same name in detect, fit and score (``format`` of ``--format``; a key a
+    command has no option for, such as ``jobs`` before ``--jobs`` exists, is ignored)."""
     try:
-        data = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise InputError(f"--config {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"--config {path}: not valid JSON: {exc}") from None
-    plugins = data.get("plugins", data) if isinstance(data, dict) else None
-    if not isinstance(plugins, dict) or not all(isinstance(v, dict) for v in plugins.values()):
-        raise InputError(f'--config {path}: expected {{"plugins": {{"NAME": {{...}}}}}}')
-    return plugins
+        detect = ctx.configuration().detect
+    except PynomalyError:
+        return None  # reported when a command needs the configuration
+    defaults = {("fmt" if k == "format" else k): v for k, v in detect.items() if k != "steps"}
+    if defaults.get("random_state", 0) is None:
+        defaults["random_state"] = "random"  # None would mean "no default" to click
+    return dict.fromkeys(DETECT_COMMANDS, defaults)
 
 
 def _fail(ctx: Context, exc: BaseException) -> NoReturn:
@@ -127,18 +157,6 @@ def parse_param(item: str) -> tuple[str, Any]:
     except json.JSONDecodeError:
         value = raw  # a bare word such as auto or rbf
     return name.strip(), value
-
-
-@contextmanager
-def status(message: str) -> Iterator[None]:
-    """A spinner on stderr when it is a terminal; silent when piped."""
-    if not sys.stderr.isatty():
-        yield
-        return
-    from rich.console import Console
-
-    with Console(stderr=True).status(message):
-        yield
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

@@ -14,7 +14,14 @@ from typing import Any
 import click
 
 from pynomaly._version import __version__
-from pynomaly.cli.common import EXIT_FAILURE, Context, handles_errors, print_table
+from pynomaly.cli.common import (
+    EXIT_FAILURE,
+    Context,
+    command_defaults,
+    handles_errors,
+    print_table,
+)
+from pynomaly.cli.completion import complete_plugin_arg
 
 
 @click.group(
@@ -30,7 +37,16 @@ Examples:
 \b
 Plugins come from the 'pynomaly.plugins' entry-point group and the ./plugins directory.
 Environment: PYNOMALY_DISABLE_PLUGIN_AUTOLOAD=1, PYNOMALY_PLUGINS=a,b (allow-list),
-PYNOMALY_DISABLE_PLUGINS=a,b, PYNOMALY_STRICT_PLUGINS=1, PYNOMALY_PLUGINS_DIR, PYNOMALY_TRACE=1.""",
+PYNOMALY_DISABLE_PLUGINS=a,b, PYNOMALY_STRICT_PLUGINS=1, PYNOMALY_PLUGINS_DIR, PYNOMALY_TRACE=1,
+PYNOMALY_LOG_LEVEL.
+
+\b
+Configuration: ./pynomaly.toml (or [tool.pynomaly] in ./pyproject.toml), a user file
+(`pynomaly config path`), PYNOMALY_* variables; options win. `pynomaly config show`.
+
+\b
+Exit codes: 0 ok, 1 failure, 2 bad input or usage, 3 anomalies found (--fail-on-anomaly),
+130 interrupted.""",
 )
 @click.version_option(__version__, "-V", "--version", prog_name="pynomaly")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
@@ -40,12 +56,17 @@ PYNOMALY_DISABLE_PLUGINS=a,b, PYNOMALY_STRICT_PLUGINS=1, PYNOMALY_PLUGINS_DIR, P
     "plugin_args",
     multiple=True,
     metavar="no:NAME|MODULE",
+    shell_complete=complete_plugin_arg,
     help="Disable plugin NAME (no:NAME) or register an importable MODULE; repeatable.",
 )
 @click.option("--plugins-dir", metavar="DIR", help="Directory of local plugin files [./plugins].")
 @click.option(
-    "--config", metavar="FILE", help='JSON plugin configuration {"plugins": {NAME: {...}}}.'
+    "--config",
+    metavar="FILE",
+    help="Configuration file read after the others (TOML; .json: the 1.0 plugin settings).",
 )
+@click.option("-v", "--verbose", count=True, help="More messages on stderr; -vv for debugging.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr: no progress or notes.")
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -54,9 +75,17 @@ def cli(
     plugin_args: tuple[str, ...],
     plugins_dir: str | None,
     config: str | None,
+    verbose: int,
+    quiet: bool,
 ) -> None:
     """pynomaly: anomaly detection built from plugins."""
+    from pynomaly.cli.progress import setup_logging
+
     ctx.obj = Context(debug, strict, plugin_args, plugins_dir, config)
+    ctx.obj.quiet = quiet
+    setup_logging(verbose, quiet)
+    ctx.obj.load_configuration()
+    ctx.default_map = command_defaults(ctx.obj)
 
 
 @cli.command()
@@ -78,7 +107,12 @@ def detectors(ctx: Context, as_json: bool, show_all: bool) -> None:
         params = ", ".join(d.params) or "-"
         state = "" if d.available else f"  [unavailable: {d.reason}]"
         click.echo(f"{d.id:<{width}}  {d.plugin:<16} {d.description}{state}")
-        click.echo(f"{'':<{width}}  parameters: {params}")
+        batch = (
+            "each row scored independently of its batch"
+            if d.batch_independent
+            else "a row's score may depend on its batch"
+        )
+        click.echo(f"{'':<{width}}  parameters: {params}; {batch}")
     hidden = len(every) - len(infos)
     if hidden:
         click.echo(f"({hidden} unavailable detectors hidden; --all shows them)")
@@ -159,9 +193,25 @@ for _command in (detect, fit, score, sources, schema, steps):
     cli.add_command(_command)
 
 
+from pynomaly.cli.quality import benchmark, compare, tune  # noqa: E402
+
+for _command in (compare, benchmark, tune):
+    cli.add_command(_command)
+
 from pynomaly.cli.scaffold import plugin as _plugin_group  # noqa: E402
 
 cli.add_command(_plugin_group)
+
+from pynomaly.cli.completion import completion  # noqa: E402
+from pynomaly.cli.config import config as _config_group  # noqa: E402
+from pynomaly.cli.install import install, uninstall  # noqa: E402
+
+for _command in (_config_group, completion, install, uninstall):
+    cli.add_command(_command)
+
+from pynomaly.cli.cache import cache as _cache_group  # noqa: E402
+
+cli.add_command(_cache_group)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

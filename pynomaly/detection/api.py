@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pynomaly.detection import autoprep, partitioned, thresholds
+from pynomaly.detection import cache as model_cache
 from pynomaly.detection import explain as explaining
 from pynomaly.detection.parallel import resolve_jobs
 from pynomaly.detection.persistence import load_model
@@ -26,10 +28,10 @@ from pynomaly.detection.prepare import (
     Scorer,
     checked_scores,
     default_manager,
-    prepare,
     set_default_manager,
     text_columns,
 )
+from pynomaly.detection.prepare import prepare as prepare_data  # "prepare" is a parameter here
 from pynomaly.detection.results import (
     DetectionResult,
     Model,
@@ -37,16 +39,22 @@ from pynomaly.detection.results import (
     build_result,
 )
 from pynomaly.errors import DataError, InputError, InvalidParameterError
+from pynomaly.progress import ProgressCallback, Tracker
 from pynomaly.services import data as data_service
 from pynomaly.services import detectors as detector_service
 from pynomaly.services import processing
-from pynomaly.types import DetectorInfo, ProcessingStep
+from pynomaly.types import DetectorInfo, FitResult, ProcessingStep
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pynomaly.detection.cache import ModelCache
     from pynomaly.plugin.manager import PluginManager
 
 DEFAULT_DETECTOR = "sklearn:iforest"
 DEFAULT_CONTAMINATION = 0.1
+# reproducible by default, as the command line always was; None asks for a fresh seed
+DEFAULT_RANDOM_STATE = 0
+AUTO = "auto"  # detector="auto": chosen from the data (pynomaly.detection.auto)
+DEFAULT_FIT_ROWS = partitioned.DEFAULT_FIT_ROWS
 
 # a processing step by name ("impute") or with options (("scale", {"method": "robust"}))
 StepSpec = str | tuple[str, Mapping[str, Any]]
@@ -54,6 +62,7 @@ StepSpec = str | tuple[str, Mapping[str, Any]]
 __all__ = [
     "DEFAULT_CONTAMINATION",
     "DEFAULT_DETECTOR",
+    "DEFAULT_RANDOM_STATE",
     "default_manager",
     "detect",
     "detectors",
@@ -100,27 +109,84 @@ def fit(
     data: Any,
     detector: str = DEFAULT_DETECTOR,
     *,
-    contamination: float = DEFAULT_CONTAMINATION,
-    random_state: int | None = None,
+    contamination: float | str = DEFAULT_CONTAMINATION,
+    random_state: int | None = DEFAULT_RANDOM_STATE,
     steps: Sequence[StepSpec] = (),
     label_column: str | None = None,
+    threshold: str | ThresholdRule | None = None,
     threshold_percentile: float | None = None,
     threshold_score: float | None = None,
     source_options: Mapping[str, Any] | None = None,
+    prepare: str | None = None,
     manager: PluginManager | None = None,
+    progress: ProgressCallback | Tracker | None = None,
+    cache: bool | ModelCache = False,
+    engine: str = "local",
+    scheduler: str | None = None,
+    fit_rows: int | str | None = DEFAULT_FIT_ROWS,
     jobs: int | None = None,
     **params: Any,
 ) -> Model:
     """Fit ``detector`` on ``data`` (DataFrame, 2-D array or path); returns a :class:`Model`.
 
-    Extra keyword arguments are the detector's parameters (``n_estimators=200``). ``steps``
+    Extra keyword arguments are the detector's parameters (``n_estimators=200``).
+    ``random_state`` seeds the detector: results are reproducible by default (seed 0, as on
+    the command line); ``None`` gives a fresh seed each call. ``steps``
     are processing steps fitted on ``data`` and applied to everything scored later;
-    ``label_column`` is a ground-truth column (1 = anomaly) kept out of the features. The
-    label threshold follows ``contamination`` unless ``threshold_percentile`` (0–100 of the
-    training scores) or ``threshold_score`` (a fixed score) is given. ``jobs`` (``-1``: every
-    core) becomes the detector's ``n_jobs`` parameter when its plugin accepts one (scikit-learn's
-    IsolationForest and LOF, PyOD's KNN, IForest …) and ``n_jobs`` is not given.
+    ``prepare="auto"`` adds, after them, the steps the data still needs (impute, encode,
+    dates, dropping constant and id-like columns, scaling; see ``model.preparation``).
+    ``label_column`` is a ground-truth column (1 = anomaly) kept out of the features.
+
+    ``detector="auto"`` profiles the data and picks a detector or an ensemble of the available
+    ones (see :mod:`pynomaly.detection.auto`; never from ``label_column``); the model's
+    ``explanation`` says what it chose and why.
+
+    The label threshold follows ``contamination`` unless ``threshold`` names another rule:
+    ``"percentile:P"``, ``"fixed:S"``, ``"mad"``, ``"iqr"``, ``"zscore"`` (data-driven, with an
+    optional multiplier ``"mad:2.5"``), ``"auto"`` or a plugin's ``"NS:NAME"`` (see
+    :mod:`pynomaly.detection.thresholds`). ``contamination="auto"`` means the share of anomalies
+    is unknown: the threshold is then ``"auto"`` unless another data-driven rule is given.
+    ``threshold_percentile=P`` and ``threshold_score=S`` are the older spellings of
+    ``threshold="percentile:P"`` and ``threshold="fixed:S"``. ``progress`` is called with a
+    :class:`~pynomaly.progress.ProgressEvent` as each phase (read, prepare, fit) starts and
+    ends (see :mod:`pynomaly.progress`).
+
+    ``cache=True`` (or a :class:`~pynomaly.detection.cache.ModelCache`) reuses the detector
+    fitted by an earlier call on the same prepared data with the same detector, parameters,
+    threshold rule, seed, steps and versions, instead of fitting it again (see
+    :mod:`pynomaly.detection.cache`).
+
+    ``engine="dask"`` reads partitioned ``data`` (a directory or glob of files, or a Dask
+    DataFrame) on a Dask cluster (``scheduler``'s address, else the active client, else a
+    local cluster for the call) and fits on a uniform sample of at most ``fit_rows`` rows
+    drawn with the seed (``None`` or ``"all"``: every row); see
+    :mod:`pynomaly.detection.partitioned`.
+
+    ``jobs`` (``-1``: every core) becomes the detector's ``n_jobs`` parameter when its plugin
+    accepts one (scikit-learn's IsolationForest and LOF, PyOD's KNN, IForest …) and ``n_jobs``
+    is not given.
     """
+    tracker = Tracker.of(progress)
+    pm = manager or default_manager()
+    arguments = {
+        "contamination": contamination,
+        "random_state": random_state,
+        "steps": steps,
+        "label_column": label_column,
+        "threshold": threshold,
+        "threshold_percentile": threshold_percentile,
+        "threshold_score": threshold_score,
+        "prepare": prepare,
+        "cache": cache,
+        "jobs": jobs,
+        **params,
+    }
+    if partitioned.check_engine(engine, scheduler) == "dask":
+        _check_before_cluster(pm, detector, arguments, fit_rows)
+        with partitioned.client_for(scheduler, tracker) as client:
+            return _fit_on_cluster(
+                client, pm, data, detector, fit_rows, source_options, tracker, arguments
+            )
     model, _ = _fit(
         data,
         detector,
@@ -128,10 +194,13 @@ def fit(
         random_state,
         steps,
         label_column,
-        _rule(contamination, threshold_percentile, threshold_score),
+        _rule(contamination, threshold, threshold_percentile, threshold_score),
         source_options,
-        manager or default_manager(),
+        pm,
         params,
+        tracker,
+        prepare,
+        cache,
         jobs,
     )
     return model
@@ -141,14 +210,21 @@ def detect(
     data: Any,
     detector: str = DEFAULT_DETECTOR,
     *,
-    contamination: float = DEFAULT_CONTAMINATION,
-    random_state: int | None = None,
+    contamination: float | str = DEFAULT_CONTAMINATION,
+    random_state: int | None = DEFAULT_RANDOM_STATE,
     steps: Sequence[StepSpec] = (),
     label_column: str | None = None,
+    threshold: str | ThresholdRule | None = None,
     threshold_percentile: float | None = None,
     threshold_score: float | None = None,
     source_options: Mapping[str, Any] | None = None,
+    prepare: str | None = None,
     manager: PluginManager | None = None,
+    progress: ProgressCallback | Tracker | None = None,
+    cache: bool | ModelCache = False,
+    engine: str = "local",
+    scheduler: str | None = None,
+    fit_rows: int | str | None = DEFAULT_FIT_ROWS,
     jobs: int | None = None,
     **params: Any,
 ) -> DetectionResult:
@@ -156,10 +232,45 @@ def detect(
 
     The scores are the wrapped library's own scores of its training rows (higher = more
     anomalous); ``labels`` mark the rows above the threshold. With ``label_column`` the
-    result's ``metrics`` hold ROC AUC and average precision. ``jobs``: as for :func:`fit`.
+    result's ``metrics`` hold ROC AUC and average precision; its ``timings`` the seconds each
+    phase took; with ``prepare="auto"``, ``preparation`` says what was done to the data.
+    ``cache=True`` skips the fit when an earlier call fitted the same, ``jobs`` sets the
+    detector's ``n_jobs`` (see :func:`fit`).
+
+    ``engine="dask"`` fits as :func:`fit` does with it, on a sample of partitioned data,
+    then scores every partition on the cluster as new rows (so only batch-independent
+    detectors), and gathers the scores, labels and index here (the features stay on the
+    cluster: ``result.data`` is ``None``). To write the scores to files instead, see
+    :func:`pynomaly.detection.partitioned.detect`.
     """
     start = time.perf_counter()
     pm = manager or default_manager()
+    tracker = Tracker.of(progress)
+    if partitioned.check_engine(engine, scheduler) == "dask":
+        arguments = {
+            "contamination": contamination,
+            "random_state": random_state,
+            "steps": steps,
+            "label_column": label_column,
+            "threshold": threshold,
+            "threshold_percentile": threshold_percentile,
+            "threshold_score": threshold_score,
+            "prepare": prepare,
+            "cache": cache,
+            "jobs": jobs,
+            **params,
+        }
+        _check_before_cluster(pm, detector, arguments, fit_rows)
+        partitioned.check_batch_independent(pm, detector)
+        with partitioned.client_for(scheduler, tracker) as client:
+            model = _fit_on_cluster(
+                client, pm, data, detector, fit_rows, source_options, tracker, arguments
+            )
+            result = partitioned.collected(
+                pm, model, data, client=client, tracker=tracker, source_options=source_options
+            )
+        result.duration = time.perf_counter() - start
+        return result
     model, prepared = _fit(
         data,
         detector,
@@ -167,13 +278,18 @@ def detect(
         random_state,
         steps,
         label_column,
-        _rule(contamination, threshold_percentile, threshold_score),
+        _rule(contamination, threshold, threshold_percentile, threshold_score),
         source_options,
         pm,
         params,
+        tracker,
+        prepare,
+        cache,
         jobs,
     )
-    return build_result(pm, model, model.training_scores, prepared, start)
+    result = build_result(pm, model, model.training_scores, prepared, start)
+    result.timings = tracker.timings
+    return result
 
 
 def score(
@@ -193,15 +309,22 @@ def explain(
     a result's ``data`` (the model's steps are applied either way).
     """
     pm = manager or default_manager()
-    frame = prepare(pm, data, model, None, preprocessed=preprocessed).frame
+    frame = prepare_data(pm, data, model, None, preprocessed=preprocessed).frame
     return explaining.importance(Scorer(pm, model), frame)
 
 
 # ---------------------------------------------------------------------------------------------
 
 
-def _rule(contamination: float, percentile: float | None, score: float | None) -> ThresholdRule:
-    _check_contamination(contamination)
+def _rule(
+    contamination: Any,
+    threshold: str | ThresholdRule | None,
+    percentile: float | None,
+    score: float | None,
+) -> ThresholdRule:
+    unknown = isinstance(contamination, str) and contamination.strip().lower() == "auto"
+    if not unknown:
+        _check_contamination(contamination)
     for name, value in (("threshold_percentile", percentile), ("threshold_score", score)):
         if value is not None and (
             isinstance(value, bool)
@@ -211,8 +334,12 @@ def _rule(contamination: float, percentile: float | None, score: float | None) -
             raise InvalidParameterError(
                 "threshold", name, f"must be a finite number, got {value!r}"
             )
-    if percentile is not None and score is not None:
-        raise InputError("give threshold_percentile or threshold_score, not both")
+    given = [
+        n for n, v in (("threshold", threshold), ("threshold_percentile", percentile),
+                       ("threshold_score", score)) if v is not None
+    ]
+    if len(given) > 1:
+        raise InputError(f"give one of {' or '.join(given)}, not both")
     if percentile is not None:
         if not 0.0 <= percentile <= 100.0:
             raise InvalidParameterError(
@@ -221,7 +348,15 @@ def _rule(contamination: float, percentile: float | None, score: float | None) -
         return ThresholdRule("percentile", float(percentile))
     if score is not None:
         return ThresholdRule("score", float(score))
-    return ThresholdRule("contamination", float(contamination))
+    if threshold is None:
+        threshold = "auto" if unknown else "contamination"
+    return thresholds.parse(threshold, None if unknown else float(contamination))
+
+
+def _detector_contamination(contamination: Any) -> float:
+    """The contamination handed to the detector (``"auto"``: the default, which only libraries
+    whose scores depend on it use)."""
+    return DEFAULT_CONTAMINATION if isinstance(contamination, str) else float(contamination)
 
 
 def _check_contamination(contamination: Any) -> None:
@@ -231,14 +366,14 @@ def _check_contamination(contamination: Any) -> None:
         or not 0.0 < contamination <= 0.5
     ):
         raise InvalidParameterError(
-            "detect", "contamination", f"must be in (0, 0.5], got {contamination!r}"
+            "detect", "contamination", f"must be in (0, 0.5] or 'auto', got {contamination!r}"
         )
 
 
 def _fit(
     data: Any,
     detector: str,
-    contamination: float,
+    contamination: float | str,
     random_state: int | None,
     steps: Sequence[StepSpec],
     label_column: str | None,
@@ -246,21 +381,36 @@ def _fit(
     source_options: Mapping[str, Any] | None,
     pm: PluginManager,
     params: Mapping[str, Any],
+    tracker: Tracker,
+    prepare: str | None = None,
+    cache: bool | ModelCache | None = None,
     jobs: int | None = None,
 ) -> tuple[Model, Prepared]:
-    if random_state is not None and (
-        isinstance(random_state, bool)
-        or not isinstance(random_state, (int, np.integer))
-        or not 0 <= random_state < 2**32
-    ):
-        raise InvalidParameterError(
-            detector, "random_state", f"must be an int in [0, 2**32) or None, got {random_state!r}"
-        )
-    info = detector_service.resolve(pm, detector)
-    checked = _with_jobs(pm, info.id, params, jobs)
-    unfitted = [_make_step(pm, spec) for spec in steps]
-    prepared = prepare(
-        pm, data, None, unfitted, label_column=label_column, source_options=source_options
+    _check_seed(detector, random_state)
+    choosing = detector == AUTO
+    with tracker.phase("load", detail=detector):  # plugins, detector, steps: first use
+        if choosing:
+            if params:
+                raise InputError(
+                    "detector 'auto' chooses its detector's parameters itself; "
+                    f"got {sorted(params)}"
+                )
+        else:
+            info = detector_service.resolve(pm, detector)
+            checked = _with_jobs(pm, info.id, params, jobs)
+        auto = autoprep.check_mode(prepare)
+        unfitted = [_make_step(pm, spec) for spec in steps]
+        # a fresh seed each call asks for a new fit: never answered from the cache
+        models = model_cache.resolve(cache) if random_state is not None else None
+    prepared = prepare_data(
+        pm,
+        data,
+        None,
+        unfitted,
+        label_column=label_column,
+        source_options=source_options,
+        tracker=tracker,
+        auto=auto,
     )
     X = prepared.X
     if X.shape[0] < 2:
@@ -272,23 +422,69 @@ def _fit(
         raise DataError(
             f"{prepared.source}: every column is constant in the training data; nothing to detect"
         )
-    fitted = detector_service.fit(pm, info.id, X, checked, float(contamination), random_state)
-    train = checked_scores(fitted.training_scores, X, info.plugin)
+    notes = []
+    if choosing:  # from the features only: prepare set the label column aside
+        from pynomaly.detection import auto as choose
+
+        choice = choose.choose(pm, X, prepared.frame)
+        info = detector_service.resolve(pm, choice.detector)
+        checked = detector_service.validate_parameters(pm, info.id, choice.params)
+        notes.append(choice.explanation)
+    detector_contamination = _detector_contamination(contamination)
+    key: str | None = None
+    cached: Model | None = None
+    if models is not None:
+        key = models.key(
+            pm,
+            X=X,
+            feature_names=prepared.feature_names,
+            detector=info.id,
+            plugin=info.plugin,
+            params=checked,
+            contamination=detector_contamination,
+            rule=rule,
+            random_state=random_state,
+            steps=steps,
+            prepare=prepare,
+            label_column=label_column,
+        )
+        cached = models.get(key, pm)
+    if cached is not None and cached.training_scores.shape == (X.shape[0],):
+        fitted = FitResult(cached.state, cached.training_scores)
+        with tracker.phase("fit", rows=X.shape[0], detail=f"{info.id} (cached)"):
+            train = cached.training_scores
+    else:
+        with tracker.phase("fit", rows=X.shape[0], detail=info.id):
+            fitted = detector_service.fit(
+                pm, info.id, X, checked, detector_contamination, random_state
+            )
+            train = checked_scores(
+                fitted.training_scores, X, info.plugin, prepared.feature_names
+            )
+        cached = None
+    rule, threshold, why = thresholds.resolve(pm, rule, train)
+    if why:
+        notes.append(why)
     model = Model(
         detector=info.id,
         plugin=info.plugin,
         params=checked,
-        contamination=float(contamination),
+        contamination=detector_contamination,
         random_state=random_state,
         state=fitted.state,
-        threshold=rule.threshold(train),
+        threshold=threshold,
         feature_names=prepared.feature_names,
         training_scores=train,
-        steps=tuple(unfitted),
+        steps=prepared.steps,
         label_column=label_column,
         threshold_rule=rule,
         text_columns=text_columns(prepared.frame),
+        preparation=prepared.preparation,
+        explanation="\n".join(notes),
     )
+    if models is not None and key is not None and cached is None:
+        with tracker.phase("write", detail="model cache"):
+            models.put(key, model, pm)
     return model, prepared
 
 
@@ -306,6 +502,59 @@ def _with_jobs(
         if exc.parameter != "n_jobs":
             raise
     return detector_service.validate_parameters(pm, detector, params)
+def _check_before_cluster(
+    pm: PluginManager, detector: str, arguments: Mapping[str, Any], fit_rows: Any
+) -> None:
+    """Bad arguments fail before a cluster starts and the data is sampled."""
+    _rule(
+        arguments["contamination"],
+        arguments.get("threshold"),
+        arguments["threshold_percentile"],
+        arguments["threshold_score"],
+    )
+    _check_seed(detector, arguments["random_state"])
+    partitioned.check_fit_rows(fit_rows)
+    autoprep.check_mode(arguments["prepare"])
+    known = {"contamination", "random_state", "steps", "label_column", "threshold",
+             "threshold_percentile", "threshold_score", "prepare", "cache",
+             "jobs"}
+    params = {k: v for k, v in arguments.items() if k not in known}
+    detector_service.validate_parameters(pm, detector, params)
+
+
+def _fit_on_cluster(
+    client: Any,
+    pm: PluginManager,
+    data: Any,
+    detector: str,
+    fit_rows: int | str | None,
+    source_options: Mapping[str, Any] | None,
+    tracker: Tracker,
+    arguments: Mapping[str, Any],
+) -> Model:
+    """:func:`fit` on a sample of partitioned ``data`` drawn on ``client``'s cluster."""
+    model, *_ = partitioned.fit(
+        pm,
+        data,
+        fit_rows=partitioned.check_fit_rows(fit_rows),
+        random_state=arguments["random_state"],
+        client=client,
+        source_options=source_options,
+        tracker=tracker,
+        fit_model=lambda frame: fit(frame, detector, manager=pm, progress=tracker, **arguments),
+    )
+    return model
+
+
+def _check_seed(detector: str, random_state: Any) -> None:
+    if random_state is not None and (
+        isinstance(random_state, bool)
+        or not isinstance(random_state, (int, np.integer))
+        or not 0 <= random_state < 2**32
+    ):
+        raise InvalidParameterError(
+            detector, "random_state", f"must be an int in [0, 2**32) or None, got {random_state!r}"
+        )
 
 
 def _every_row_equal(X: np.ndarray) -> bool:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +26,10 @@ from pynomaly.services import detectors as detector_service
 from pynomaly.services import processing
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pynomaly.detection.autoprep import Preparation
     from pynomaly.detection.results import Model
     from pynomaly.plugin.manager import PluginManager
+    from pynomaly.progress import Tracker
     from pynomaly.types import ProcessingStep
 
 _default: PluginManager | None = None
@@ -60,6 +63,8 @@ class Prepared:
     source: str
     y_true: pd.Series | None
     feature_names: tuple[str, ...]  # the columns of X
+    steps: tuple[ProcessingStep, ...] = ()  # fitted here: the explicit ones, then the auto ones
+    preparation: Preparation | None = None  # what prepare="auto" did
 
 
 def read(
@@ -71,7 +76,7 @@ def read(
     if isinstance(data, (str, Path, os.PathLike)):
         source = os.fspath(data)
         conn = data_service.connect(pm, source, source_options)
-        return data_service.read_data(pm, conn), mask_uri(source)
+        return data_service.read_data(pm, conn), conn.uri  # password masked
     if isinstance(data, pd.Series):
         return data.to_frame(), "<Series>"
     arr = np.asarray(data)
@@ -91,11 +96,45 @@ def prepare(
     source_options: Mapping[str, Any] | None = None,
     source: str | None = None,
     preprocessed: bool = False,
+    tracker: Tracker | None = None,
+    auto: bool = False,
 ) -> Prepared:
     """Read, preprocess, set the label aside, run the steps (fitting ``unfitted`` ones, else
-    the model's), validate, align the columns with the model's and convert to float64."""
-    frame, where = read(pm, data, source_options)
+    the model's), validate, align the columns with the model's and convert to float64.
+
+    With a ``tracker``, reading and the rest are reported as the ``read`` and ``prepare``
+    phases. When fitting (``unfitted`` given), label-like feature columns are warned about,
+    and ``auto`` plans, creates and fits the steps the data still needs after ``unfitted``
+    (:mod:`pynomaly.detection.autoprep`).
+    """
+    shown = source or (_shown(os.fspath(data)) if isinstance(data, (str, os.PathLike)) else "")
+    with _phase(tracker, "read", detail=shown) as reading:
+        frame, where = read(pm, data, source_options)
+        if reading is not None:
+            reading.rows = len(frame)
     where = source or where
+    with _phase(tracker, "prepare", rows=len(frame), detail=where):
+        return _prepared(pm, frame, where, model, unfitted, label_column, preprocessed, auto)
+
+
+def _shown(source: str) -> str:
+    return "<stdin>" if source == "-" else mask_uri(source)
+
+
+def _phase(tracker: Tracker | None, name: str, **kwargs: Any) -> Any:
+    return nullcontext() if tracker is None else tracker.phase(name, **kwargs)
+
+
+def _prepared(
+    pm: PluginManager,
+    frame: pd.DataFrame,
+    where: str,
+    model: Model | None,
+    unfitted: list[ProcessingStep] | None,
+    label_column: str | None,
+    preprocessed: bool,
+    auto: bool = False,
+) -> Prepared:
     if not preprocessed:
         frame = processing.preprocess(pm, frame, where)
     label = model.label_column if model is not None else label_column
@@ -107,9 +146,21 @@ def prepare(
         elif model is None:
             raise DataError(f"{where}: label column {label!r} not found (columns: {_names(frame)})")
     features = frame
+    steps: tuple[ProcessingStep, ...] = ()
+    planned: tuple[dict[str, str], list[Any]] | None = None
     if unfitted is not None:
+        from pynomaly.detection import autoprep
+
+        autoprep.warn_label_like(frame, where)
         for step in unfitted:
             features = step.fit(features).transform(features)
+        steps = tuple(unfitted)
+        if auto:
+            planned = autoprep.plan(features, unfitted)
+            made = [processing.create_step(pm, a.step, a.options) for a in planned[1]]
+            for step in made:
+                features = step.fit(features).transform(features)
+            steps += tuple(made)
     elif model is not None:
         for fitted in model.steps:
             features = fitted.transform(features)
@@ -119,7 +170,21 @@ def prepare(
     # float64 without a copy when the frame already holds one float64 block
     X = features.to_numpy(dtype=np.float64, copy=False)
     names = tuple(str(c) for c in features.columns)
-    return Prepared(X=X, frame=frame, source=where, y_true=y_true, feature_names=names)
+    preparation = None
+    if planned is not None:
+        from pynomaly.detection import autoprep
+
+        kinds, actions = planned
+        preparation = autoprep.finish(actions, steps[len(steps) - len(actions) :], kinds, names)
+    return Prepared(
+        X=X,
+        frame=frame,
+        source=where,
+        y_true=y_true,
+        feature_names=names,
+        steps=steps,
+        preparation=preparation,
+    )
 
 
 def aligned(features: pd.DataFrame, model: Model, where: str) -> pd.DataFrame:
@@ -169,8 +234,14 @@ def _names(frame: pd.DataFrame) -> str:
     return ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
 
 
-def checked_scores(scores: Any, X: np.ndarray, plugin: str) -> np.ndarray:
-    """One finite float64 score per row of ``X``, or a :class:`PluginError` naming ``plugin``."""
+def checked_scores(
+    scores: Any, X: np.ndarray, plugin: str, feature_names: Sequence[str] | None = None
+) -> np.ndarray:
+    """One finite float64 score per row of ``X``, or a :class:`PluginError` naming ``plugin``.
+
+    ``feature_names`` are given for training data: non-finite scores then name the columns
+    that are constant in it, the usual cause (a detector that standardizes divides by zero).
+    """
     arr = np.asarray(scores, dtype=np.float64).ravel()
     if arr.shape[0] != X.shape[0]:
         raise PluginError(
@@ -178,9 +249,19 @@ def checked_scores(scores: Any, X: np.ndarray, plugin: str) -> np.ndarray:
         )
     if not np.isfinite(arr).all():  # a NaN would silently poison the threshold
         bad = int(np.count_nonzero(~np.isfinite(arr)))
-        raise PluginError(
-            plugin, "pynomaly_score", f"returned {bad} non-finite scores; try other parameters"
-        )
+        fix = "try other parameters"
+        if feature_names is not None and X.shape[0] > 1:
+            flat = np.ptp(X, axis=0) == 0
+            constant = [name for name, same in zip(feature_names, flat, strict=True) if same]
+            if constant:
+                shown = ", ".join(repr(c) for c in constant[:10])
+                more = f" and {len(constant) - 10} more" if len(constant) > 10 else ""
+                fix = (
+                    f"the training data has constant columns ({shown}{more}), which this "
+                    "detector cannot take: drop them (--drop-constant, steps=['drop_constant']) "
+                    "or try other parameters"
+                )
+        raise PluginError(plugin, "pynomaly_score", f"returned {bad} non-finite scores; {fix}")
     return arr
 
 

@@ -25,15 +25,25 @@ from pynomaly.detection.prepare import (
     default_manager,
     prepare,
 )
-from pynomaly.errors import DataError
+from pynomaly.errors import DataError, InputError
+from pynomaly.progress import ProgressCallback, Tracker
 from pynomaly.services import data as data_service
 from pynomaly.services import processing
 
 if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from pynomaly.detection.autoprep import Preparation
     from pynomaly.plugin.manager import PluginManager
     from pynomaly.types import ProcessingStep
 
-THRESHOLD_RULES = ("contamination", "percentile", "score")
+THRESHOLD_RULES = ("contamination", "percentile", "score", "mad", "iqr", "zscore", "auto")
+
+
+def _rule_kind(instance: Any, attribute: Any, value: str) -> None:
+    if value not in THRESHOLD_RULES and value.count(":") != 1:
+        raise ValueError(f"threshold rule kind must be one of {THRESHOLD_RULES} or NS:NAME")
 
 
 @attrs.frozen
@@ -42,18 +52,41 @@ class ThresholdRule:
 
     ``contamination`` (PyOD's rule): the (1 - value) percentile, so that about ``value`` of the
     training rows are anomalies; ``percentile``: that percentile (0–100) of the training
-    scores; ``score``: the fixed score ``value``.
+    scores; ``score``: the fixed score ``value``; ``mad``, ``iqr``, ``zscore``: a spread rule
+    with multiplier ``value`` (see :mod:`pynomaly.detection.thresholds`); ``auto``: chosen from
+    the scores at fit time (a model keeps the rule it chose); ``NS:NAME``: a plugin's method
+    (``pythresh:karch``), computed through ``pynomaly_threshold`` at fit time.
     """
 
-    kind: str = attrs.field(validator=attrs.validators.in_(THRESHOLD_RULES))
-    value: float
+    kind: str = attrs.field(validator=_rule_kind)
+    value: float = 0.0
+
+    @property
+    def is_plugin_method(self) -> bool:
+        return self.kind not in THRESHOLD_RULES
+
+    def describe(self) -> str:
+        """``"contamination 0.1"``, ``"mad 3"``, ``"pythresh:karch"`` ..."""
+        return self.kind if self.is_plugin_method or self.kind == "auto" else (
+            f"{self.kind} {self.value:g}"
+        )
 
     def threshold(self, training_scores: np.ndarray) -> float:
+        """The threshold on ``training_scores`` (``auto`` and plugin methods need
+        :func:`pynomaly.detection.thresholds.resolve`)."""
+        from pynomaly.detection import thresholds
+
         if self.kind == "contamination":
             return float(np.percentile(training_scores, 100.0 * (1.0 - self.value)))
         if self.kind == "percentile":
             return float(np.percentile(training_scores, self.value))
-        return float(self.value)
+        if self.kind == "score":
+            return float(self.value)
+        if self.kind in thresholds.SPREAD_RULES:
+            return thresholds.spread_threshold(self.kind, self.value, training_scores)
+        if self.kind == "auto":
+            return thresholds.auto(training_scores)[1]
+        raise InputError(f"threshold {self.kind!r} is a plugin's method: it needs the manager")
 
 
 def threshold_for(training_scores: np.ndarray, contamination: float) -> float:
@@ -114,15 +147,51 @@ class Model:
     label_column: str | None = None
     threshold_rule: ThresholdRule | None = None
     text_columns: tuple[str, ...] = ()  # read as text when a source is scored batch by batch
+    preparation: Preparation | None = attrs.field(default=None, repr=False)  # prepare="auto"
+    explanation: str = ""  # what detector="auto" / threshold="auto" chose and why
 
     @property
     def n_features(self) -> int:
         return len(self.feature_names)
 
+    def __repr__(self) -> str:
+        # short whatever the model: never the training scores, nor a thousand feature names
+        steps = ", ".join(getattr(s, "name", type(s).__name__) for s in self.steps)
+        return (
+            f"Model(detector={self.detector!r}, features={self.n_features}, "
+            f"threshold={self.threshold:.6g}, steps=[{steps}])"
+        )
+
+    def _repr_html_(self) -> str:
+        """The model in a notebook: detector, threshold, parameters, features and steps."""
+        from pynomaly.detection.display import model_html
+
+        return model_html(self)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {field.name: getattr(self, field.name) for field in attrs.fields(type(self))}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a model saved before a field existed takes the field's default
+        for field in attrs.fields(type(self)):
+            object.__setattr__(self, field.name, state.get(field.name, _default(field)))
+
     def score(
-        self, data: Any, *, manager: PluginManager | None = None, jobs: int | None = 1
+        self,
+        data: Any,
+        *,
+        manager: PluginManager | None = None,
+        engine: str = "local",
+        scheduler: str | None = None,
+        jobs: int | None = 1,
     ) -> np.ndarray:
         """Anomaly scores of new rows (higher = more anomalous), one per row.
+
+        ``engine="dask"`` scores the partitions of ``data`` (a directory or glob of files, or
+        a Dask DataFrame) on a Dask cluster — ``scheduler``'s address, else the active
+        client, else a local cluster for the call — and gathers the scores here, in
+        partition order; only for batch-independent detectors (see
+        :mod:`pynomaly.detection.partitioned`).
 
         ``jobs`` > 1 (``-1``: every core) scores chunks of the rows in that many worker
         processes when the detector is batch-independent, with the same scores (see
@@ -130,6 +199,13 @@ class Model:
         ``if __name__ == "__main__":`` guard).
         """
         pm = manager or default_manager()
+        from pynomaly.detection import partitioned
+
+        if partitioned.check_engine(engine, scheduler) == "dask":
+            tracker = Tracker()
+            partitioned.check_batch_independent(pm, self.detector)
+            with partitioned.client_for(scheduler, tracker) as client:
+                return partitioned.collected(pm, self, data, client=client, tracker=tracker).scores
         X = prepare(pm, data, self, None).X
         with batch_scorer(pm, self, resolve_jobs(jobs)) as scorer:
             return scorer.score(X)
@@ -153,6 +229,8 @@ class Model:
         source_options: Mapping[str, Any] | None = None,
         manager: PluginManager | None = None,
         jobs: int | None = 1,
+        progress: ProgressCallback | Tracker | None = None,
+        total_rows: int | None = None,
     ) -> Iterator[DetectionResult]:
         """Detect on a path or URI batch by batch (``pynomaly_read_batches``), never holding
         all of its data in memory: one :class:`DetectionResult` per batch, in input order.
@@ -161,11 +239,16 @@ class Model:
         batch-independent detector, each batch is split across that many worker processes
         (same scores; see :mod:`pynomaly.detection.parallel`) and the next batch is prepared
         while the workers score this one.
+
+        ``progress`` is told of the ``score`` phase and each batch done (out of
+        ``total_rows``, when the caller knows or estimates it); waiting for the next batch is
+        timed as the ``read`` phase (see :mod:`pynomaly.progress`).
         """
         from pynomaly.detection.stream import read_ahead
 
         pm = manager or default_manager()
         workers = resolve_jobs(jobs)
+        tracker = Tracker.of(progress)
         options = dict(source_options or {})
         if self.text_columns:
             # chunks are typed one by one: a code column ("01", "02", later "X") must stay
@@ -176,26 +259,50 @@ class Model:
         def batches() -> Iterator[pd.DataFrame]:
             return _without_short_tail(data_service.read_batches(pm, conn, batch_size), batch_size)
 
-        with read_ahead(batches) as ahead, batch_scorer(pm, self, workers) as scorer:
+        detail = f"{self.detector} on {conn.uri}"
+        with (
+            read_ahead(batches) as ahead,
+            batch_scorer(pm, self, workers) as scorer,
+            tracker.phase("score", total=total_rows, detail=detail) as scoring,
+        ):
             # with workers, one batch is scored while the next is prepared and the one before
             # is delivered
             waiting: deque[tuple[Prepared, float, Pending]] = deque()
-            for batch in ahead:
+
+            def deliver() -> DetectionResult:
+                prepared, start, pending = waiting.popleft()
+                result = build_result(pm, self, pending.result(), prepared, start)
+                result.timings = tracker.timings
+                scoring.advance(len(result.scores))
+                return result
+
+            while True:
+                begin = time.perf_counter()
+                batch = next(ahead, None)
+                scoring.exclude("read", time.perf_counter() - begin)
+                if batch is None:
+                    break
                 start = time.perf_counter()
                 prepared = prepare(pm, batch, self, None, source=conn.uri)  # password masked
                 waiting.append((prepared, start, scorer.submit(prepared.X)))
                 if len(waiting) > scorer.parallel:
-                    prepared, start, pending = waiting.popleft()
-                    yield build_result(pm, self, pending.result(), prepared, start)
+                    yield deliver()
             while waiting:
-                prepared, start, pending = waiting.popleft()
-                yield build_result(pm, self, pending.result(), prepared, start)
+                yield deliver()
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
         """Write this model to ``path`` atomically (see :func:`pynomaly.load`)."""
         from pynomaly.detection.persistence import save_model
 
         save_model(self, path, overwrite=overwrite)
+
+
+def _default(field: Any) -> Any:
+    """An attrs field's default value (``None`` when it has none)."""
+    default: Any = field.default
+    if default is attrs.NOTHING:
+        return None
+    return default.factory() if isinstance(default, attrs.Factory) else default  # type: ignore[arg-type]
 
 
 def _without_short_tail(batches: Iterator[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:
@@ -232,6 +339,7 @@ def build_result(
         y_true=prepared.y_true,
         metrics=metrics,
         scorer=Scorer(pm, model),
+        explanation=model.explanation,
     )
     result = processing.postprocess(pm, result)
     result.duration = time.perf_counter() - start
@@ -260,10 +368,58 @@ class DetectionResult:
     y_true: pd.Series | None = attrs.field(default=None, repr=False)
     metrics: dict[str, float] = attrs.field(factory=dict)
     _scorer: Scorer | None = attrs.field(default=None, repr=False, alias="scorer")
+    #: seconds per phase of the call that made it (read, prepare, fit, score; the command
+    #: line adds explain and write; first_use: first imports and compilations)
+    timings: dict[str, float] = attrs.field(factory=dict, repr=False)
+    #: what ``detector="auto"`` / ``threshold="auto"`` chose and why (``""`` otherwise)
+    explanation: str = ""
 
     @property
     def n_anomalies(self) -> int:
         return int(self.labels.sum())
+
+    @property
+    def preparation(self) -> Preparation | None:
+        """What ``prepare="auto"`` did to the data (the model's), else ``None``."""
+        return self.model.preparation
+
+    def __repr__(self) -> str:
+        # short whatever the number of rows: never the score array
+        metrics = "".join(f", {k}={v:.3f}" for k, v in self.metrics.items())
+        return (
+            f"DetectionResult(detector={self.detector!r}, rows={len(self.scores)}, "
+            f"anomalies={self.n_anomalies}, threshold={self.threshold:.6g}{metrics}, "
+            f"source={_short(self.source)!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        """The result in a notebook: summary, top anomalies with their contributions,
+        parameters (HTML escaped, no script, no external request)."""
+        from pynomaly.detection.display import result_html
+
+        return result_html(self)
+
+    def plot(self, *, ax: Axes | None = None, bins: int | None = None) -> Figure:
+        """Histogram of the scores with the threshold as a dashed vertical line, coloured by
+        the ground-truth label when it is known (else by the predicted label).
+
+        Drawn into ``ax`` when given, else into a new figure; returns the figure. matplotlib
+        is imported here, and the global pyplot state is left alone.
+        """
+        from pynomaly.detection import plots
+
+        return plots.scores(self, ax=ax, bins=bins)
+
+    def plot_contributions(
+        self, row: Any = None, *, ax: Axes | None = None, features: int = 15
+    ) -> Figure:
+        """Bar chart of one row's feature contributions (see :meth:`contributions`): how much
+        each feature raises (red) or lowers (blue) the row's score, the ``features`` largest
+        in size. ``row`` is an index label; by default the highest-scoring row. Returns the
+        figure (``ax``'s when given)."""
+        from pynomaly.detection import plots
+
+        return plots.contributions(self, row, ax=ax, features=features)
 
     def to_frame(self) -> pd.DataFrame:
         """The input index with ``anomaly_score`` and ``is_anomaly`` columns."""
@@ -292,9 +448,8 @@ class DetectionResult:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        names = {field.name for field in attrs.fields(type(self))}
-        for name in names:
-            object.__setattr__(self, name, state.get(name))
+        for field in attrs.fields(type(self)):  # fields a result pickled earlier lacks: defaults
+            object.__setattr__(self, field.name, state.get(field.name, _default(field)))
         # results pickled by pynomaly 1.0 had a "manager" instead of a scorer: left behind
 
     def contributions(self, n: int = 10, *, sample: int = 2000) -> pd.DataFrame:
@@ -305,9 +460,13 @@ class DetectionResult:
         depend on ``n``. One batch of ``n × features`` rows is scored; rows by index, columns
         by feature.
         """
+        return self._contributions_at(self._top_positions(n), sample)
+
+    def _contributions_at(self, positions: Any, sample: int = 2000) -> pd.DataFrame:
+        """:meth:`contributions` of the rows at ``positions``."""
         data = self._data()
         reference = data if len(data) <= sample else data.sample(sample, random_state=0)
-        rows = data.iloc[self._top_positions(n)]
+        rows = data.iloc[positions]
         return explaining.row_contributions(self._scoring(), rows, reference)
 
     def importance(self, *, sample: int = 2000) -> pd.Series:
@@ -340,8 +499,18 @@ class DetectionResult:
             "threshold": self.threshold,
             "seconds": round(self.duration, 4),
         }
+        if self.timings:
+            out["timings"] = {k: round(v, 4) for k, v in self.timings.items()}
         out.update(self.metrics)
+        if self.preparation is not None:
+            out["preparation"] = self.preparation.to_dict()
+        if self.explanation:
+            out["explanation"] = self.explanation
         return out
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def combine_results(results: Iterable[DetectionResult]) -> DetectionResult:
@@ -380,4 +549,6 @@ def combine_results(results: Iterable[DetectionResult]) -> DetectionResult:
         y_true=y_true,
         metrics=ranking_metrics(y_true.to_numpy(), all_scores) if y_true is not None else {},
         scorer=first._scorer,
+        timings=first.timings,
+        explanation=first.explanation,
     )

@@ -58,6 +58,7 @@ class StreamedResult:
     source: str = "<DataFrame>"
     duration: float = 0.0
     metrics: dict[str, float] = attrs.field(factory=dict)
+    timings: dict[str, float] = attrs.field(factory=dict)
     index: pd.Index = attrs.field(factory=lambda: pd.RangeIndex(0), repr=False)
     y_true: pd.Series | None = attrs.field(default=None, repr=False)
     data: pd.DataFrame | None = attrs.field(default=None, repr=False)
@@ -123,6 +124,8 @@ class StreamedResult:
             "threshold": self.threshold,
             "seconds": round(self.duration, 4),
         }
+        if self.timings:
+            out["timings"] = {k: round(v, 4) for k, v in self.timings.items()}
         out.update(self.metrics)
         return out
 
@@ -146,11 +149,13 @@ class Summary:
         self._slots = np.empty(0, dtype=np.int64)
         self._rng = np.random.default_rng(seed)
         self._has_data = True
+        self._timings: dict[str, float] = {}
 
     def add(self, batch: DetectionResult) -> None:
         """Take in one batch's result (rows in input order, after the earlier batches')."""
         if self._first is None:
             self._first = batch
+        self._timings = batch.timings  # the tracker's, to date
         if batch.y_true is None:
             self._labelled = None
         elif self._labelled is not None:
@@ -228,6 +233,7 @@ class Summary:
             source=first.source,
             duration=duration,
             metrics=metrics,
+            timings=dict(self._timings),
             index=self._top.index,
             y_true=y_true,
             data=self._sample if self._has_data else None,

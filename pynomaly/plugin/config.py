@@ -22,8 +22,15 @@ def check_schema(plugin: str, schema: Mapping[str, Any]) -> None:
         ) from None
 
 
-def validate_config(plugin: str, schema: Mapping[str, Any], config: Mapping[str, Any]) -> None:
-    """Raise :class:`ConfigurationError` naming the plugin and the offending key.
+def validate_config(
+    plugin: str,
+    schema: Mapping[str, Any],
+    config: Mapping[str, Any],
+    origin: str | None = None,
+) -> None:
+    """Raise :class:`ConfigurationError` naming the plugin and the offending key; with
+    ``origin`` (the configuration file it came from), the file, the table, the key and the
+    schema rule broken.
 
     The schema itself is checked here, when a configuration is validated, rather than at
     discovery: that keeps jsonschema (~30 ms to import) out of every command's start-up.
@@ -42,5 +49,13 @@ def validate_config(plugin: str, schema: Mapping[str, Any], config: Mapping[str,
     if errors:
         err = errors[0]
         where = ".".join(str(p) for p in err.absolute_path)
+        if origin is not None:
+            import json
+
+            rule = json.dumps(err.validator_value, default=str)
+            raise ConfigurationError(
+                f"{origin}: [plugins.{plugin}] {where + ': ' if where else ''}{err.message} "
+                f"(schema rule {err.validator}: {rule})"
+            )
         key = f"key {where!r}: " if where else ""
         raise ConfigurationError(f"plugin {plugin!r}: invalid configuration: {key}{err.message}")

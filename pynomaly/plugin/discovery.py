@@ -25,6 +25,8 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "report": "pynomaly.builtin.report",
     "webhook": "pynomaly.builtin.webhook",
     "sql": "pynomaly.builtin.sql",
+    "pythresh": "pynomaly.builtin.pythresh",
+    "ensemble": "pynomaly.builtin.ensemble",
 }
 
 

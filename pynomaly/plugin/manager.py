@@ -82,6 +82,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         plugins_dir: str | None = None,
         config: Mapping[str, Mapping[str, Any]] | None = None,
         settings: Settings | None = None,
+        config_origins: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(PROJECT_NAME)
         self.cache: dict[str, Any] = {}
@@ -92,6 +93,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
             strict=strict,
             plugins_dir=plugins_dir,
             config=config,
+            config_origins=config_origins,
         )
         for name in sorted(ESSENTIAL.keys() & self.settings.disable):
             raise InputError(f"plugin {name!r} cannot be disabled: {ESSENTIAL[name]}")
@@ -179,7 +181,8 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
             raise PluginLoadError(name, rec.reason or rec.status.value)
         cfg = config if config is not None else self.settings.config.get(name, {})
         assert rec.metadata is not None
-        validate_config(name, rec.metadata.config_schema, cfg)
+        origin = self.settings.config_origins.get(name) if config is None else None
+        validate_config(name, rec.metadata.config_schema, cfg, origin)
         self._initialize(rec, cfg)
         if rec.status is not PluginStatus.LOADED:
             raise PluginLoadError(name, rec.reason)
@@ -487,7 +490,8 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
     def _initialize(self, rec: PluginRecord, config: Mapping[str, Any]) -> None:
         assert rec.metadata is not None
         try:
-            validate_config(rec.name, rec.metadata.config_schema, config)
+            origin = self.settings.config_origins.get(rec.name)
+            validate_config(rec.name, rec.metadata.config_schema, config, origin)
         except InputError as exc:
             self._fail(self._candidates[rec.name], str(exc))
             return

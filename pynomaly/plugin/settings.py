@@ -41,6 +41,7 @@ class Settings:
     * ``strict``: a plugin that fails to load raises instead of being skipped.
     * ``plugins_dir``: a directory whose ``*.py`` files are loaded as plugins (``None``: none).
     * ``config``: plugin name → configuration passed to its ``pynomaly_initialize``.
+    * ``config_origins``: plugin name → the file its configuration came from, named in errors.
     """
 
     autoload: bool = True
@@ -50,6 +51,7 @@ class Settings:
     plugins_dir: Path | None = Path(DEFAULT_PLUGINS_DIR)
     trace: bool = False
     config: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    config_origins: Mapping[str, str] = attrs.field(factory=dict)
 
     @classmethod
     def from_env(
@@ -61,6 +63,7 @@ class Settings:
         strict: bool | None = None,
         plugins_dir: str | os.PathLike[str] | None = None,
         config: Mapping[str, Mapping[str, Any]] | None = None,
+        config_origins: Mapping[str, str] | None = None,
     ) -> Settings:
         """Settings from explicit arguments, falling back to ``PYNOMALY_*`` variables."""
         env_allow = _names(os.environ.get(ENV_ALLOW))
@@ -75,6 +78,7 @@ class Settings:
             plugins_dir=Path(plugins_dir) if str(plugins_dir) else None,
             trace=_flag(ENV_TRACE),
             config=dict(config or {}),
+            config_origins=dict(config_origins or {}),
         )
 
     def selects(self, name: str) -> tuple[bool, str]:

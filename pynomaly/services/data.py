@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from pynomaly.errors import InputError, PluginError, SourceNotFoundError
 from pynomaly.redact import mask_uri
+from pynomaly.services import listed
 from pynomaly.types import Connection, SourceInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,18 +22,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def data_sources(pm: PluginManager) -> list[SourceInfo]:
     """Every data source of every loaded plugin, with the plugin's name filled in."""
-    return [
-        attrs.evolve(info, plugin=plugin)
-        for plugin, infos in pm.collect("pynomaly_data_sources")
-        for info in infos
-    ]
+    return listed(pm, "pynomaly_data_sources")
 
 
 def connect(pm: PluginManager, uri: str, options: Mapping[str, Any] | None = None) -> Connection:
     """Open ``uri`` with the first data-source plugin that accepts it."""
     options = dict(options or {})
     plugin, handle = pm.answer("pynomaly_connect", uri=uri, options=options)
-    shown = mask_uri(uri)  # a connection, its errors and results never carry a password
+    # a connection, its errors and results never carry a password
+    shown = "<stdin>" if uri == "-" else mask_uri(uri)
     if plugin is None:
         sources = data_sources(pm)
         kinds = sorted(

@@ -89,7 +89,12 @@ def validate_parameters(
     """The owner plugin's checked (and possibly normalized) parameters."""
     info = resolve(pm, detector_id)
     result = pm.call("pynomaly_validate_parameters", detector_id=info.id, params=dict(params))
-    return dict(params) if result is None else dict(result)
+    checked = dict(params) if result is None else dict(result)
+    if info.members_param:  # an ensemble: its members are checked by their own plugins
+        from pynomaly.services import composite
+
+        checked = composite.validate(pm, info, checked)
+    return checked
 
 
 @contextmanager
@@ -118,18 +123,34 @@ def fit(
     contamination: float,
     random_state: int | None,
 ) -> FitResult:
-    """Fit through ``pynomaly_fit`` (the owner answers), framed by the fit events."""
+    """Fit through ``pynomaly_fit`` (the owner answers), framed by the fit events.
+
+    An ensemble (a detector with a ``members_param``) is fitted member by member first, each
+    through its own plugin and events, and its own ``pynomaly_fit`` gets their training scores
+    (see :mod:`pynomaly.services.composite`); ``params`` are then the ones
+    :func:`validate_parameters` returned.
+    """
     info = resolve(pm, detector_id)
     n, m = X.shape
     with observed(pm, "fit", info.id, n, n_features=m):
-        result = pm.call(
-            "pynomaly_fit",
-            detector_id=info.id,
-            X=X,
-            params=params,
-            contamination=contamination,
-            random_state=random_state,
-        )
+        if info.members_param:
+            from pynomaly.services import composite
+
+            result = composite.fit(
+                pm, info, X, params, contamination, random_state,
+                lambda member, member_params: fit(
+                    pm, member, X, member_params, contamination, random_state
+                ),
+            )
+        else:
+            result = pm.call(
+                "pynomaly_fit",
+                detector_id=info.id,
+                X=X,
+                params=params,
+                contamination=contamination,
+                random_state=random_state,
+            )
         if not isinstance(result, FitResult):
             got = "None for its own detector" if result is None else type(result).__name__
             raise PluginError(info.plugin, "pynomaly_fit", f"returned {got}, not a FitResult")
@@ -141,7 +162,14 @@ def score(pm: PluginManager, detector_id: str, state: Any, X: np.ndarray) -> np.
     events."""
     info = resolve(pm, detector_id)
     with observed(pm, "score", info.id, X.shape[0]):
-        scores = pm.call("pynomaly_score", detector_id=info.id, state=state, X=X)
+        if info.members_param:
+            from pynomaly.services import composite
+
+            scores = composite.score(
+                pm, info, state, X, lambda member: score(pm, member.detector, member.state, X)
+            )
+        else:
+            scores = pm.call("pynomaly_score", detector_id=info.id, state=state, X=X)
         if scores is None:
             raise PluginError(info.plugin, "pynomaly_score", "returned None for its own detector")
     return scores

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from pynomaly.errors import InputError, PluginError
+from pynomaly.services import listed
 from pynomaly.types import OutputInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -18,11 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def outputs(pm: PluginManager) -> list[OutputInfo]:
     """Every output format of every loaded plugin, with the plugin's name filled in."""
-    return [
-        attrs.evolve(info, plugin=plugin)
-        for plugin, infos in pm.collect("pynomaly_outputs")
-        for info in infos
-    ]
+    return listed(pm, "pynomaly_outputs")
 
 
 def format_for(pm: PluginManager, destination: str) -> str | None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from pynomaly.errors import InputError, PluginError
+from pynomaly.services import listed
 from pynomaly.types import ProcessingStep, StepInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,11 +30,7 @@ def validate(pm: PluginManager, data: pd.DataFrame, source: str) -> None:
 
 def processing_steps(pm: PluginManager) -> list[StepInfo]:
     """Every processing step of every loaded plugin, with the plugin's name filled in."""
-    return [
-        attrs.evolve(info, plugin=plugin)
-        for plugin, infos in pm.collect("pynomaly_processing_steps")
-        for info in infos
-    ]
+    return listed(pm, "pynomaly_processing_steps")
 
 
 def create_step(

@@ -82,6 +82,8 @@ class AlgorithmChecks(SuiteBase):
             yield "reproducible", info.id, run.check_reproducible
             yield "input_unchanged", info.id, run.check_input_unchanged
             yield "score_new_data", info.id, run.check_score_new_data
+            if info.batch_independent:
+                yield "batch_independent", info.id, run.check_batch_independent
             yield "explain", info.id, run.check_explain
             yield "pickle", info.id, run.check_pickle
 
@@ -145,20 +147,8 @@ class AlgorithmChecks(SuiteBase):
         for hook, kwargs in calls.items():
             if not self.implements(hook):
                 continue
-            try:
-                answer = self.hook(hook, **kwargs)
-            except Exception as exc:
-                raise _Problem(
-                    f"{hook} to return None for another plugin's detector ({other})",
-                    _describe(exc),
-                    fix,
-                ) from exc
-            _expect(
-                answer is None,
-                f"{hook} to return None for another plugin's detector ({other})",
-                repr(answer)[:80],
-                fix,
-            )
+            expected = f"{hook} to return None for another plugin's detector ({other})"
+            self.expect_none(hook, expected, fix, **kwargs)
             checked.append(hook.removeprefix("pynomaly_"))
         return "None from " + ", ".join(checked) if checked else "no owner hooks"
 
@@ -526,6 +516,49 @@ class _DetectorRun:
             "guard divisions and logs",
         )
         return f"{m} rows scored"
+
+    def check_batch_independent(self) -> str:
+        """A detector that declares ``batch_independent=True`` gives a row the same score alone
+        and in any batch: streaming, chunked and parallel scoring rely on it."""
+        import numpy as np
+
+        fit = self.main()
+        batch = _array(self.main_test_scores())
+        X = fit.test_before
+        m = X.shape[0]
+        rows = list(range(0, m, max(1, m // 10)))
+        fix = (
+            "the detector declares DetectorInfo(batch_independent=True): drop the flag, or "
+            "score each row from the fitted state and that row alone"
+        )
+        state = fit.result.state
+
+        def scored(parts: list[np.ndarray]) -> np.ndarray:
+            return np.concatenate(
+                [_array(detector_service.score(self.pm, self.id, state, p)) for p in parts]
+            )
+
+        try:
+            alone = scored([X[i : i + 1].copy() for i in rows])
+            sevens = scored([X[i : i + 7].copy() for i in range(0, m, 7)])
+        except Exception as exc:
+            raise _Problem(
+                "pynomaly_score to score a batch of one row (and of 7 rows)", _describe(exc), fix
+            ) from exc
+        _expect(
+            _close(alone, batch[rows]),
+            f"each of {len(rows)} new rows scored alone (a 1-row batch) to get its score within "
+            f"the {m}-row batch",
+            lambda: _max_diff(alone, batch[rows]),
+            fix,
+        )
+        _expect(
+            _close(sevens, batch),
+            f"the {m} new rows scored in batches of 7 to get their scores within the {m}-row batch",
+            lambda: _max_diff(sevens, batch),
+            fix,
+        )
+        return f"{len(rows)} rows alone and {m} in batches of 7 as in one batch"
 
     def check_explain(self) -> str:
         import numpy as np

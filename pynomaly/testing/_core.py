@@ -284,6 +284,15 @@ class SuiteBase:
                 raise failed.error
         return answer
 
+    def expect_none(self, hook: str, expected: str, fix: str, **kwargs: Any) -> None:
+        """``hook`` answers ``None`` for something that is not this plugin's own (an owner hook
+        called on every plugin); raising instead keeps the others from their turn."""
+        try:
+            answer = self.hook(hook, **kwargs)
+        except Exception as exc:
+            raise _Problem(expected, _describe(exc), fix) from exc
+        _expect(answer is None, expected, repr(answer)[:80], fix)
+
     # --- data ---------------------------------------------------------------------------------
 
     def breast_cancer(self) -> tuple[pd.DataFrame, pd.DataFrame]:

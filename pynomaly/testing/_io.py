@@ -217,20 +217,13 @@ class DataSourceChecks(SuiteBase):
         stray.parent.mkdir(exist_ok=True)
         stray.write_text("not for you\n")
         for uri in ("pynomaly-check-unknown://nothing/here", str(stray)):
-            try:
-                handle = self.hook("pynomaly_connect", uri=uri, options={})
-            except Exception as exc:
-                raise _Problem(
-                    f"pynomaly_connect to return None for a URI it does not handle ({uri})",
-                    _describe(exc),
-                    "return None for schemes and extensions that are not yours, so that other "
-                    "plugins get their turn",
-                ) from exc
-            _expect(
-                handle is None,
-                f"None for a URI it does not handle ({uri})",
-                repr(handle)[:80],
-                "return None for schemes and extensions that are not yours",
+            self.expect_none(
+                "pynomaly_connect",
+                f"pynomaly_connect to return None for a URI it does not handle ({uri})",
+                "return None for schemes and extensions that are not yours, so that other "
+                "plugins get their turn",
+                uri=uri,
+                options={},
             )
         return "None for unknown URIs"
 
@@ -469,20 +462,13 @@ class ProcessingChecks(SuiteBase):
 
     def check_unknown_step(self) -> str:
         name = "conformance_no_such_step"
-        try:
-            step = self.hook("pynomaly_create_step", name=name, options={})
-        except Exception as exc:
-            raise _Problem(
-                f"None for a step that is not its own ({name!r})",
-                _describe(exc),
-                "return None for step names that are not yours, so that other plugins get "
-                "their turn",
-            ) from exc
-        _expect(
-            step is None,
+        self.expect_none(
+            "pynomaly_create_step",
             f"None for a step that is not its own ({name!r})",
-            repr(step)[:80],
-            "return None for step names that are not yours",
+            "return None for step names that are not yours, so that other plugins get "
+            "their turn",
+            name=name,
+            options={},
         )
         return "None for unknown steps"
 

@@ -21,7 +21,8 @@ The checks, by plugin type:
   ``health_check`` and, last, ``lifecycle`` (unload, load, use again).
 * algorithm: ``detector_list`` and, per available detector, ``param_space``, ``param_values``,
   ``one_score_per_row``, ``scores_finite``, ``higher_is_anomalous``, ``reproducible``,
-  ``input_unchanged``, ``score_new_data``, ``explain``, ``pickle``.
+  ``input_unchanged``, ``score_new_data``, ``batch_independent`` (for detectors that declare
+  it: rows scored alone and in batches of 7 score as in one batch), ``explain``, ``pickle``.
 * data source: ``data_sources``; per sample URI ``connect``, ``read_data``, ``get_schema``,
   ``test_connection``; ``unknown_uri``; per missing URI ``missing_source``.
 * output: ``outputs``, ``unknown_format``; per format ``format_output`` and ``export_data``;

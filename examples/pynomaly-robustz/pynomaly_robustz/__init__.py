@@ -124,6 +124,9 @@ def pynomaly_detectors() -> list[DetectorInfo]:
                     description="smallest scale, for constant features",
                 ),
             },
+            # a row's score depends on the fitted medians and the row alone: pynomaly may
+            # score it in chunks, in parallel or streamed
+            batch_independent=True,
         )
     ]
 

@@ -1,0 +1,214 @@
+"""Batch-independent scoring of new rows for PyOD's ECOD and COPOD.
+
+PyOD scores new rows of a fitted ECOD or COPOD by ranking them together with a copy of the whole
+training set and the rest of their batch (``decision_function`` concatenates and re-sorts
+everything on every call): a row's score depends on the batch it came in, each call costs a
+sort of the training data, and the fitted estimator keeps the training data plus four arrays of
+its size. Here the fitted state keeps only the sorted training columns and four moments per
+column, and a new row ``x`` gets the score PyOD gives a batch holding ``x`` alone
+(``decision_function(x[None, :])``), whatever else is scored with it.
+
+That definition, for column ``j`` with ``n`` training values ``t`` and ``N = n + 1`` values
+once ``x`` joins them:
+
+* PyOD's ECDF of the ``N`` values is ``linspace(1/N, 1, N)`` along the sorted values, tied
+  values taking the highest probability of their group. For ``x`` that is the entry at index
+  ``#{t <= x_j}`` (left tail, ``U_l = -log`` of it) and at ``#{t >= x_j}`` for the negated column
+  (right tail, ``U_r``): two binary searches in the sorted column.
+* ``s`` is the sign of the skewness of the ``N`` values (:func:`scipy.stats.skew`, NaN → 0),
+  and ``U_skew = -U_l * sign(s - 1) + U_r * sign(s + 1)``.
+* ECOD: ``O_j = max(U_l, U_r, U_skew)``; COPOD: ``O_j = max(U_skew, (U_l + U_r) / 2)``; the
+  score is ``sum_j O_j``.
+
+The skewness of the training values plus ``x`` follows from the training values' centred sums
+(``Σd²``, ``Σd³``) in closed form. When it is zero up to rounding (a symmetric column and ``x``
+at its centre, a constant column, overflow) the closed form cannot tell the sign that PyOD's
+floating-point arithmetic gives, and the sign is computed PyOD's way, with its order of
+additions, on the training column plus ``x`` (one pass over the column per distinct such
+value). The training column is then in sorted order rather than PyOD's row order, which changes
+nothing when the sums are exact (integer or other exactly representable values) or the column
+is constant. Where PyOD's own skewness is rounding noise in a column that is neither (a true
+``Σd³`` within PyOD's rounding error of zero but not zero) its sign depends on the row order
+and the two may differ; the score then differs in that column's term.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import numpy as np
+
+METHODS = ("ecod", "copod")
+
+# Relative margins within which the closed-form centred sums may be rounding noise (their own
+# error is ~eps·log2(N) of these scales): the sign is then computed PyOD's way. Wider margins
+# send more cells of continuous data down that slow path (it grows with the training rows).
+_M3_MARGIN = 1e-12
+_M2_MARGIN = 1e-10
+# Rows per block while scoring: bounds the temporaries (a few arrays of this × n_features).
+_BLOCK = 16_384
+
+
+@attrs.frozen(eq=False)
+class EcdfState:
+    """What ECOD/COPOD need to score new rows: the sorted training columns and, per column,
+    the training mean, centred sums ``Σd²`` and ``Σd³``, ``Σ|d|³`` and ``max|d|``.
+
+    ``sorted_columns`` has shape ``(n_features, n_rows)``: one sorted, contiguous column per
+    feature. Nothing else of the training data is kept, so a saved model is about the size of
+    its training data.
+    """
+
+    method: str = attrs.field(validator=attrs.validators.in_(METHODS))
+    sorted_columns: np.ndarray = attrs.field(repr=False)
+    mean: np.ndarray = attrs.field(repr=False)
+    sum_d2: np.ndarray = attrs.field(repr=False)
+    sum_d3: np.ndarray = attrs.field(repr=False)
+    sum_abs_d3: np.ndarray = attrs.field(repr=False)
+    max_abs_d: np.ndarray = attrs.field(repr=False)
+
+    @property
+    def n_train(self) -> int:
+        return int(self.sorted_columns.shape[1])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.sorted_columns.shape[0])
+
+
+def fit_state(method: str, X: np.ndarray) -> EcdfState:
+    """The scoring state of ``method`` (``"ecod"`` or ``"copod"``) fitted on ``X``."""
+    X = np.asarray(X, dtype=np.float64)
+    mean = X.mean(axis=0)
+    d = X - mean
+    abs_d = np.abs(d)
+    d2 = d * d
+    return EcdfState(
+        method=method,
+        sorted_columns=np.ascontiguousarray(np.sort(X.T, axis=1)),
+        mean=mean,
+        sum_d2=d2.sum(axis=0),
+        sum_d3=(d2 * d).sum(axis=0),
+        sum_abs_d3=(d2 * abs_d).sum(axis=0),
+        max_abs_d=abs_d.max(axis=0),
+    )
+
+
+def score(state: EcdfState, X: np.ndarray) -> np.ndarray:
+    """Each row's score as PyOD's ``decision_function`` gives it for that row alone."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != state.n_features:
+        raise ValueError(f"expected {state.n_features} features, got shape {X.shape}")
+    out = np.empty(X.shape[0], dtype=np.float64)
+    for start in range(0, X.shape[0], _BLOCK):
+        out[start : start + _BLOCK] = _score_block(state, X[start : start + _BLOCK])
+    return out
+
+
+def _score_block(state: EcdfState, X: np.ndarray) -> np.ndarray:
+    n = state.n_train
+    below, above = _counts(state.sorted_columns, X)
+    u_l = -1 * np.log(_ecdf(below, n + 1))
+    u_r = -1 * np.log(_ecdf(above, n + 1))
+    s = _skew_sign(state, X)
+    # PyOD's expressions, elementwise with a per-row sign instead of a per-column one
+    u_skew = u_l * -1 * np.sign(s - 1) + u_r * np.sign(s + 1)
+    if state.method == "ecod":
+        o = np.maximum(u_l, u_r)
+        o = np.maximum(u_skew, o)
+    else:
+        o = np.maximum(u_skew, np.add(u_l, u_r) / 2)
+    # row sums over a C-ordered matrix, as PyOD's: numpy sums contiguous rows pairwise
+    return np.ascontiguousarray(o).sum(axis=1)
+
+
+def _counts(sorted_columns: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell, the number of training values ``<= x`` and ``>= x`` in its column, as
+    float64 arrays of ``X``'s shape."""
+    k, n = sorted_columns.shape
+    m = X.shape[0]
+    below = np.empty((k, m), dtype=np.float64)
+    above = np.empty((k, m), dtype=np.float64)
+    for j, x in enumerate(np.ascontiguousarray(X.T)):
+        column = sorted_columns[j]
+        # sorted queries walk the column in order: far fewer cache misses than random ones
+        order = np.argsort(x) if m > 64 else None
+        xs = x if order is None else x[order]
+        first = np.searchsorted(column, xs, side="left")  # training values < x
+        past = first.copy()  # training values <= x: more only where x is a training value
+        tied = column[np.minimum(first, n - 1)] == xs
+        if tied.any():
+            past[tied] = np.searchsorted(column, xs[tied], side="right")
+        if order is None:
+            below[j], above[j] = past, n - first
+        else:
+            below[j, order], above[j, order] = past, n - first
+    return below.T, above.T
+
+
+def _ecdf(index: np.ndarray, N: int) -> np.ndarray:
+    """Entry ``index`` of ``np.linspace(1/N, 1, N)``, computed the way numpy computes it."""
+    start = 1.0 / N
+    step = (1.0 - start) / (N - 1)
+    p = index * step
+    p += start
+    p[index == N - 1] = 1.0  # linspace sets its endpoint exactly
+    return p
+
+
+def _skew_sign(state: EcdfState, X: np.ndarray) -> np.ndarray:
+    """Per cell, the sign of the skewness of the training column plus that value."""
+    with np.errstate(all="ignore"):  # overflow of huge values: the cell is then uncertain
+        certain, sign = _closed_form_sign(state, X)
+    if not certain.all():
+        rows, cols = np.nonzero(~certain)
+        for j in np.unique(cols):
+            at = rows[cols == j]
+            values, inverse = np.unique(X[at, j], return_inverse=True)
+            signs = np.array([_pyod_skew_sign(state.sorted_columns[j], v) for v in values])
+            sign[at, j] = signs[inverse]
+    return sign
+
+
+def _closed_form_sign(state: EcdfState, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sign of each cell's skewness from the centred sums, and where it is certain."""
+    n = state.n_train
+    N = n + 1
+    d = X - state.mean
+    d2 = d * d
+    # centred sums of the N values from the training ones plus x (pairwise update formulas)
+    m2 = d2 * (n / N)
+    m2 += state.sum_d2
+    m3 = d2 * d
+    m3 *= n * (n - 1) / N**2
+    m3 -= d * (3.0 * state.sum_d2 / N)
+    m3 += state.sum_d3
+    # bounds of the magnitudes their rounding scales with: Σ|d|³ and max|value| · Σd²
+    abs_d = np.abs(d, out=d)
+    scale = abs_d + (np.abs(state.mean) + state.max_abs_d)
+    bound = d2
+    bound *= abs_d
+    bound += state.sum_abs_d3
+    bound += scale * m2
+    certain = np.abs(m3) > _M3_MARGIN * bound
+    scale *= _M2_MARGIN
+    certain &= m2 / N > scale * scale
+    return certain, np.sign(m3)
+
+
+def _pyod_skew_sign(column: np.ndarray, value: float) -> float:
+    """``np.sign`` of PyOD's skewness of ``column`` plus ``value``, rounded as PyOD rounds it."""
+    from scipy.stats import skew
+
+    # PyOD reduces a C-ordered (N, n_features) matrix along axis 0, which numpy sums row after
+    # row; a single column would be summed pairwise and round differently. Two columns keep
+    # PyOD's order of additions.
+    values = np.empty((column.size + 1, 2))
+    values[:-1, 0] = column
+    values[-1, 0] = value
+    values[:, 1] = values[:, 0]
+    # scipy warns of precision loss for a (nearly) constant column, as it does in PyOD
+    with np.errstate(all="ignore"):  # overflow: PyOD's skewness is then NaN, its sign 0
+        result: Any = np.sign(np.nan_to_num(skew(values, axis=0)))
+    return float(result[0])
