@@ -1,13 +1,15 @@
 """Performance at scale, whole processes measured in the same run: detect against a hand-written
-script, scoring memory at 1× and 4× the rows, and scoring with 2 jobs against 1.
+script, scoring memory at 1× and 4× the rows, scoring with 2 jobs against 1, and the scaling
+curve of the local engine, --jobs 2 and --engine dask (bench/dask_scaling.py).
 
-    python bench/scale.py            # 1M × 20 (and 4M × 20 for memory): some 20 minutes here
-    python bench/scale.py --quick    # 50k × 20 (and 200k): a minute or two, for CI
+    python bench/scale.py            # 1M × 20 (and 4M × 20 for memory; 250k–2M for part 4)
+    python bench/scale.py --quick    # 50k × 20 (and 200k; part 4 at 100k, 200k): for CI
 
 Everything is generated in a temporary directory (float64 features from a seeded generator,
 written by pyarrow). Every figure comes from ``os.wait4`` on a child process: CPU is its user +
 system time (worker processes it started and waited for included), memory its peak resident
-set (what ``/usr/bin/time -v`` reports as "Maximum resident set size").
+set (what ``/usr/bin/time -v`` reports as "Maximum resident set size"). The machine's load
+average is printed with each part: on a shared machine, compare CPU seconds first.
 
 1. ``pynomaly detect DATA -d DETECTOR -o out.csv`` against the script a user would write with
    pandas and the library (``pd.read_csv`` / ``pd.read_parquet``, the library's own defaults,
@@ -15,9 +17,11 @@ set (what ``/usr/bin/time -v`` reports as "Maximum resident set size").
    and ECOD. Both write the same scores (checked). The runs alternate; medians are reported.
 2. ``pynomaly score MODEL DATA -o out.csv`` on N and 4N rows: peak RSS of each and their ratio
    (flat memory: the ratio stays near 1), and rows per second.
-3. ``pynomaly score ... --jobs 2`` against ``--jobs 1``: wall time (and CPU), for IsolationForest
-   (batch-independent: batches split across two worker processes) and ECOD (PyOD's scores rows
-   against their batch: one process whatever --jobs says).
+3. ``pynomaly score ... --jobs 2`` against ``--jobs 1`` (alternating): wall time and CPU, for
+   IsolationForest and ECOD (both batch-independent: each batch split between this process
+   and one worker process); the two outputs are checked to be byte-identical.
+4. bench/dask_scaling.py: rows against time, CPU and peak memory for detect and score with
+   the local engine, ``--jobs 2`` and ``--engine dask`` (a LocalCluster).
 """
 
 from __future__ import annotations
@@ -131,7 +135,8 @@ def detect_versus_script(
 
     script = work / "script.py"
     script.write_text(SCRIPT)
-    print(f"\n1. pynomaly detect -o out.csv vs pandas + library script, median of {repeats}")
+    print(f"\n1. pynomaly detect -o out.csv vs pandas + library script, median of {repeats} "
+          f"(load average {load()})")
     print(f"{'detector':<17}{'input':<9}{'pyn cpu s':>10}{'script s':>10}{'cpu ratio':>10}"
           f"{'pyn wall':>10}{'scr wall':>10}{'pyn MiB':>9}{'scr MiB':>9}")
     cases = [
@@ -170,7 +175,8 @@ def fit_model(work: Path, train: Path, detector: str, name: str) -> Path:
 
 
 def score_memory(work: Path, model: Path, small: Path, large: Path, rows: int) -> None:
-    print("\n2. pynomaly score MODEL DATA -o out.csv (sklearn:iforest, batches of 50,000 rows)")
+    print("\n2. pynomaly score MODEL DATA -o out.csv (sklearn:iforest, batches of 50,000 rows; "
+          f"load average {load()})")
     print(f"{'input':<28}{'rows':>10}{'wall s':>9}{'cpu s':>9}{'rows/s':>10}{'peak MiB':>10}")
     runs = {}
     for path, n in ((small, rows), (large, 4 * rows)):
@@ -183,7 +189,7 @@ def score_memory(work: Path, model: Path, small: Path, large: Path, rows: int) -
 
 
 def jobs_speedup(work: Path, models: dict[str, Path], data: dict[str, Path], repeats: int) -> None:
-    print(f"\n3. pynomaly score --jobs 2 vs --jobs 1, median of {repeats}")
+    print(f"\n3. pynomaly score --jobs 2 vs --jobs 1, median of {repeats} (load average {load()})")
     print(f"{'detector':<17}{'input':<9}{'jobs 1 s':>9}{'jobs 2 s':>9}{'speedup':>9}"
           f"{'cpu 1 s':>9}{'cpu 2 s':>9}")
     for detector, model in models.items():
@@ -199,7 +205,7 @@ def jobs_speedup(work: Path, models: dict[str, Path], data: dict[str, Path], rep
             one, two = median([r.wall for r in runs[1]]), median([r.wall for r in runs[2]])
             print(f"{detector:<17}{kind:<9}{one:>9.2f}{two:>9.2f}{one / two:>9.2f}"
                   f"{median([r.cpu for r in runs[1]]):>9.2f}"
-                  f"{median([r.cpu for r in runs[2]]):>9.2f}")
+                  f"{median([r.cpu for r in runs[2]]):>9.2f}  load {load()}", flush=True)
 
 
 def main() -> None:
@@ -207,7 +213,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="50k rows instead of 1M")
     parser.add_argument("--rows", type=int, help="rows of the main data set")
     parser.add_argument("--repeats", type=int, help="runs of each measurement [quick 1, full 3]")
-    parser.add_argument("--only", default="1,2,3", help="parts to run, e.g. 2,3")
+    parser.add_argument("--only", default="1,2,3,4", help="parts to run, e.g. 2,3")
     parser.add_argument(
         "--detectors", default=",".join(DETECTORS), help="detectors of part 1, comma-separated"
     )
@@ -216,7 +222,7 @@ def main() -> None:
     repeats = args.repeats or (1 if args.quick else 3)
     parts = set(args.only.split(","))
     print(f"{rows:,} × {FEATURES} float64 rows; {os.cpu_count()} cores; "
-          f"load average {os.getloadavg()[0]:.1f} at start")
+          f"load average {load()} at start")
     with tempfile.TemporaryDirectory(prefix="pynomaly-bench-") as tmp:
         work = Path(tmp)
         csv, parquet = generate(work, rows, "data")
@@ -231,11 +237,18 @@ def main() -> None:
             score_memory(work, forest, csv, large, rows)
             large.unlink()
         if "3" in parts:
-            # PyOD's ECOD scores a batch together with its training rows: fit on fewer
-            small_train, _ = generate(work, min(rows, 20_000), "train_small", parquet=False)
-            ecod = fit_model(work, small_train, "pyod:ecod", "ecod.model")
+            ecod = fit_model(work, train, "pyod:ecod", "ecod.model")
             jobs_speedup(work, {"sklearn:iforest": forest, "pyod:ecod": ecod}, data, repeats)
-    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+    if "4" in parts:
+        print(f"\n4. bench/dask_scaling.py (load average {load()})", flush=True)
+        scaling = [sys.executable, str(Path(__file__).with_name("dask_scaling.py"))]
+        subprocess.run([*scaling, *(["--quick"] if args.quick else [])], check=True)
+    print(f"load average {load()} at the end")
+
+
+def load() -> str:
+    """The 1, 5 and 15-minute load averages."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 if __name__ == "__main__":
