@@ -28,7 +28,10 @@ Layout (in ``pyproject.toml`` the same tables under ``[tool.pynomaly]``)::
 
     [plugins]
     disable = ["sql"]           # disable lists of every layer add up
-    plugins_dir = "plugins"     # relative to the file's directory
+    plugins_dir = "plugins"     # relative to the file's directory; not from a project file
+    isolation = "third-party"   # plugins in worker processes (docs/plugins.md, "Safety")
+    timeout = 60                # seconds per hook call of an isolated plugin
+    memory_limit = "2GiB"       # address space of each isolated plugin's worker
 
     [plugins.webhook]           # one plugin's settings, checked against its JSON Schema
     timeout = 10
@@ -151,6 +154,37 @@ def _names(value: Any) -> list[str]:
     return list(value)
 
 
+def _isolation(value: Any) -> str:
+    from pynomaly.plugin.settings import parse_isolation
+
+    rule = 'must be "none", "process", "third-party" or "process:NAME,NAME"'
+    if not isinstance(value, str):
+        raise _Rule(rule)
+    try:
+        parse_isolation(value)
+    except Exception:
+        raise _Rule(rule) from None
+    return value
+
+
+def _seconds(value: Any) -> float:
+    if not _is_number(value) or not 0 <= value < float("inf"):
+        raise _Rule("must be a number of seconds (0: none)")
+    return float(value)
+
+
+def _size(value: Any) -> int:
+    from pynomaly.plugin.settings import parse_memory
+
+    rule = 'must be a size such as "2GiB" or "512MiB", or a number of bytes (0: none)'
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise _Rule(rule)
+    try:
+        return parse_memory(value) or 0
+    except Exception:
+        raise _Rule(rule) from None
+
+
 def _steps(value: Any) -> list[Any]:
     """Step specs: ``"NAME"``, ``"NAME:KEY=VALUE;KEY=VALUE"`` or ``{name = ..., KEY = ...}``."""
     if not isinstance(value, list):
@@ -216,6 +250,9 @@ PLUGINS_KEYS: dict[str, Key] = {
     "autoload": Key(
         _bool, "PYNOMALY_DISABLE_PLUGIN_AUTOLOAD", lambda t: not _env_flag(t), "entry points"
     ),
+    "isolation": Key(_isolation, "PYNOMALY_ISOLATION", help="plugins run in worker processes"),
+    "timeout": Key(_seconds, "PYNOMALY_TIMEOUT", _env_number, "seconds per isolated hook call"),
+    "memory_limit": Key(_size, "PYNOMALY_MEMORY_LIMIT", help="address space of each worker"),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -223,7 +260,7 @@ DEFAULTS: dict[str, Any] = {
     "detect.contamination": 0.1,
     "detect.random_state": 0,
     "detect.batch_size": 50_000,
-    "plugins.plugins_dir": "plugins",
+    "plugins.plugins_dir": "",  # none: a local plugins directory is opt-in
     "plugins.strict": False,
     "plugins.autoload": True,
 }
@@ -333,6 +370,10 @@ class Configuration:
             "plugins_dir": p["plugins_dir"],
             "config": (tables := self.plugin_configs()),
             "config_origins": {name: self.plugin_origin(name) for name in tables},
+            # None: the manager reads PYNOMALY_ISOLATION ... itself, to the same effect
+            "isolation": p.get("isolation"),
+            "timeout": p.get("timeout"),
+            "memory_limit": p.get("memory_limit"),
         }
 
     def plugin_manager(self) -> PluginManager:
@@ -558,6 +599,16 @@ def _read(source: Source) -> Iterator[tuple[str, Any]]:
                 raise ConfigurationError(
                     f"{where}: [{prefix}{section}] {key}: {rule} (got {value!r})"
                 ) from None
+            if key == "plugins_dir" and source.role == "project":
+                # a project file is whatever the working directory holds (a cloned repository,
+                # an unpacked archive): naming its own plugins would run its code on the
+                # first command there, which is what the opt-in plugins directory prevents
+                raise ConfigurationError(
+                    f"{where}: [{prefix}plugins] plugins_dir is not read from the working "
+                    "directory's file (its plugins would run as code on any command here); "
+                    "name the directory with --plugins-dir, PYNOMALY_PLUGINS_DIR, the user "
+                    "file or --config FILE"
+                )
             if key == "plugins_dir" and checked and not Path(checked).is_absolute():
                 checked = str(source.path.parent / checked)
             yield f"{section}.{key}", checked

@@ -34,7 +34,7 @@ class InvalidParameterError(InputError):
         super().__init__(f"{detector}: parameter {parameter!r} {problem}")
 
     def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
-        # pickled from a worker process (parallel scoring) with the arguments it was made with
+        # pickled (to and from an isolated plugin's worker) with its own arguments
         return type(self), (self.detector, self.parameter, self.problem)
 
 
@@ -54,13 +54,21 @@ class PluginError(PynomalyError):
     """A plugin failed while pynomaly called one of its hooks."""
 
     def __init__(self, plugin: str, hook: str, message: str) -> None:
+        from pynomaly.redact import mask_text  # a plugin's exception may quote a credential
+
         self.plugin = plugin
         self.hook = hook
-        self.message = message
-        super().__init__(f"plugin {plugin!r} failed in {hook}: {message}")
+        self.message = mask_text(message)
+        super().__init__(f"plugin {plugin!r} failed in {hook}: {self.message}")
 
     def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
         return type(self), (self.plugin, self.hook, self.message)
+
+
+class DatabaseBusyError(PynomalyError):
+    """A database stayed locked by another writer for longer than the busy timeout: the
+    work was done but its results were not written (the CLI exits 1, not 2: the input was
+    fine, and running again later can succeed)."""
 
 
 class PluginLoadError(PynomalyError):

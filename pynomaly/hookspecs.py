@@ -44,6 +44,13 @@ owner hook that returns ``None`` lets the next plugin answer, as a synchronous o
 
 Data passed to algorithm hooks is a 2-D ``float64`` numpy array with finite values that the hook
 must not modify. Scores are "higher = more anomalous", one per row.
+
+What a hook is handed cannot change the caller's data: arrays arrive as read-only views (writing
+raises ``ValueError``), DataFrames and detection results as copies, mappings as new dicts. A
+plugin's ``sys.exit`` is a :class:`~pynomaly.errors.PluginError`, and what it prints goes to
+stderr (but for :func:`pynomaly_export_data` to destination ``-``, which writes to stdout).
+Under process isolation (``--isolation``) a plugin runs in a worker process of its own; its
+hooks are called the same way (see docs/plugins.md).
 """
 
 from __future__ import annotations
@@ -574,8 +581,8 @@ def pynomaly_preprocess(data: pd.DataFrame, source: str) -> pd.DataFrame | None:
     :param data: the input DataFrame, or the previous plugin's output. An array arrives as a
         DataFrame with columns ``x0``, ``x1`` …; the label column, if any, is still there.
     :param source: where the data came from (see :func:`pynomaly_validate`).
-    :returns: a new DataFrame, or ``None`` to leave the data as it is. Never modify ``data`` in
-        place: it may be the caller's own DataFrame.
+    :returns: a new DataFrame, or ``None`` to leave the data as it is. ``data`` is a copy of the
+        caller's DataFrame (copy-on-write): changing it in place changes nothing downstream.
     """
 
 

@@ -28,6 +28,7 @@ import attrs
 
 from pynomaly import markers
 from pynomaly._log import get_logger
+from pynomaly.redact import mask_uri
 
 PHASES = ("load", "read", "prepare", "fit", "score", "explain", "write")
 FIRST_USE = "first_use"
@@ -86,7 +87,7 @@ class Phase:
         self.name = name
         self.rows = rows
         self.total = total
-        self.detail = detail
+        self.detail = mask_uri(detail)  # a destination may be a database URL with a password
         self.batches = 0
         self.excluded = 0.0  # first-use costs, and reads between a batched phase's batches
         self.start = time.perf_counter()

@@ -80,16 +80,34 @@ def isolated_pm(tmp_path: Path) -> PluginManager:
     return PluginManager(autoload=False, plugins_dir=str(tmp_path / "none"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def signing_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The model-signing key of the whole run, in a temporary directory: no test (nor a CLI
+    it starts) ever creates or reads a key in the real user's data directory."""
+    sandbox = tmp_path_factory.mktemp("user-data")
+    key = sandbox / "pynomaly" / "model-signing.key"  # also where platformdirs would put it
+    # set for the whole run (module-scoped fixtures run before the per-test environment is
+    # made) and for subprocesses given a copy of os.environ
+    os.environ["XDG_DATA_HOME"] = str(sandbox)
+    os.environ["PYNOMALY_KEY_FILE"] = str(key)
+    return key
+
+
 @pytest.fixture(autouse=True)
-def _fresh_default_manager(monkeypatch: pytest.MonkeyPatch):
+def _fresh_default_manager(monkeypatch: pytest.MonkeyPatch, signing_key_file: Path):
     """Each test gets a new default manager, built from a clean plugin environment."""
+    from pynomaly import audit
+
     for var in list(os.environ):
         if var.startswith("PYNOMALY_"):
             monkeypatch.delenv(var)
+    monkeypatch.setenv("PYNOMALY_KEY_FILE", str(signing_key_file))
+    audit.configure(None)
     monkeypatch.setenv("PYNOMALY_USER_CONFIG", "")  # the user's own config.toml stays out
     api.set_default_manager(None)
     yield
     api.set_default_manager(None)
+    audit.configure(None)
 
 
 def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
@@ -119,6 +137,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     """Environment for running the CLI in a subprocess: no PYNOMALY_* settings leak in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYNOMALY_")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYNOMALY_KEY_FILE"] = os.environ["PYNOMALY_KEY_FILE"]  # the run's, never the user's
     env["PYNOMALY_USER_CONFIG"] = ""  # the user's own config.toml stays out
     return env
 

@@ -199,7 +199,9 @@ def test_p_module_registers_an_importable_plugin(tmp_path, cli_env):
     env = {**cli_env, "PYTHONPATH": str(tmp_path)}
     proc = run_cli("-p", "myobserver", "detect", "sample:wbc", "--json", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("observed sklearn:iforest on 378 rows")
+    # what a plugin prints goes to stderr: --json output stays machine-readable
+    assert "observed sklearn:iforest on 378 rows" in proc.stderr
+    assert json.loads(proc.stdout)["summary"]["detector"] == "sklearn:iforest"
     bad = run_cli("-p", "no_such_module_xyz", "plugins", "list", cwd=tmp_path, env=env)
     assert bad.returncode == 2
     assert "-p no_such_module_xyz: cannot import" in bad.stderr

@@ -128,8 +128,11 @@ def test_a_model_with_a_step_from_a_local_plugin_is_saved_and_scored(invoke, tmp
         "    return Clip() if name == 'clip' else None\n"
     )
     monkeypatch.chdir(tmp_path)
-    assert invoke("fit", "sample:wbc", "--step", "clip", "--save", "m.pkl").exit_code == 0
-    scored = invoke("score", "m.pkl", "sample:wbc", "--json")
+    # ./plugins is not loaded unless named: the step is unknown
+    assert invoke("fit", "sample:wbc", "--step", "clip", "--save", "m.pkl").exit_code == 2
+    named = ("--plugins-dir", "plugins")
+    assert invoke(*named, "fit", "sample:wbc", "--step", "clip", "--save", "m.pkl").exit_code == 0
+    scored = invoke(*named, "score", "m.pkl", "sample:wbc", "--json")
     assert scored.exit_code == 0, scored.output
     assert json.loads(scored.output)["summary"]["rows"] == 378
 

@@ -167,9 +167,10 @@ def test_library_and_command_line_agree_by_default(invoke, project):
     }
 
 
-def test_plugin_table_is_checked_against_its_schema(invoke, project):
+def test_plugin_table_is_checked_against_its_schema(invoke, project, monkeypatch):
     (project / "plugins").mkdir()
     (project / "plugins" / "tuned.py").write_text(TUNED)
+    monkeypatch.setenv("PYNOMALY_PLUGINS_DIR", "plugins")  # a plugins directory is opt-in
     toml = project / "pynomaly.toml"
     toml.write_text(
         '[plugins.tuned]\nlevel = 3\npassword = "s3cret"\n'
@@ -231,9 +232,10 @@ def test_environment_variables_are_checked_too(invoke, project, monkeypatch):
     assert "PYNOMALY_BATCH_SIZE='zero': must be an integer >= 1" in result.output
 
 
-def test_config_option_reads_toml_and_the_1_0_json(invoke, project):
+def test_config_option_reads_toml_and_the_1_0_json(invoke, project, monkeypatch):
     (project / "plugins").mkdir()
     (project / "plugins" / "tuned.py").write_text(TUNED)
+    monkeypatch.setenv("PYNOMALY_PLUGINS_DIR", "plugins")  # a plugins directory is opt-in
     (project / "old.json").write_text(json.dumps({"plugins": {"tuned": {"level": 5}}}))
     (project / "new.toml").write_text(
         "[detect]\ncontamination = 0.25\n[plugins.tuned]\nlevel = 6\n"

@@ -212,7 +212,7 @@ def test_partitioned_output_files_are_complete_and_atomic(scheduler, partitions,
         "detect", str(where), "--engine", "dask", "--scheduler", scheduler, "-o", str(where),
         "--overwrite",
     )
-    assert code == 2 and "would replace the input file" in output
+    assert code == 2 and "refusing to replace an input" in output
 
     # a partition that fails leaves no partial file: the others are whole, or absent
     broken = tmp_path / "broken"

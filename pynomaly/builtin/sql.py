@@ -18,6 +18,8 @@ Source options (``source_options=`` / ``load_data(options=)``; the CLI's ``--tab
 * ``index_col`` — a column to use as the row index (default: rows are numbered from 0);
 * ``credentials_file`` — see below;
 * ``connect_timeout`` — seconds to wait for a server (PostgreSQL, MySQL; default 10);
+* ``busy_timeout`` — for SQLite, seconds to wait for another process's lock on the database
+  (default ``PYNOMALY_SQLITE_BUSY_TIMEOUT``, else 30);
 * ``create`` — for SQLite, accept a database file that does not exist yet (to write into it
   with ``write_data``). Without it a missing file is an error: reading never creates one.
 
@@ -46,6 +48,13 @@ leaves nothing behind. An existing table is an error unless ``options["overwrite
 replaces it (in the same transaction). :func:`pynomaly_write_data` writes any DataFrame the
 same way to the table named by ``destination``. A SQLite database file is created if missing.
 
+**Concurrent writers** of one SQLite file wait for each other: a write transaction starts with
+``BEGIN IMMEDIATE`` (it takes the write lock first, so two writers never deadlock on upgrading
+their read locks, which SQLite reports at once as "database is locked"), and a locked database
+is retried for ``busy_timeout`` seconds. A lock held longer raises
+:class:`~pynomaly.errors.DatabaseBusyError` (a failure, exit 1, not bad input) saying the
+results were not written.
+
 SQLAlchemy and pandas are imported inside the hooks, so listing plugins stays fast.
 """
 
@@ -61,9 +70,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pynomaly._version import __version__
-from pynomaly.errors import DataError, InputError
+from pynomaly.errors import DatabaseBusyError, DataError, InputError
 from pynomaly.markers import hookimpl
-from pynomaly.redact import mask_uri
+from pynomaly.redact import is_secret_name, mask_uri
 from pynomaly.types import Connection, OutputInfo, PluginMetadata, PluginType, SourceInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,6 +92,8 @@ SCHEMES: dict[str, str] = {
 ALIASES = {"postgres": "postgresql"}
 DEFAULT_TABLE = "anomaly_scores"
 DEFAULT_CONNECT_TIMEOUT = 10
+DEFAULT_BUSY_TIMEOUT = 30.0
+ENV_BUSY_TIMEOUT = "PYNOMALY_SQLITE_BUSY_TIMEOUT"
 WRITE_CHUNKSIZE = 10_000
 
 _URL = re.compile(r"^(?P<backend>[A-Za-z][A-Za-z0-9]*)(?P<driver>\+[A-Za-z0-9_]+)?://")
@@ -129,26 +140,45 @@ class SQLSource:
     ``display`` is the URL with the password masked; ``repr`` shows only that.
     """
 
-    __slots__ = ("_secret", "display", "engine", "url")
+    __slots__ = ("_secrets", "busy_timeout", "display", "engine", "url")
 
-    def __init__(self, url: URL, display: str, engine: Engine) -> None:
+    def __init__(
+        self, url: URL, display: str, engine: Engine, busy_timeout: float | None = None
+    ) -> None:
         self.url = url
         self.display = display
         self.engine = engine
-        self._secret = url.password if isinstance(url.password, str) else None
+        self.busy_timeout = busy_timeout  # SQLite only
+        # the password, and the values of password-like query parameters (?password=...)
+        found = [url.password, *(v for k, v in url.query.items() if is_secret_name(k))]
+        self._secrets = [v for v in found if isinstance(v, str) and len(v) >= 3]
 
     def __repr__(self) -> str:
         return f"SQLSource({self.display})"
 
     def scrub(self, text: str) -> str:
-        """``text`` with any occurrence of the password masked."""
-        if self._secret and len(self._secret) >= 3:
-            text = text.replace(self._secret, "***")
-        return text
+        """``text`` with any occurrence of the password (and of password-like query values)
+        masked, and any URL's password too."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return mask_uri(text)
 
-    def fail(self, what: str, exc: BaseException | str) -> DataError:
-        """A one-line DataError: the masked URL, what failed and the database's reason."""
+    def fail(self, what: str, exc: BaseException | str) -> DataError | DatabaseBusyError:
+        """A one-line error: the masked URL, what failed and the database's reason; a
+        :class:`DatabaseBusyError` (a failure, not bad input) when the database stayed locked."""
         reason = exc if isinstance(exc, str) else _reason(exc)
+        if not isinstance(exc, str) and _locked(exc):
+            timeout = self.busy_timeout
+            waited = f" for more than {timeout:g} s" if timeout is not None else ""
+            writing = what.startswith("cannot write")
+            outcome = "the results were not written" if writing else "nothing was read"
+            return DatabaseBusyError(
+                self.scrub(
+                    f"{self.display}: {what}: the database stayed locked by another "
+                    f"process{waited}; {outcome} (retry, or wait longer: "
+                    f"source option busy_timeout, {ENV_BUSY_TIMEOUT})"
+                )
+            )
         return DataError(self.scrub(f"{self.display}: {what}" + (f": {reason}" if reason else "")))
 
 
@@ -165,6 +195,33 @@ def _reason(exc: BaseException) -> str:
         return type(exc).__name__
     word = line.split(None, 1)[0]
     return line[0].lower() + line[1:] if word[1:].islower() else line  # not "PostgreSQL"
+
+
+def _locked(exc: BaseException) -> bool:
+    """Whether a database error says another connection holds a lock (SQLite's BUSY)."""
+    orig = getattr(exc, "orig", exc)
+    text = str(orig).lower()
+    return type(orig).__name__ == "OperationalError" and (
+        "database is locked" in text or "database table is locked" in text
+    )
+
+
+def busy_timeout(options: Mapping[str, Any], where: str) -> float:
+    """Seconds a SQLite connection waits for another's lock: the ``busy_timeout`` option,
+    else ``PYNOMALY_SQLITE_BUSY_TIMEOUT``, else :data:`DEFAULT_BUSY_TIMEOUT`."""
+    raw = options.get("busy_timeout")
+    name = "busy_timeout"
+    if raw is None:
+        raw, name = os.environ.get(ENV_BUSY_TIMEOUT), ENV_BUSY_TIMEOUT
+    if raw is None or raw == "":
+        return DEFAULT_BUSY_TIMEOUT
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise InputError(f"{where}: {name} must be a number of seconds >= 0, got {raw!r}")
+    return value
 
 
 def _mask_text(uri: str) -> str:
@@ -303,19 +360,23 @@ def _url(uri: str, options: Mapping[str, Any]) -> tuple[URL, str]:
                 filled["password"] = env_password
         if filled:
             url = url.set(**filled)
-    display = url.render_as_string(hide_password=True)
+    display = mask_uri(url.render_as_string(hide_password=True))  # ?password= too
     if backend == "postgresql" and not driver and importlib.util.find_spec("psycopg"):
         url = url.set(drivername="postgresql+psycopg")  # psycopg 3 rather than psycopg2
     return url, display
 
 
-def _engine(url: URL, display: str, options: Mapping[str, Any]) -> Engine:
+def _engine(
+    url: URL, display: str, options: Mapping[str, Any], busy: float | None = None
+) -> Engine:
     """An engine without a pool: each use opens and closes its own database connection."""
     import sqlalchemy as sa
     from sqlalchemy.pool import NullPool
 
     backend = url.get_backend_name()
     connect_args: dict[str, Any] = {}
+    if backend == "sqlite" and busy is not None:
+        connect_args["timeout"] = busy  # sqlite3's busy handler retries this long
     if backend in ("postgresql", "mysql", "mariadb") and "connect_timeout" not in url.query:
         timeout = options.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
         try:
@@ -338,6 +399,9 @@ def _engine(url: URL, display: str, options: Mapping[str, Any]) -> Engine:
     return engine
 
 
+_WRITING = "pynomaly_writing"  # execution option of connections that write
+
+
 def _transactional_sqlite(engine: Engine) -> None:
     """Make SQLite transactions cover DDL too (CREATE/DROP TABLE), so writes are atomic.
 
@@ -353,12 +417,17 @@ def _transactional_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # a writer takes the write lock up front: two deferred transactions that both read
+        # (has_table) and then write deadlock, and SQLite fails one at once, without waiting
+        writing = conn.get_execution_options().get(_WRITING, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
 def _open_source(uri: str, options: Mapping[str, Any], *, create: bool) -> SQLSource:
     url, display = _url(uri, options)
+    busy = None
     if url.get_backend_name() == "sqlite":
+        busy = busy_timeout(options, display)
         database = url.database or ""
         if database and database != ":memory:" and not url.query.get("uri"):
             path = Path(database)
@@ -367,7 +436,7 @@ def _open_source(uri: str, options: Mapping[str, Any], *, create: bool) -> SQLSo
             if not path.exists() and not create:
                 shown = "" if path.is_absolute() else f" ({path.resolve()})"
                 raise DataError(f"{display}: no such database file{shown}")
-    return SQLSource(url, display, _engine(url, display, options))
+    return SQLSource(url, display, _engine(url, display, options, busy), busy)
 
 
 @contextlib.contextmanager
@@ -606,6 +675,7 @@ def _write(src: SQLSource, frame: Any, table: Any, options: Mapping[str, Any]) -
         label = [n if n is not None else f"row_{i}" for i, n in enumerate(names)]
     shown = f"{schema}.{table}" if schema else table
     with _connection(src) as conn:
+        conn.execution_options(**{_WRITING: True})
         try:
             with _failing(src, f"cannot write table {shown!r}"), conn.begin():
                 exists = sa.inspect(conn).has_table(table, schema=schema)

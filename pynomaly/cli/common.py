@@ -17,8 +17,20 @@ from pynomaly.errors import InputError, PynomalyError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+EXIT_ANOMALIES = 3
+EXIT_INTERRUPTED = 130
+
+#: The exit codes of every ``pynomaly`` command (README, ``pynomaly --help``, docs/security.md).
+EXIT_CODES = (
+    (EXIT_OK, "success"),
+    (EXIT_FAILURE, "failure: a plugin, database, notification or write failed (input was fine)"),
+    (EXIT_BAD_INPUT, "bad input or usage: a file, URL, option or parameter is wrong"),
+    (EXIT_ANOMALIES, "anomalies found, with --fail-on-anomaly (outputs are written first)"),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+)
 
 
 class Context:
@@ -31,8 +43,15 @@ class Context:
         plugin_args: Sequence[str],
         plugins_dir: str | None,
         config: str | None,
+        *,
+        isolation: str | None = None,
+        timeout: str | None = None,
+        memory_limit: str | None = None,
     ) -> None:
         self.debug = debug
+        self.isolation = isolation
+        self.timeout = timeout
+        self.memory_limit = memory_limit
         self.strict = strict
         self.disable = [p[3:] for p in plugin_args if p.startswith("no:")]
         self.extra_modules = [p for p in plugin_args if not p.startswith("no:")]
@@ -66,8 +85,24 @@ class Context:
                 given["plugins.plugins_dir"] = self.plugins_dir
             if self.disable:
                 given["plugins.disable"] = self.disable
+            given.update(self._isolation())
             self._configuration = configuration.load(self.config_file).with_values(given)
         return self._configuration
+
+    def _isolation(self) -> dict[str, Any]:
+        """--isolation, --timeout and --memory-limit, checked (errors name the option)."""
+        from pynomaly.plugin import settings
+
+        given: dict[str, Any] = {}
+        if self.isolation is not None:
+            settings.parse_isolation(self.isolation, "--isolation")
+            given["plugins.isolation"] = self.isolation
+        if self.timeout is not None:
+            given["plugins.timeout"] = settings.parse_timeout(self.timeout, "--timeout") or 0
+        if self.memory_limit is not None:
+            limit = settings.parse_memory(self.memory_limit, "--memory-limit")
+            given["plugins.memory_limit"] = limit or 0
+        return given
 
     def manager(self) -> Any:
         if self._manager is None:
@@ -111,17 +146,26 @@ def command_defaults(ctx: Context) -> dict[str, dict[str, Any]] | None:
 
 
 def _fail(ctx: Context, exc: BaseException) -> NoReturn:
-    if ctx.debug:
+    from pynomaly.redact import mask_text
+
+    if ctx.debug:  # the traceback too: messages in it may quote a credential
         import traceback
 
-        traceback.print_exception(exc)
+        sys.stderr.write(mask_text("".join(traceback.format_exception(exc))))
     code = EXIT_BAD_INPUT if isinstance(exc, InputError) else EXIT_FAILURE
-    click.echo(f"Error: {exc}", err=True)
+    click.echo(f"Error: {mask_text(str(exc))}", err=True)
     sys.exit(code)
 
 
+def interrupted() -> NoReturn:
+    """Ctrl-C: a short message and exit code 130 (128 + SIGINT), as shells report it."""
+    click.echo("Interrupted.", err=True)
+    sys.exit(EXIT_INTERRUPTED)
+
+
 def handles_errors(func: F) -> F:
-    """Turn pynomaly's errors into a one-line message and exit code 2 (input) or 1."""
+    """Turn pynomaly's errors into a one-line message and exit code 2 (input) or 1; Ctrl-C
+    into 130 (see :data:`EXIT_CODES`)."""
     import functools
 
     @functools.wraps(func)
@@ -132,18 +176,16 @@ def handles_errors(func: F) -> F:
         except PynomalyError as exc:
             _fail(ctx, exc)
         except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            sys.exit(130)
+            interrupted()
         except BrokenPipeError:  # output piped into `head` and the like: stop quietly
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-            sys.exit(1)
+            sys.exit(EXIT_FAILURE)
         except Exception as exc:  # an unexpected bug: say so in one line unless --debug
+            what = f"unexpected {type(exc).__name__}: {exc}"
             if ctx.debug:
-                raise
-            _fail(
-                ctx, PynomalyError(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug)")
-            )
+                _fail(ctx, exc)
+            _fail(ctx, PynomalyError(f"{what} (rerun with --debug)"))
 
     return wrapper  # type: ignore[return-value]
 

@@ -8,13 +8,15 @@ what ``--prepare auto`` adds.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from pynomaly.cli.common import Context, handles_errors, parse_param
+from pynomaly.cli.common import EXIT_ANOMALIES, Context, handles_errors, parse_param
 from pynomaly.cli.completion import complete_detector, complete_source, complete_step
 from pynomaly.cli.progress import Reporter, progress_option
 from pynomaly.errors import InputError
@@ -468,9 +470,15 @@ def _output_format(output: str, fmt: str | None, pm: Any) -> str:
     return found
 
 
-def _check_destinations(kw: Mapping[str, Any], save: str | None = None, pm: Any = None) -> None:
+def _check_destinations(
+    kw: Mapping[str, Any],
+    save: str | None = None,
+    pm: Any = None,
+    inputs: Sequence[tuple[str, str | None]] = (),
+) -> None:
     """Fail on an unusable destination before spending time on detection (and before any
-    output is written: a bad --report must not leave a lone --output behind)."""
+    output is written: a bad --report must not leave a lone --output behind). ``inputs`` are
+    ``(what, path or URL)`` of the files the command reads: no output may replace one."""
     notify = kw.get("notify")
     if notify is not None and not notify.lower().startswith(("http://", "https://")):
         raise InputError(f"--notify {notify}: expected an http:// or https:// URL")
@@ -491,6 +499,78 @@ def _check_destinations(kw: Mapping[str, Any], save: str | None = None, pm: Any 
         parent = Path(path).parent
         if not parent.is_dir():
             raise InputError(f"{flag} {path}: directory {parent} does not exist")
+    _refuse_replacing_inputs(kw, save, inputs)
+
+
+def _local_file(where: str | None) -> Path | None:
+    """The file a path or a ``sqlite:///`` URL names; ``None`` for other URLs, samples and
+    ``-`` (standard input or output)."""
+    if not where or where == "-":
+        return None
+    match = re.match(r"sqlite(?:\+\w+)?:///(?P<path>[^?]+)", where)
+    if match:
+        return Path(match["path"])
+    if "://" in where or (":" in where and not Path(where).exists()):  # sample:wbc
+        return None
+    return Path(where)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two names are one file: the same device and inode, so also through symbolic
+    and hard links; names of files that do not exist yet are compared resolved."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def _refuse_replacing_inputs(
+    kw: Mapping[str, Any], save: str | None, inputs: Sequence[tuple[str, str | None]]
+) -> None:
+    """No output replaces a file the command reads — not even with --overwrite, not even
+    through a link — and no two outputs are the same file."""
+    output = kw.get("output")
+    outputs = [("--output", output), ("--report", kw.get("report")), ("--save", save)]
+    read = [(what, where, _local_file(where)) for what, where in inputs]
+    seen: list[tuple[str, Path]] = []
+    for flag, where in outputs:
+        target = _local_file(where)
+        if target is None:
+            continue
+        for what, source, path in read:
+            if path is None or not _same_file(target, path):
+                continue
+            if flag == "--output" and where and "://" in where and source and "://" in source:
+                # the documented case: scores written into the database read from, in
+                # another table; only the table read itself is protected
+                table = kw.get("output_table") or "anomaly_scores"
+                if kw.get("table") != table:
+                    continue
+                raise InputError(
+                    f"--output {mask_uri(where)} --output-table {table}: is the table read "
+                    "(--table); refusing to replace an input, even with --overwrite"
+                )
+            raise InputError(
+                f"{flag} {mask_uri(where or '')}: is the {what} {mask_uri(source or '')}"
+                f"{_linked(target, path)}; refusing to replace an input, even with --overwrite"
+            )
+        for other, path in seen:
+            if _same_file(target, path):
+                raise InputError(f"{flag} {mask_uri(where or '')}: is also the {other} file")
+        seen.append((flag, target))
+
+
+def _linked(a: Path, b: Path) -> str:
+    return "" if a.absolute() == b.absolute() else " (the same file under another name)"
+
+
+def _inputs(ctx: Context, source: str, kw: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """The files a command reads, for :func:`_refuse_replacing_inputs`."""
+    return [
+        ("input file", source),
+        ("--credentials-file", kw.get("credentials_file")),
+        ("--config file", ctx.config_file),
+    ]
 
 
 def _output_options(kw: Mapping[str, Any], source_options: Mapping[str, Any]) -> dict[str, Any]:
@@ -498,8 +578,9 @@ def _output_options(kw: Mapping[str, Any], source_options: Mapping[str, Any]) ->
         "overwrite": kw["overwrite"],
         "table": kw.get("output_table") or "anomaly_scores",
     }
-    if source_options.get("credentials_file"):  # the same database credentials
-        options["credentials_file"] = source_options["credentials_file"]
+    for same in ("credentials_file", "busy_timeout"):  # the database's, read and written
+        if source_options.get(same) is not None:
+            options[same] = source_options[same]
     return options
 
 
@@ -523,9 +604,6 @@ def _configured_format(kw: dict[str, Any]) -> None:
     output = kw.get("output")
     if output not in (None, "-") and not _from_command_line("fmt"):
         kw["fmt"] = None
-
-
-EXIT_ANOMALIES = 3
 
 
 def _deliver(
@@ -628,7 +706,7 @@ def _stream_writer(
 @model_options
 @output_options
 @click.option(
-    "--save", metavar="PATH", help="Also save the fitted model here (a pickle: load only your own)."
+    "--save", metavar="PATH", help="Also save the fitted model here (signed with your key)."
 )
 @jobs_option
 @click.option(
@@ -669,7 +747,7 @@ def detect(
         _detect_dask(ctx, source, save, kw)
         return
     _configured_format(kw)
-    _check_destinations(kw, save, ctx.manager())
+    _check_destinations(kw, save, ctx.manager(), _inputs(ctx, source, kw))
     options = collect_source_options(kw)
     with Reporter(kw.pop("progress"), ctx.quiet) as reporter:
         result = api.detect(
@@ -722,7 +800,9 @@ def _write_in_batches(
 @click.argument("source", shell_complete=complete_source)
 @source_options
 @model_options
-@click.option("--save", metavar="PATH", required=True, help="Where to save the model (pickle).")
+@click.option(
+    "--save", metavar="PATH", required=True, help="Where to save the model (signed with your key)."
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing model file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @jobs_option
@@ -752,7 +832,7 @@ def fit(
     from pynomaly.detection import api
 
     ctx.configuration()
-    _check_destinations({"overwrite": overwrite}, save)
+    _check_destinations({"overwrite": overwrite}, save, inputs=_inputs(ctx, source, kw))
     with Reporter(progress, ctx.quiet) as reporter:
         model = api.fit(
             source,
@@ -798,18 +878,31 @@ def fit(
 @jobs_option
 @engine_option
 @scheduler_option
+@click.option(
+    "--trust",
+    is_flag=True,
+    help="Load MODEL even if not signed with your key (another user's or machine's, "
+    "pynomaly 1.0's): it may run code. Only for files you trust.",
+)
 @click.pass_obj
 @handles_errors
 def score(
-    ctx: Context, model_path: str, source: str, batch_size: int, jobs: int, **kw: Any
+    ctx: Context,
+    model_path: str,
+    source: str,
+    batch_size: int,
+    jobs: int,
+    trust: bool,
+    **kw: Any,
 ) -> None:
     """Score SOURCE with a saved MODEL, batch by batch (the data need not fit in memory).
     SOURCE - reads standard input.
 
     Each batch is written to --output (CSV, JSON, JSON Lines, Parquet) as soon as it is scored,
     while the next one is read; only the top rows and the counts are kept (and, with the
-    model's label column in SOURCE, the scores for ROC AUC). MODEL is a pickle written by
-    `pynomaly fit --save`: load only model files you trust.
+    model's label column in SOURCE, the scores for ROC AUC). MODEL is a file written by
+    `pynomaly fit --save` or `detect --save`, signed with your key: a file signed otherwise,
+    or not at all, is refused unless --trust. A damaged or altered file is always refused.
 
     \b
     Examples:
@@ -825,13 +918,14 @@ def score(
 
     ctx.configuration()
     if _dask_engine(kw):
-        _score_dask(ctx, model_path, source, kw)
+        _score_dask(ctx, model_path, source, kw, trust)
         return
     _configured_format(kw)
-    _check_destinations(kw, pm=ctx.manager())
+    inputs = [("model", model_path), *_inputs(ctx, source, kw)]
+    _check_destinations(kw, pm=ctx.manager(), inputs=inputs)
     _jobs(jobs)
     ctx.manager().load_all()  # plugins first: a model may hold objects of a local plugin
-    model = load_model(model_path, manager=ctx.manager())
+    model = load_model(model_path, trusted=trust, manager=ctx.manager())
     options = collect_source_options(kw)
     streamed, writer = _stream_writer(ctx, kw, options)
     with Reporter(kw.pop("progress"), ctx.quiet) as reporter:
@@ -893,7 +987,9 @@ def _detect_dask(ctx: Context, source: str, save: str | None, kw: dict[str, Any]
 
     _check_dask_outputs(kw)
     _configured_format(kw)
-    _check_destinations({"overwrite": kw["overwrite"]}, save)
+    inputs = _inputs(ctx, source, kw)
+    _check_destinations({"overwrite": kw["overwrite"]}, save, inputs=inputs)
+    _refuse_replacing_inputs(kw, save, inputs)  # the partitioned output directory too
     options = collect_source_options(kw)
     arguments = _fit_arguments(kw)
     with Reporter(kw.pop("progress"), ctx.quiet) as reporter:
@@ -917,14 +1013,17 @@ def _detect_dask(ctx: Context, source: str, save: str | None, kw: dict[str, Any]
     _deliver_partitioned(ctx, result, kw)
 
 
-def _score_dask(ctx: Context, model_path: str, source: str, kw: dict[str, Any]) -> None:
+def _score_dask(
+    ctx: Context, model_path: str, source: str, kw: dict[str, Any], trust: bool = False
+) -> None:
     from pynomaly.detection import partitioned
     from pynomaly.detection.persistence import load_model
 
     _check_dask_outputs(kw)
     _configured_format(kw)
+    _refuse_replacing_inputs(kw, None, [("model", model_path), *_inputs(ctx, source, kw)])
     ctx.manager().load_all()  # plugins first: a model may hold objects of a local plugin
-    model = load_model(model_path, manager=ctx.manager())
+    model = load_model(model_path, trusted=trust, manager=ctx.manager())
     with Reporter(kw.pop("progress"), ctx.quiet) as reporter:
         result = partitioned.score(
             model,

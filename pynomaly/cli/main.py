@@ -19,12 +19,25 @@ from pynomaly.cli.common import (
     Context,
     command_defaults,
     handles_errors,
+    interrupted,
     print_table,
 )
 from pynomaly.cli.completion import complete_plugin_arg
 
 
+class _Group(click.Group):
+    """The ``pynomaly`` group: Ctrl-C anywhere in a sub-command exits 130, also in one whose
+    callback forgot :func:`handles_errors` (click's own handling would exit 1, "Aborted!")."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            interrupted()
+
+
 @click.group(
+    cls=_Group,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="""\b
 Examples:
@@ -35,18 +48,31 @@ Examples:
   pynomaly -p no:pyod_adapter plugins list
 
 \b
-Plugins come from the 'pynomaly.plugins' entry-point group and the ./plugins directory.
+Plugins come from the 'pynomaly.plugins' entry-point group, and from a local directory's *.py
+files only when one is named (--plugins-dir DIR / PYNOMALY_PLUGINS_DIR): they run as code.
 Environment: PYNOMALY_DISABLE_PLUGIN_AUTOLOAD=1, PYNOMALY_PLUGINS=a,b (allow-list),
 PYNOMALY_DISABLE_PLUGINS=a,b, PYNOMALY_STRICT_PLUGINS=1, PYNOMALY_PLUGINS_DIR, PYNOMALY_TRACE=1,
-PYNOMALY_LOG_LEVEL.
+PYNOMALY_LOG_LEVEL, PYNOMALY_AUDIT_LOG=FILE, PYNOMALY_KEY_FILE=FILE (model signing key),
+PYNOMALY_MODEL_FORMAT=pickle|skops, PYNOMALY_SQLITE_BUSY_TIMEOUT=SECONDS.
 
 \b
 Configuration: ./pynomaly.toml (or [tool.pynomaly] in ./pyproject.toml), a user file
 (`pynomaly config path`), PYNOMALY_* variables; options win. `pynomaly config show`.
 
 \b
-Exit codes: 0 ok, 1 failure, 2 bad input or usage, 3 anomalies found (--fail-on-anomaly),
-130 interrupted.""",
+Isolation: --isolation process runs every plugin but the built-ins in a worker process of
+its own (third-party: also not the sklearn/pyod adapters; process:NAME,NAME: those). A plugin
+that raises, exits, crashes, hangs past --timeout or exceeds --memory-limit then fails with a
+one-line error (exit 1) and its worker restarts. Environment: PYNOMALY_ISOLATION,
+PYNOMALY_TIMEOUT, PYNOMALY_MEMORY_LIMIT ([plugins] isolation, timeout, memory_limit).
+
+\b
+Exit codes (every command):
+  0    success
+  1    failure: a plugin, database, notification or write failed (input was fine)
+  2    bad input or usage: a file, URL, option or parameter is wrong
+  3    anomalies found, with --fail-on-anomaly (outputs are written first)
+  130  interrupted (Ctrl-C)""",
 )
 @click.version_option(__version__, "-V", "--version", prog_name="pynomaly")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
@@ -59,7 +85,16 @@ Exit codes: 0 ok, 1 failure, 2 bad input or usage, 3 anomalies found (--fail-on-
     shell_complete=complete_plugin_arg,
     help="Disable plugin NAME (no:NAME) or register an importable MODULE; repeatable.",
 )
-@click.option("--plugins-dir", metavar="DIR", help="Directory of local plugin files [./plugins].")
+@click.option(
+    "--plugins-dir",
+    metavar="DIR",
+    help="Load the *.py files of DIR as plugins (they run as code) [none].",
+)
+@click.option(
+    "--audit-log",
+    metavar="FILE",
+    help="Append JSON Lines of plugin and model-file events to FILE [PYNOMALY_AUDIT_LOG].",
+)
 @click.option(
     "--config",
     metavar="FILE",
@@ -67,6 +102,22 @@ Exit codes: 0 ok, 1 failure, 2 bad input or usage, 3 anomalies found (--fail-on-
 )
 @click.option("-v", "--verbose", count=True, help="More messages on stderr; -vv for debugging.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr: no progress or notes.")
+@click.option(
+    "--isolation",
+    metavar="POLICY",
+    help="Run plugins in worker processes: none, process (all but the built-ins), third-party "
+    "(also not the sklearn/pyod adapters) or process:NAME,NAME.  [none]",
+)
+@click.option(
+    "--timeout",
+    metavar="SECONDS",
+    help="Stop an isolated plugin's hook call after SECONDS; its worker restarts.",
+)
+@click.option(
+    "--memory-limit",
+    metavar="SIZE",
+    help="Address-space limit of each isolated plugin's worker (2GiB, 512MiB).",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -74,14 +125,32 @@ def cli(
     strict: bool,
     plugin_args: tuple[str, ...],
     plugins_dir: str | None,
+    audit_log: str | None,
     config: str | None,
     verbose: int,
     quiet: bool,
+    isolation: str | None,
+    timeout: str | None,
+    memory_limit: str | None,
 ) -> None:
     """pynomaly: anomaly detection built from plugins."""
     from pynomaly.cli.progress import setup_logging
 
-    ctx.obj = Context(debug, strict, plugin_args, plugins_dir, config)
+    if audit_log is not None:
+        from pynomaly import audit
+
+        audit.configure(audit_log)
+        ctx.call_on_close(lambda: audit.configure(None))  # in-process callers (tests) go on
+    ctx.obj = Context(
+        debug,
+        strict,
+        plugin_args,
+        plugins_dir,
+        config,
+        isolation=isolation,
+        timeout=timeout,
+        memory_limit=memory_limit,
+    )
     ctx.obj.quiet = quiet
     setup_logging(verbose, quiet)
     ctx.obj.load_configuration()
@@ -144,7 +213,11 @@ def plugins_list(ctx: Context, as_json: bool, stats: bool) -> None:
     if as_json:
         doc: dict[str, Any] | list[Any] = rows
         if stats:
-            doc = {"plugins": rows, "stats": [s.to_dict() for s in pm.stats()]}
+            doc = {
+                "plugins": rows,
+                "stats": [s.to_dict() for s in pm.stats()],
+                "workers": [w.to_dict() for w in pm.workers()],
+            }
         click.echo(json.dumps(doc, indent=2))
         return
     table = [
@@ -167,6 +240,41 @@ def plugins_list(ctx: Context, as_json: bool, stats: bool) -> None:
                 for s in pm.stats()
             ],
         )
+        _print_workers(pm.workers())
+
+
+def _print_workers(workers: Sequence[Any]) -> None:
+    """The worker process of each isolated plugin: what its calls cost, how often it failed."""
+    if not workers:
+        return
+    click.echo()
+    print_table(
+        (
+            "isolated plugin",
+            "pid",
+            "calls",
+            "errors",
+            "cpu s",
+            "peak MiB",
+            "restarts",
+            "crashes",
+            "timeouts",
+        ),
+        [
+            (
+                w.plugin,
+                str(w.pid or "-"),
+                str(w.calls),
+                str(w.errors),
+                f"{w.cpu_seconds:.3f}",
+                f"{w.peak_memory / 2**20:.1f}",
+                str(w.restarts),
+                str(w.crashes),
+                str(w.timeouts),
+            )
+            for w in workers
+        ],
+    )
 
 
 @plugins.command("check")
@@ -216,6 +324,11 @@ cli.add_command(_cache_group)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
+    from pynomaly.plugin.protect import enable_crash_reports
+
+    # a plugin that crashes the process (segfault) leaves a traceback naming it; Ctrl-C is
+    # told from plugin code raising KeyboardInterrupt
+    enable_crash_reports()
     cli.main(args=list(argv) if argv is not None else None, prog_name="pynomaly")
 
 

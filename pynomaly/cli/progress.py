@@ -60,8 +60,14 @@ def setup_logging(verbose: int, quiet: bool) -> None:
         logger.setLevel(logging.NOTSET)
         logger.propagate = True
         return
+    from pynomaly.redact import mask_text
+
+    class Masked(logging.Formatter):  # a record may quote a URL, a header, an error message
+        def format(self, record: logging.LogRecord) -> str:
+            return mask_text(super().format(record))
+
     handler = _handler_class()()
-    handler.setFormatter(logging.Formatter("pynomaly: %(levelname)s: %(message)s"))
+    handler.setFormatter(Masked("pynomaly: %(levelname)s: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False

@@ -99,10 +99,17 @@ def load_data(
     return data_service.read_data(pm, data_service.connect(pm, os.fspath(source), options))
 
 
-def load(path: str | os.PathLike[str], *, manager: PluginManager | None = None) -> Model:
-    """A model saved with :meth:`Model.save` (``pynomaly fit --save``); see
-    :mod:`pynomaly.detection.persistence` for the file format and its checks."""
-    return load_model(path, manager=manager)
+def load(
+    path: str | os.PathLike[str], *, trusted: bool = False, manager: PluginManager | None = None
+) -> Model:
+    """A model saved with :meth:`Model.save` (``pynomaly fit --save``) by this user.
+
+    A file not signed with this user's key (another user's or machine's, pynomaly 1.0's) is
+    refused unless ``trusted=True``: only trust files whose origin you know, as loading a
+    pickled model can run code. A damaged, truncated or altered file is always refused. See
+    :mod:`pynomaly.detection.persistence` for the file format and its checks.
+    """
+    return load_model(path, trusted=trusted, manager=manager)
 
 
 def fit(
@@ -459,7 +466,7 @@ def _fit(
                 pm, info.id, X, checked, detector_contamination, random_state
             )
             train = checked_scores(
-                fitted.training_scores, X, info.plugin, prepared.feature_names
+                fitted.training_scores, X, info.plugin, prepared.feature_names, "pynomaly_fit"
             )
         cached = None
     rule, threshold, why = thresholds.resolve(pm, rule, train)

@@ -235,18 +235,26 @@ def _names(frame: pd.DataFrame) -> str:
 
 
 def checked_scores(
-    scores: Any, X: np.ndarray, plugin: str, feature_names: Sequence[str] | None = None
+    scores: Any,
+    X: np.ndarray,
+    plugin: str,
+    feature_names: Sequence[str] | None = None,
+    hook: str = "pynomaly_score",
 ) -> np.ndarray:
-    """One finite float64 score per row of ``X``, or a :class:`PluginError` naming ``plugin``.
+    """One finite float64 score per row of ``X``, or a :class:`PluginError` naming ``plugin``
+    and ``hook`` (``pynomaly_fit`` for training scores).
 
     ``feature_names`` are given for training data: non-finite scores then name the columns
     that are constant in it, the usual cause (a detector that standardizes divides by zero).
     """
-    arr = np.asarray(scores, dtype=np.float64).ravel()
-    if arr.shape[0] != X.shape[0]:
+    try:
+        arr = np.asarray(scores, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
         raise PluginError(
-            plugin, "pynomaly_score", f"returned {arr.shape[0]} scores for {X.shape[0]} rows"
-        )
+            plugin, hook, f"returned {type(scores).__name__}, not an array of scores"
+        ) from None
+    if arr.shape[0] != X.shape[0]:
+        raise PluginError(plugin, hook, f"returned {arr.shape[0]} scores for {X.shape[0]} rows")
     if not np.isfinite(arr).all():  # a NaN would silently poison the threshold
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         fix = "try other parameters"
@@ -261,7 +269,7 @@ def checked_scores(
                     "detector cannot take: drop them (--drop-constant, steps=['drop_constant']) "
                     "or try other parameters"
                 )
-        raise PluginError(plugin, "pynomaly_score", f"returned {bad} non-finite scores; {fix}")
+        raise PluginError(plugin, hook, f"returned {bad} non-finite scores; {fix}")
     return arr
 
 

@@ -290,11 +290,15 @@ class Model:
             while waiting:
                 yield deliver()
 
-    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
-        """Write this model to ``path`` atomically (see :func:`pynomaly.load`)."""
+    def save(
+        self, path: str | os.PathLike[str], *, overwrite: bool = False, format: str | None = None
+    ) -> None:
+        """Write this model to ``path`` atomically, signed with the user's key (created on
+        first use). ``format="skops"`` writes a payload whose loading runs no code (see
+        :func:`pynomaly.load` and :mod:`pynomaly.detection.persistence`)."""
         from pynomaly.detection.persistence import save_model
 
-        save_model(self, path, overwrite=overwrite)
+        save_model(self, path, overwrite=overwrite, format=format)
 
 
 def _default(field: Any) -> Any:

@@ -14,7 +14,11 @@ whoever calls the hook:
 * in a chained hook each plugin receives the previous plugin's output;
 * in a collecting or event hook a plugin that raises is logged and skipped, never fatal;
 * every run is recorded in the current :class:`~pynomaly.plugin.monitor.CallFrame`, and an
-  exception is tagged with the plugin it came from (:func:`raised_by`).
+  exception is tagged with the plugin it came from (:func:`raised_by`);
+* the in-process protections of :mod:`pynomaly.plugin.protect` apply: ``sys.exit`` and a
+  ``KeyboardInterrupt`` raised by plugin code become a :class:`~pynomaly.errors.PluginError`,
+  a crash report names the plugin, what the plugin prints goes to stderr, and the data it is
+  handed is read-only or a copy.
 """
 
 from __future__ import annotations
@@ -22,14 +26,23 @@ from __future__ import annotations
 import contextlib
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pluggy
 
 from pynomaly import hookspecs
 from pynomaly._log import get_logger
+from pynomaly.errors import PluginError
 from pynomaly.plugin.monitor import _UNSET, HookMonitor, Invocation
+from pynomaly.plugin.protect import (
+    done,
+    frame_label,
+    is_real_interrupt,
+    protector,
+    running,
+    sigint_mark,
+)
 
 log = get_logger("pynomaly.plugins")
 
@@ -38,26 +51,55 @@ _CHAINED_ARG = {"pynomaly_preprocess": "data", "pynomaly_postprocess": "result"}
 
 
 def instrument(
-    impl: pluggy.HookImpl, hook: str, monitor: HookMonitor, resolve: Callable[[Any], Any]
+    impl: pluggy.HookImpl,
+    hook: str,
+    monitor: HookMonitor | None,
+    resolve: Callable[[Any], Any],
+    *,
+    tolerant: bool | None = None,
 ) -> None:
-    """Replace ``impl.function`` by a shim applying pynomaly's conventions (module docstring).
+    """Replace ``impl.function`` by a shim applying pynomaly's conventions (module docstring)
+    and the in-process protections of :mod:`pynomaly.plugin.protect`.
 
     ``resolve`` runs what an ``async def`` implementation returns (a coroutine, an async
-    generator) on the manager's event loop.
+    generator) on the manager's event loop. ``tolerant`` (default: from the hook's kind) logs
+    and skips an exception of a collecting or event hook instead of raising it; an isolated
+    plugin's worker passes ``False``, so that the host decides. ``monitor`` is ``None`` in a
+    worker, which has no hook-call frames.
 
-    Wrappers (``wrapper=True`` / ``hookwrapper=True``) are left alone: they wrap every call.
+    Wrappers (``wrapper=True`` / ``hookwrapper=True``) wrap every call: they get the same
+    protections, and nothing else changes for them.
     """
-    if impl.wrapper or impl.hookwrapper or hasattr(impl.function, "__pynomaly_original__"):
+    if hasattr(impl.function, "__pynomaly_original__"):
         return
     function: Callable[..., Any] = impl.function
     plugin = impl.plugin_name
+    protect = protector((*impl.argnames, *impl.kwargnames))
+    label = frame_label(plugin, hook)
+    guard = _guard_factory(plugin, hook, label)
+    if impl.wrapper or impl.hookwrapper:
+
+        def wrapper_shim(*args: Any, **kwargs: Any) -> Any:
+            if protect is not None:
+                args, kwargs = _protected(protect, impl, args, kwargs)
+            return guard(function(*args, **kwargs))  # the wrapper's code runs in guard
+
+        _install(impl, wrapper_shim, function, hook, label)
+        return
     kind = hookspecs.CALLS.get(hook)
-    tolerant = kind in (hookspecs.COLLECT, hookspecs.EVENT)
+    if tolerant is None:
+        tolerant = kind in (hookspecs.COLLECT, hookspecs.EVENT)
     chained = _CHAINED_ARG.get(hook)
     position = impl.argnames.index(chained) if chained in impl.argnames else None
+    # export_data to "-" (-o -) is asked to write the rows to stdout: stdout is its output
+    writes_stdout = (
+        impl.argnames.index("destination")
+        if hook == "pynomaly_export_data" and "destination" in impl.argnames
+        else None
+    )
 
-    def shim(*args: Any) -> Any:
-        frame = monitor.current()
+    def shim(*args: Any, **kwargs: Any) -> Any:
+        frame = monitor.current() if monitor is not None else None
         if frame is not None:
             if frame.only is not None and frame.only != plugin:
                 return None
@@ -66,21 +108,33 @@ def instrument(
                 return None
             if position is not None and frame.chained is not _UNSET:
                 args = (*args[:position], frame.chained, *args[position + 1 :])
+        if protect is not None:
+            args, kwargs = _protected(protect, impl, args, kwargs)
         run = Invocation(plugin)
+        mark = sigint_mark()
+        stdout_is_its_own = writes_stdout is not None and args[writes_stdout] == "-"
+        token = running(None if stdout_is_its_own else plugin)
         start = time.perf_counter()
         try:
-            out = function(*args)
+            out = function(*args, **kwargs)
             if inspect.isawaitable(out) or inspect.isasyncgen(out):
                 out = resolve(out)
+            if inspect.isgenerator(out):  # read_batches: its code runs as it is iterated
+                out = guard(out)
         except BaseException as exc:
-            run.error, run.seconds = exc, time.perf_counter() - start
+            error = _as_plugin_error(exc, plugin, hook, mark)
+            run.error, run.seconds = error, time.perf_counter() - start
             if frame is not None:
                 frame.invocations.append(run)
-            _tag(exc, plugin)
-            if tolerant and isinstance(exc, Exception):
-                log.warning("plugin %s failed in %s (skipped): %s", plugin, hook, _short(exc))
+            _tag(error, plugin)
+            if tolerant and isinstance(error, Exception):
+                log.warning("plugin %s failed in %s (skipped): %s", plugin, hook, _short(error))
                 return None
-            raise
+            if error is exc:
+                raise
+            raise error from exc
+        finally:
+            done(token)
         run.result, run.seconds = out, time.perf_counter() - start
         if frame is not None:
             frame.invocations.append(run)
@@ -88,10 +142,86 @@ def instrument(
                 frame.chained = out
         return out
 
+    _install(impl, shim, function, hook, label)
+
+
+def _install(
+    impl: pluggy.HookImpl, shim: Callable[..., Any], function: Callable[..., Any], hook: str,
+    label: str,
+) -> None:
+    # the shim's frame is named after the plugin and hook it runs: tracebacks and
+    # faulthandler's crash report (a segfault) show which plugin was running
+    shim.__code__ = shim.__code__.replace(co_name=label, co_qualname=label)
     shim.__pynomaly_original__ = function  # type: ignore[attr-defined]
     shim.__wrapped__ = function  # type: ignore[attr-defined]
     shim.__name__ = getattr(function, "__name__", hook)
     impl.function = shim  # type: ignore[misc]  # pluggy calls impl.function(*args)
+
+
+def _protected(
+    protect: Callable[[tuple[Any, ...]], tuple[Any, ...]],
+    impl: pluggy.HookImpl,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    if not kwargs:  # how pluggy calls an implementation without defaulted arguments
+        return protect(args), kwargs
+    names = (*impl.argnames[: len(args)], *kwargs)
+    values = protect((*args, *kwargs.values()))
+    return values[: len(args)], dict(zip(names[len(args) :], values[len(args) :], strict=True))
+
+
+def _as_plugin_error(exc: BaseException, plugin: str, hook: str, mark: int) -> BaseException:
+    """``exc``, or for a ``SystemExit`` or a ``KeyboardInterrupt`` that plugin code raised (not
+    a real Ctrl-C: :func:`~pynomaly.plugin.protect.is_real_interrupt`), a
+    :class:`PluginError`: plugins never end or interrupt the caller's process."""
+    if isinstance(exc, SystemExit):
+        why = f"called sys.exit({exc.code!r}): a plugin must raise an exception, not exit"
+    elif isinstance(exc, KeyboardInterrupt) and not is_real_interrupt(mark):
+        why = "raised KeyboardInterrupt: a plugin must raise an exception, not interrupt"
+    else:
+        return exc
+    error = PluginError(plugin, hook, why)
+    error.__cause__ = exc
+    return error
+
+
+def _guard_factory(
+    plugin: str, hook: str, label: str
+) -> Callable[[Generator[Any, Any, Any]], Generator[Any, Any, Any]]:
+    """A function wrapping a generator that plugin code returned (a hook wrapper, a
+    ``read_batches`` generator) so that each step of it runs with the shim's protections."""
+
+    def guard(gen: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:
+        sent: Any = None
+        thrown: BaseException | None = None
+        while True:
+            mark = sigint_mark()
+            token = running(plugin)
+            try:
+                item = gen.throw(thrown) if thrown is not None else gen.send(sent)
+            except StopIteration as stop:
+                return stop.value
+            except BaseException as exc:
+                if exc is thrown:  # another plugin's error, thrown into a wrapper: not ours
+                    raise
+                error = _as_plugin_error(exc, plugin, hook, mark)
+                _tag(error, plugin)
+                if error is exc:
+                    raise
+                raise error from exc
+            finally:
+                done(token)
+            try:
+                sent, thrown = (yield item), None
+            except GeneratorExit:
+                gen.close()
+                raise
+            except BaseException as exc:  # pluggy throws the hook's exception into wrappers
+                sent, thrown = None, exc
+
+    guard.__code__ = guard.__code__.replace(co_name=label, co_qualname=label)
+    return guard
 
 
 def raised_by(exc: BaseException, impls: list[pluggy.HookImpl]) -> str | None:

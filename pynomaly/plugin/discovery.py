@@ -1,6 +1,8 @@
 """Finding plugins without importing them: built-ins, entry points and a local directory.
 
-A :class:`Candidate` only knows how to import its plugin; the manager decides whether to.
+A :class:`Candidate` only knows how to import its plugin; the manager decides whether to. The
+local directory is only the one the settings name (opt-in, see
+:mod:`pynomaly.plugin.settings`): the current directory is never searched.
 """
 
 from __future__ import annotations
@@ -32,18 +34,27 @@ BUILTIN_PLUGINS: dict[str, str] = {
 
 @attrs.frozen
 class Candidate:
-    """A plugin that can be imported: its name, where it comes from and how to import it."""
+    """A plugin that can be imported: its name, where it comes from and how to import it.
+
+    ``target`` says what to import in another process (an isolated plugin's worker): the
+    module of a built-in, the entry point's ``module:attr`` value, the local file's path.
+    ``first_party`` marks the plugins shipped with pynomaly (built-ins and the adapters).
+    """
 
     name: str
     origin: str
-    kind: str  # "builtin" | "entrypoint" | "local"
+    kind: str  # "builtin" | "entrypoint" | "local" | "manual"
     load: Callable[[], object] = attrs.field(repr=False, eq=False)
     dist_version: str | None = None
+    target: str = ""
+    first_party: bool = False
 
 
 def builtin_candidates() -> Iterator[Candidate]:
     for name, module in BUILTIN_PLUGINS.items():
-        yield Candidate(name, "builtin", "builtin", _importer(module))
+        yield Candidate(
+            name, "builtin", "builtin", _importer(module), target=module, first_party=True
+        )
 
 
 def entry_point_candidates() -> Iterator[Candidate]:
@@ -56,16 +67,26 @@ def entry_point_candidates() -> Iterator[Candidate]:
         dist = ep.dist
         origin = f"{dist.name} {dist.version}" if dist is not None else ep.value
         yield Candidate(
-            ep.name, origin, "entrypoint", ep.load, dist.version if dist is not None else None
+            ep.name,
+            origin,
+            "entrypoint",
+            ep.load,
+            dist.version if dist is not None else None,
+            target=ep.value,
+            first_party=dist is not None and dist.name.lower() == "pynomaly",
         )
 
 
 def local_candidates(directory: Path | None) -> Iterator[Candidate]:
+    """The ``*.py`` files (not starting with ``_``) of ``directory``; none when it is
+    ``None`` (no directory named) or is not a directory."""
     if directory is None or not directory.is_dir():
         return
     for path in sorted(directory.glob("*.py")):
         if not path.name.startswith("_"):
-            yield Candidate(path.stem, f"local {path}", "local", _file_importer(path))
+            yield Candidate(
+                path.stem, f"local {path}", "local", _file_importer(path), target=str(path)
+            )
 
 
 def _importer(module: str) -> Callable[[], object]:

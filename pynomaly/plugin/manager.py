@@ -21,22 +21,31 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
-from pynomaly import hookspecs
+from pynomaly import audit, hookspecs
 from pynomaly._log import get_logger
 from pynomaly._version import __version__
-from pynomaly.errors import InputError, PluginError, PluginLoadError, PynomalyError
+from pynomaly.errors import (
+    DatabaseBusyError,
+    InputError,
+    PluginError,
+    PluginLoadError,
+    PynomalyError,
+)
 from pynomaly.markers import PROJECT_NAME
 from pynomaly.plugin import discovery
 from pynomaly.plugin.calls import describe, instrument, raised_at, raised_by
 from pynomaly.plugin.compat import check_compat
 from pynomaly.plugin.config import validate_config
 from pynomaly.plugin.monitor import HookMonitor, HookStats
+from pynomaly.plugin.protect import watch_sigint
 from pynomaly.plugin.records import PluginRecord, PluginStatus, checked_health, metadata_from
 from pynomaly.plugin.settings import Settings
+from pynomaly.redact import mask_text
 from pynomaly.services.facade import ServiceMethods
 from pynomaly.types import PluginMetadata, PluginType
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pynomaly.plugin.isolation import IsolatedPlugin, WorkerStats
     from pynomaly.plugin.loop import EventLoopThread
 
 log = get_logger("pynomaly.plugins")
@@ -45,7 +54,14 @@ log = get_logger("pynomaly.plugins")
 ESSENTIAL = {"validation": "every input is checked through it before detection"}
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+# errors a hook raises that reach the caller as they are: bad input, a plugin's failure already
+# named, and a busy database (which a caller may want to retry)
+_PASS_ON = (InputError, PluginError, DatabaseBusyError)
 _USABLE = (PluginStatus.DISCOVERED, PluginStatus.LOADED)
+
+
+def _masked_stderr(text: str) -> None:
+    sys.stderr.write(mask_text(text))
 
 
 def _locked(method: _F) -> _F:
@@ -67,7 +83,10 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
     >>> pm.hook.pynomaly_detectors()                  # doctest: +SKIP
 
     Arguments not given are read from ``PYNOMALY_*`` environment variables (see
-    :class:`~pynomaly.plugin.settings.Settings`). Nothing is imported until :meth:`discover`
+    :class:`~pynomaly.plugin.settings.Settings`). ``isolation`` (``"process"``,
+    ``"third-party"``, ``"process:a,b"``) runs plugins in worker processes of their own, each
+    call limited to ``timeout`` seconds and each worker to ``memory_limit`` (bytes, or
+    ``"2GiB"``): see :mod:`pynomaly.plugin.isolation`. Nothing is imported until :meth:`discover`
     (or any call that needs plugins) runs. ``cache`` holds answers derived from the plugins
     (the detector index ...); it is emptied whenever a plugin is registered or unregistered.
     """
@@ -82,6 +101,9 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         plugins_dir: str | None = None,
         config: Mapping[str, Mapping[str, Any]] | None = None,
         settings: Settings | None = None,
+        isolation: str | None = None,
+        timeout: float | str | None = None,
+        memory_limit: int | str | None = None,
         config_origins: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(PROJECT_NAME)
@@ -93,6 +115,9 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
             strict=strict,
             plugins_dir=plugins_dir,
             config=config,
+            isolation=isolation,
+            timeout=timeout,
+            memory_limit=memory_limit,
             config_origins=config_origins,
         )
         for name in sorted(ESSENTIAL.keys() & self.settings.disable):
@@ -103,14 +128,18 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         self.monitor = HookMonitor(self)
         self._loop: EventLoopThread | None = None
         if self.settings.trace:
-            self.trace.root.setwriter(sys.stderr.write)
+            # pluggy's trace prints every hook argument: URLs with passwords, webhook URLs,
+            # headers with tokens. Everything it writes goes through the masker first.
+            self.trace.root.setwriter(_masked_stderr)
             self.enable_tracing()
         self._records: dict[str, PluginRecord] = {}
         self._candidates: dict[str, discovery.Candidate] = {}
         self._configs: dict[str, Mapping[str, Any]] = {}
         self._discovered = False
         self._ready = False  # discovered, and no plugin waits to be initialized
+        self._isolated: dict[str, IsolatedPlugin] = {}  # plugins running in worker processes
         self._lock = threading.RLock()
+        watch_sigint()  # so that plugin code raising KeyboardInterrupt is told from Ctrl-C
 
     # ----------------------------------------------------------------------------------------
     # Registry and lifecycle
@@ -125,6 +154,14 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         (raised as :class:`PluginLoadError` in strict mode); blocked ones are never imported.
         """
         if not self._discovered:
+            # first, so that an audit log that cannot be written fails before any plugin runs
+            audit.record(
+                "plugins.discover",
+                autoload=self.settings.autoload,
+                allow=sorted(self.settings.allow) if self.settings.allow is not None else None,
+                disable=sorted(self.settings.disable),
+                plugins_dir=str(self.settings.plugins_dir) if self.settings.plugins_dir else None,
+            )
             self._discovered = True
             for cand in [
                 *discovery.builtin_candidates(),
@@ -132,7 +169,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
                 *discovery.local_candidates(self.settings.plugins_dir),
             ]:
                 if self.is_blocked(cand.name):
-                    self._set(cand, PluginStatus.DISABLED, "disabled by -p no:NAME / disable=")
+                    self._disable(cand, "disabled by -p no:NAME / disable=")
                 elif cand.name in self._records:
                     self._fail(cand, f"name already used by {self._records[cand.name].origin}")
                 elif cand.kind == "builtin":
@@ -142,7 +179,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
                     if selected:
                         self._import(cand)
                     else:
-                        self._set(cand, PluginStatus.DISABLED, why)
+                        self._disable(cand, why)
         return self.records()
 
     @_locked
@@ -230,6 +267,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
             self._cleanup(rec)
         if rec.plugin is not None and self.is_registered(rec.plugin):
             self.unregister(rec.plugin)
+        self._close_worker(name)
         rec.status, rec.reason = PluginStatus.UNLOADED, "unloaded"
 
     @_locked
@@ -275,11 +313,14 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
 
     @_locked
     def shutdown(self) -> None:
-        """Clean up every loaded plugin (errors are logged, never raised); stop the loop."""
+        """Clean up every loaded plugin (errors are logged, never raised); stop the loop and
+        the worker processes of isolated plugins (a later call starts them again)."""
         for rec in self._records.values():
             if rec.status is PluginStatus.LOADED:
                 self._cleanup(rec)
                 rec.status = PluginStatus.DISCOVERED
+        for proxy in self._isolated.values():
+            proxy.stop()
         if self._loop is not None:
             self._loop.close()
 
@@ -322,8 +363,19 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
 
     def stats(self) -> list[HookStats]:
         """Hook calls, errors and cumulative time, per plugin and hook (see
-        :mod:`pynomaly.plugin.monitor`)."""
+        :mod:`pynomaly.plugin.monitor`); for isolated plugins also the CPU time and peak
+        memory their worker spent on each hook."""
         return self.monitor.stats()
+
+    def workers(self) -> list[WorkerStats]:
+        """The worker process of each isolated plugin: pid, starts, crashes, timeouts, calls,
+        CPU seconds and peak memory (see :mod:`pynomaly.plugin.isolation`)."""
+        return [proxy.stats() for proxy in list(self._isolated.values())]
+
+    def isolated(self, name: str) -> bool:
+        """Whether the plugin ``name`` runs in a worker process."""
+        self.discover()
+        return name in self._isolated
 
     @property
     def loop(self) -> EventLoopThread:
@@ -353,13 +405,14 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
 
         Returns pluggy's result (the first answer of a firstresult hook, else the list of
         answers). An exception a plugin raises becomes :class:`PluginError` naming the plugin
-        and the hook; :class:`~pynomaly.errors.InputError` and :class:`PluginError` pass on.
+        and the hook; :class:`~pynomaly.errors.InputError`, :class:`PluginError` and
+        :class:`~pynomaly.errors.DatabaseBusyError` pass on.
         """
         self.ready()
         caller = getattr(self.hook, hook)
         try:
             return caller(**kwargs)
-        except (InputError, PluginError):
+        except _PASS_ON:
             raise
         except Exception as exc:
             plugin = raised_by(exc, caller.get_hookimpls()) or "?"
@@ -391,7 +444,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         self.monitor.only(plugin)
         try:
             value = caller(**kwargs)
-        except (InputError, PluginError):
+        except _PASS_ON:
             raise
         except Exception as exc:
             raise PluginError(plugin, hook, describe(exc)) from exc
@@ -413,6 +466,10 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         else:
             self._records[cand.name] = PluginRecord(cand.name, cand.origin, status, reason)
 
+    def _disable(self, cand: discovery.Candidate, reason: str) -> None:
+        self._set(cand, PluginStatus.DISABLED, reason)
+        audit.record("plugin.disable", plugin=cand.name, origin=cand.origin, reason=reason)
+
     def _fail(
         self,
         cand: discovery.Candidate,
@@ -421,11 +478,13 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         error: BaseException | None = None,
     ) -> None:
         fatal = raise_errors or self.settings.strict
+        reason = mask_text(reason)  # an exception's text may quote a URL with its password
         details = ""
         if error is not None:
             import traceback
 
-            details = "".join(traceback.format_exception(error))
+            details = mask_text("".join(traceback.format_exception(error)))
+        audit.record("plugin.fail", plugin=cand.name, origin=cand.origin, reason=reason)
         if not fatal:
             log.warning("plugin %s skipped: %s", cand.name, reason)
             if details and self.settings.trace:
@@ -435,6 +494,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
             rec.status, rec.reason, rec.traceback = PluginStatus.FAILED, reason, details
             if rec.plugin is not None and self.is_registered(rec.plugin):
                 self.unregister(rec.plugin)
+            self._close_worker(cand.name)
         else:  # the name is taken by another plugin: keep this one visible under its origin
             key = f"{cand.name} ({cand.origin})"
             self._records[key] = PluginRecord(key, cand.origin, PluginStatus.FAILED, reason)
@@ -442,14 +502,30 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
             raise PluginLoadError(cand.name, reason) from error
 
     def _import(self, cand: discovery.Candidate, raise_errors: bool = False) -> None:
-        """Import, register and read the metadata of one candidate (status DISCOVERED)."""
+        """Import, register and read the metadata of one candidate (status DISCOVERED); an
+        isolated plugin is imported by a worker process and a proxy registered instead."""
         self._set(cand, PluginStatus.FAILED, "importing")
-        try:
-            obj = cand.load()
-        except Exception as exc:
-            reason = f"import failed: {describe(exc)}{raised_at(exc)}"
-            self._fail(cand, reason, raise_errors, exc)
-            return
+        if self.settings.isolation.isolates(cand.name, cand.kind, cand.first_party):
+            from pynomaly.plugin.isolation import IsolatedPlugin, StartError
+
+            try:
+                obj: object = IsolatedPlugin.start(
+                    cand, self.settings.isolation, self.monitor.add_usage
+                )
+            except StartError as exc:
+                self._fail(cand, exc.reason, raise_errors)
+                self._records[cand.name].traceback = exc.details
+                if exc.details and self.settings.trace:
+                    sys.stderr.write(exc.details)
+                return
+            self._isolated[cand.name] = obj  # type: ignore[assignment]
+        else:
+            try:
+                obj = cand.load()
+            except Exception as exc:
+                reason = f"import failed: {describe(exc)}{raised_at(exc)}"
+                self._fail(cand, reason, raise_errors, exc)
+                return
         if isinstance(obj, type):
             reason = f"entry point gives the class {obj.__name__}; it must give a module or an "
             self._fail(cand, reason + "instance", raise_errors)
@@ -465,6 +541,13 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
             return
         rec.status, rec.reason = PluginStatus.DISCOVERED, ""
         self._ready = False
+        audit.record(
+            "plugin.import",
+            plugin=cand.name,
+            origin=cand.origin,
+            kind=cand.kind,
+            version=rec.metadata.version,
+        )
 
     def _register(self, rec: PluginRecord, obj: object) -> None:
         rec.plugin = obj
@@ -503,12 +586,18 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         self._configs[rec.name] = config
         rec.status, rec.reason = PluginStatus.LOADED, ""
         self.cache.clear()
+        audit.record("plugin.load", plugin=rec.name, origin=rec.origin)
 
     def _cleanup(self, rec: PluginRecord) -> None:
         try:
             self.call_plugin(rec.name, "pynomaly_cleanup")
         except Exception as exc:  # cleanup must go on with the other plugins
             log.warning("plugin %s: cleanup failed: %s", rec.name, exc)
+
+    def _close_worker(self, name: str) -> None:
+        proxy = self._isolated.pop(name, None)
+        if proxy is not None:
+            proxy.close()
 
     def _loaded_record(self, name: str) -> PluginRecord:
         rec = self.record(name)

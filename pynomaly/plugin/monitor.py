@@ -81,13 +81,17 @@ class CallFrame:
 
 @attrs.define
 class HookStats:
-    """Calls, errors and cumulative seconds of one hook of one plugin."""
+    """Calls, errors and cumulative seconds of one hook of one plugin; for a plugin running
+    in a worker process (isolation), also the CPU seconds its worker spent on the hook and
+    the largest peak resident memory of a call, in bytes (``None`` in-process)."""
 
     plugin: str
     hook: str
     calls: int = 0
     errors: int = 0
     seconds: float = 0.0
+    cpu_seconds: float | None = None
+    peak_memory: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -158,6 +162,15 @@ class HookMonitor:
                 stats.seconds += inv.seconds
 
     # --- statistics -------------------------------------------------------------------------------
+
+    def add_usage(self, plugin: str, hook: str, cpu_seconds: float, peak_memory: int) -> None:
+        """Count what an isolated plugin's worker spent on one call of ``hook``."""
+        with self._lock:
+            stats = self._stats.get((plugin, hook))
+            if stats is None:
+                stats = self._stats[plugin, hook] = HookStats(plugin, hook)
+            stats.cpu_seconds = (stats.cpu_seconds or 0.0) + cpu_seconds
+            stats.peak_memory = max(stats.peak_memory or 0, peak_memory)
 
     def stats(self) -> list[HookStats]:
         with self._lock:

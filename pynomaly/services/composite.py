@@ -136,7 +136,9 @@ def fit(
     columns, members = [], []
     for (member_id, member_params), result in zip(specs, fitted, strict=True):
         member = detectors.resolve(pm, member_id)
-        columns.append(checked_scores(result.training_scores, X, member.plugin))
+        columns.append(
+            checked_scores(result.training_scores, X, member.plugin, hook="pynomaly_fit")
+        )
         members.append(Member(member.id, member.plugin, member_params, result.state))
     S = np.column_stack(columns)
     combined = pm.call(

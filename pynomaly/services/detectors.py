@@ -161,6 +161,7 @@ def score(pm: PluginManager, detector_id: str, state: Any, X: np.ndarray) -> np.
     """Score one batch through ``pynomaly_score`` (the owner answers), framed by the score
     events."""
     info = resolve(pm, detector_id)
+    state = plain_state(pm, info.plugin, state)
     with observed(pm, "score", info.id, X.shape[0]):
         if info.members_param:
             from pynomaly.services import composite
@@ -178,9 +179,18 @@ def score(pm: PluginManager, detector_id: str, state: Any, X: np.ndarray) -> np.
 def explain(pm: PluginManager, detector_id: str, state: Any, X: np.ndarray) -> np.ndarray:
     """Per-feature importances from ``pynomaly_explain``, else measured by ablation."""
     info = resolve(pm, detector_id)
+    state = plain_state(pm, info.plugin, state)
     result = pm.call("pynomaly_explain", detector_id=info.id, state=state, X=X)
     if result is None:  # nobody explains this detector: measure it from the outside
         from pynomaly.detection.explain import ablation_importance
 
         result = ablation_importance(lambda Z: score(pm, info.id, state, Z), X)
     return result
+
+
+def plain_state(pm: PluginManager, plugin: str, state: Any) -> Any:
+    """A fitted state as its plugin gets it: a state fitted by the plugin in a worker process
+    (isolation) is kept as pickled bytes, unpickled here when the plugin now runs in-process."""
+    if getattr(state, "__pynomaly_opaque__", False) and not pm.isolated(plugin):
+        return state.load()
+    return state

@@ -195,7 +195,9 @@ class _DetectorRun:
             raise _Problem(
                 f"pynomaly_fit to fit {X.shape[0]}×{X.shape[1]} {what} with default parameters",
                 _describe(exc),
-                "fix the fit hook (raise InputError for data the detector cannot handle)",
+                _READ_ONLY_FIX
+                if _wrote_read_only(exc)
+                else "fix the fit hook (raise InputError for data the detector cannot handle)",
             ) from exc
 
     def _width(self) -> int | None:
@@ -254,7 +256,7 @@ class _DetectorRun:
             raise _Problem(
                 f"pynomaly_score to score {X.shape[0]}×{X.shape[1]} {what}",
                 _describe(exc),
-                "fix the score hook",
+                _READ_ONLY_FIX if _wrote_read_only(exc) else "fix the score hook",
             ) from exc
 
     def read_only_fit(self) -> FitResult:
@@ -703,3 +705,19 @@ def _bounds(spec: ParamSpec) -> list[Any]:
     if spec.kind == "bool":
         return [True, False]
     return list(spec.choices)
+
+
+_READ_ONLY_FIX = (
+    "never write into X: pynomaly hands it over read-only; work on a copy (X = X.copy()) if "
+    "you must change it"
+)
+
+
+def _wrote_read_only(exc: BaseException) -> bool:
+    """Whether ``exc`` (or its cause) is numpy refusing a write into a read-only array."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ValueError) and "read-only" in str(seen):
+            return True
+        seen = seen.__cause__
+    return False

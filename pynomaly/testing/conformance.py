@@ -103,7 +103,7 @@ def iter_checks(
     given: ``lifecycle``, which unloads and reloads the plugin, comes last.
 
     Without ``manager`` a new one is made with the built-in plugins and ``name`` allowed
-    (entry points and the local plugins directory, ``PYNOMALY_PLUGINS_DIR`` or ``./plugins``).
+    (entry points, and the local plugins directory if ``PYNOMALY_PLUGINS_DIR`` names one).
     """
     suite = _Suite(name, manager, detectors)
     yield from suite.checks()

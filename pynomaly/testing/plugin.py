@@ -49,7 +49,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         dest="pynomaly_check",
         help="run the conformance checks of pynomaly plugin NAME as tests (repeatable; the "
-        "plugin is found among entry points, PYNOMALY_PLUGINS_DIR or ./plugins)",
+        "plugin is found among entry points, or in the directory PYNOMALY_PLUGINS_DIR names)",
     )
 
 
