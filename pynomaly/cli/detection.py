@@ -446,6 +446,8 @@ def _jobs(jobs: int | None) -> int:
 
     resolve_jobs(jobs, "--jobs")  # a bad value is an error before anything is read
     return 1 if jobs is None else jobs
+
+
 def _echo_preparation(preparation: Any) -> None:
     """What --prepare auto did, on stderr: stdout stays the results' (it may be piped)."""
     if preparation is not None:
@@ -616,8 +618,7 @@ def _deliver(
     exported: bool = False,
 ) -> None:
     """Write the outputs, print the console output, notify; exit 3 with --fail-on-anomaly
-    when anomalies were found.
-    ``exported``: --output was written already, batch by batch."""
+    when anomalies were found. ``exported``: --output was written already, batch by batch."""
     from pynomaly.services.outputs import export_data, format_output, send_notification
 
     pm = ctx.manager()
