@@ -72,6 +72,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
         DetectorInfo,
         FitResult,
         OutputInfo,
+        OutputWriter,
         PluginMetadata,
         ProcessingStep,
         SourceInfo,
@@ -498,7 +499,10 @@ def pynomaly_read_batches(
 
     Called for the plugin that opened ``connection`` only, when pynomaly scores a source batch by
     batch (``Model.score_source``, ``pynomaly score``) so that the data never has to fit in memory.
-    May be a generator function, or an async generator.
+    May be a generator function, or an async generator. The hook is called, and its batches are
+    read, in a thread of their own that reads one batch ahead while the main thread scores: a
+    handle opened in the hook is used in the thread that opened it; the iterator's ``close()``
+    is called (in that thread) when scoring stops early.
 
     :param connection: the :class:`~pynomaly.types.Connection` from :func:`pynomaly_connect`. Its
         ``options`` may hold ``text_columns``: columns to read as text in every batch, as they were
@@ -707,7 +711,10 @@ def pynomaly_format_output(
     plugin that offers ``fmt`` answers, every other returns ``None``. The built-in ``outputs``
     plugin renders ``"table"`` and ``"json"``.
 
-    :param result: the :class:`~pynomaly.DetectionResult` to render.
+    :param result: the :class:`~pynomaly.DetectionResult` to render; for the ``"table"`` and
+        ``"json"`` formats of a streamed run (``pynomaly score``, ``detect --batch-size``), a
+        :class:`~pynomaly.StreamedResult` — ``summary()``, ``top(n)``, ``contributions(n)``,
+        ``metrics``, but no per-row arrays.
     :param fmt: the format name (``"table"``, ``"json"`` …).
     :param options: rendering options, e.g. ``{"top": 10}`` for the number of rows to show.
     :returns: the text, or ``None`` if ``fmt`` is not yours. When no plugin answers, the caller gets
@@ -726,7 +733,9 @@ def pynomaly_export_data(
     :func:`pynomaly.services.outputs.export_data`. The first
     non-``None`` result wins: the plugin that offers ``fmt`` answers, every other returns ``None``.
     Built in: ``outputs`` writes ``"csv"``, ``"json"``, ``"jsonl"`` and ``"parquet"``, ``report``
-    writes ``"html"`` and ``sql`` writes ``"sql"`` (a database table).
+    writes ``"html"`` and ``sql`` writes ``"sql"`` (a database table). Where
+    :func:`pynomaly_open_output` answers for ``fmt``, ``pynomaly score`` and
+    ``pynomaly detect --batch-size`` write through it instead.
 
     :param result: the :class:`~pynomaly.DetectionResult` to write; ``result.to_frame()`` gives what
         a table holds: the input rows' index, ``anomaly_score`` and ``is_anomaly``.
@@ -738,6 +747,37 @@ def pynomaly_export_data(
 
     Writes must be atomic (a temporary file in the same directory, then a rename) and must not
     replace an existing file unless ``options["overwrite"]``.
+    """
+
+
+@_spec(OWNER, "output")
+def pynomaly_open_output(
+    destination: str, fmt: str, options: Mapping[str, Any]
+) -> OutputWriter | None:
+    """Open ``destination`` to be written batch by batch in format ``fmt``.
+
+    Called by ``pynomaly score`` and ``pynomaly detect --batch-size N`` for ``--output PATH``
+    (and by :func:`pynomaly.services.outputs.open_output`) before the first batch is scored, so
+    that each batch is written as soon as it is scored and the scores of a source larger than
+    memory are never all held. The first non-``None`` result wins: the plugin that offers
+    ``fmt`` and can write it in pieces answers, every other returns ``None``. When no plugin
+    answers, pynomaly keeps every row's score and calls :func:`pynomaly_export_data` once at the
+    end instead. Built in: ``outputs`` streams ``"csv"``, ``"json"``, ``"jsonl"`` and
+    ``"parquet"`` (and writes its :func:`pynomaly_export_data` files through the same writers).
+
+    :param destination: the file (or other target) to write.
+    :param fmt: the format name.
+    :param options: as for :func:`pynomaly_export_data`, e.g. ``{"overwrite": True}``.
+    :returns: an :class:`~pynomaly.types.OutputWriter` — ``write(batch_result)`` once per batch
+        in input order, then ``close(result)`` with the whole run's result (a
+        :class:`~pynomaly.StreamedResult` with ``summary()`` and ``top(n)`` but no per-row arrays)
+        or ``abort()`` if the run failed — or ``None`` if ``fmt`` is not yours or cannot be
+        streamed.
+    :raises pynomaly.errors.InputError: when ``destination`` cannot be written or already exists
+        without ``options["overwrite"]`` — raised here, before anything is scored.
+
+    Writes must be atomic: write to a temporary file in the same directory
+    (:class:`pynomaly.AtomicFile`), move it into place in ``close`` and remove it in ``abort``.
     """
 
 
@@ -756,7 +796,9 @@ def pynomaly_send_notification(
     ``options["webhook"]``.
 
     :param message: the text of the notification.
-    :param result: the detection it is about, or ``None``.
+    :param result: the detection it is about, or ``None``: a :class:`~pynomaly.DetectionResult`,
+        or after a streamed run a :class:`~pynomaly.StreamedResult` (``summary()``, ``top(n)``,
+        ``metrics``; no per-row arrays).
     :param options: delivery options (channel, recipients …), ``{}`` when none.
 
     Deliver once per notification — never once per anomalous row — and keep timeouts short.

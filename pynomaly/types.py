@@ -15,6 +15,9 @@ import attrs
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from pynomaly.detection.results import DetectionResult
+    from pynomaly.detection.stream import StreamedResult
+
 
 class PluginType(str, enum.Enum):
     """What a plugin provides; one plugin may provide several."""
@@ -241,3 +244,22 @@ class ProcessingStep(Protocol):
     def fit(self, data: pd.DataFrame) -> ProcessingStep: ...
 
     def transform(self, data: pd.DataFrame) -> pd.DataFrame: ...
+
+
+@runtime_checkable
+class OutputWriter(Protocol):
+    """A destination being written batch by batch, from ``pynomaly_open_output``.
+
+    ``write`` is called once per batch of scored rows, in input order, with that batch's
+    :class:`~pynomaly.DetectionResult`; then either ``close`` once, with the whole run's result
+    (a :class:`~pynomaly.StreamedResult`: ``summary()``, ``top(n)`` …, or the
+    :class:`~pynomaly.DetectionResult` of every row when all were written in one batch), which
+    puts the output in place, or ``abort`` when the run failed, which must leave the destination
+    as it was.
+    """
+
+    def write(self, result: DetectionResult) -> None: ...
+
+    def close(self, result: DetectionResult | StreamedResult) -> None: ...
+
+    def abort(self) -> None: ...

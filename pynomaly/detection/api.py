@@ -21,6 +21,7 @@ import pandas as pd
 from pynomaly.detection import autoprep, partitioned, thresholds
 from pynomaly.detection import cache as model_cache
 from pynomaly.detection import explain as explaining
+from pynomaly.detection.parallel import resolve_jobs
 from pynomaly.detection.persistence import load_model
 from pynomaly.detection.prepare import (
     Prepared,
@@ -131,6 +132,7 @@ def fit(
     engine: str = "local",
     scheduler: str | None = None,
     fit_rows: int | str | None = DEFAULT_FIT_ROWS,
+    jobs: int | None = None,
     **params: Any,
 ) -> Model:
     """Fit ``detector`` on ``data`` (DataFrame, 2-D array or path); returns a :class:`Model`.
@@ -167,6 +169,10 @@ def fit(
     local cluster for the call) and fits on a uniform sample of at most ``fit_rows`` rows
     drawn with the seed (``None`` or ``"all"``: every row); see
     :mod:`pynomaly.detection.partitioned`.
+
+    ``jobs`` (``-1``: every core) becomes the detector's ``n_jobs`` parameter when its plugin
+    accepts one (scikit-learn's IsolationForest and LOF, PyOD's KNN, IForest …) and ``n_jobs``
+    is not given.
     """
     tracker = Tracker.of(progress)
     pm = manager or default_manager()
@@ -180,6 +186,7 @@ def fit(
         "threshold_score": threshold_score,
         "prepare": prepare,
         "cache": cache,
+        "jobs": jobs,
         **params,
     }
     if partitioned.check_engine(engine, scheduler) == "dask":
@@ -202,6 +209,7 @@ def fit(
         tracker,
         prepare,
         cache,
+        jobs,
     )
     return model
 
@@ -225,6 +233,7 @@ def detect(
     engine: str = "local",
     scheduler: str | None = None,
     fit_rows: int | str | None = DEFAULT_FIT_ROWS,
+    jobs: int | None = None,
     **params: Any,
 ) -> DetectionResult:
     """Fit ``detector`` on ``data`` and score the same rows (arguments as for :func:`fit`).
@@ -233,7 +242,8 @@ def detect(
     anomalous); ``labels`` mark the rows above the threshold. With ``label_column`` the
     result's ``metrics`` hold ROC AUC and average precision; its ``timings`` the seconds each
     phase took; with ``prepare="auto"``, ``preparation`` says what was done to the data.
-    ``cache=True`` skips the fit when an earlier call fitted the same (see :func:`fit`).
+    ``cache=True`` skips the fit when an earlier call fitted the same, ``jobs`` sets the
+    detector's ``n_jobs`` (see :func:`fit`).
 
     ``engine="dask"`` fits as :func:`fit` does with it, on a sample of partitioned data,
     then scores every partition on the cluster as new rows (so only batch-independent
@@ -255,6 +265,7 @@ def detect(
             "threshold_score": threshold_score,
             "prepare": prepare,
             "cache": cache,
+            "jobs": jobs,
             **params,
         }
         _check_before_cluster(pm, detector, arguments, fit_rows)
@@ -282,15 +293,19 @@ def detect(
         tracker,
         prepare,
         cache,
+        jobs,
     )
     result = build_result(pm, model, model.training_scores, prepared, start)
     result.timings = tracker.timings
     return result
 
 
-def score(model: Model, data: Any, *, manager: PluginManager | None = None) -> np.ndarray:
-    """Scores of new rows with a fitted model (see :meth:`Model.score`)."""
-    return model.score(data, manager=manager)
+def score(
+    model: Model, data: Any, *, manager: PluginManager | None = None, jobs: int | None = 1
+) -> np.ndarray:
+    """Scores of new rows with a fitted model (see :meth:`Model.score`); ``jobs`` > 1 scores
+    a batch-independent detector's rows in that many worker processes, with the same scores."""
+    return model.score(data, manager=manager, jobs=jobs)
 
 
 def contributions(
@@ -410,6 +425,7 @@ def _fit(
     tracker: Tracker,
     prepare: str | None = None,
     cache: bool | ModelCache | None = None,
+    jobs: int | None = None,
 ) -> tuple[Model, Prepared]:
     _check_seed(detector, random_state)
     choosing = detector == AUTO
@@ -422,7 +438,7 @@ def _fit(
                 )
         else:
             info = detector_service.resolve(pm, detector)
-            checked = detector_service.validate_parameters(pm, info.id, params)
+            checked = _with_jobs(pm, info.id, params, jobs)
         auto = autoprep.check_mode(prepare)
         unfitted = [_make_step(pm, spec) for spec in steps]
         # a fresh seed each call asks for a new fit: never answered from the cache
@@ -514,6 +530,20 @@ def _fit(
     return model, prepared
 
 
+def _with_jobs(
+    pm: PluginManager, detector: str, params: Mapping[str, Any], jobs: int | None
+) -> dict[str, Any]:
+    """The checked parameters, with ``n_jobs=jobs`` when ``jobs`` is given, ``n_jobs`` is not,
+    and the detector's plugin accepts it (asked through ``pynomaly_validate_parameters``)."""
+    workers = resolve_jobs(jobs)
+    if jobs is None or workers == 1 or "n_jobs" in params:
+        return detector_service.validate_parameters(pm, detector, params)
+    try:
+        return detector_service.validate_parameters(pm, detector, {**params, "n_jobs": jobs})
+    except InvalidParameterError as exc:
+        if exc.parameter != "n_jobs":
+            raise
+    return detector_service.validate_parameters(pm, detector, params)
 def _check_before_cluster(
     pm: PluginManager, detector: str, arguments: Mapping[str, Any], fit_rows: Any
 ) -> None:
@@ -528,7 +558,8 @@ def _check_before_cluster(
     partitioned.check_fit_rows(fit_rows)
     autoprep.check_mode(arguments["prepare"])
     known = {"contamination", "random_state", "steps", "label_column", "threshold",
-             "threshold_percentile", "threshold_score", "prepare", "cache"}
+             "threshold_percentile", "threshold_score", "prepare", "cache",
+             "jobs"}
     params = {k: v for k, v in arguments.items() if k not in known}
     detector_service.validate_parameters(pm, detector, params)
 
