@@ -17,8 +17,9 @@ from pynomaly._version import __version__
 from pynomaly.markers import hookimpl, hookspec, import_module, is_mine
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pynomaly.builtin.atomic import atomic_write
+    from pynomaly.builtin.atomic import AtomicFile, atomic_write
     from pynomaly.detection.api import (
+        contributions,
         default_manager,
         detect,
         detectors,
@@ -31,16 +32,19 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from pynomaly.detection.plots import plot_embedding
     from pynomaly.detection.results import DetectionResult, Model
+    from pynomaly.detection.stream import StreamedResult
     from pynomaly.estimator import AnomalyDetector, anomaly_scorer
     from pynomaly.plugin.manager import PluginManager
     from pynomaly.types import DetectorInfo, FitResult, ParamSpec, PluginMetadata, PluginType
 
 _LAZY = {
+    "AtomicFile": "pynomaly.builtin.atomic",
     "atomic_write": "pynomaly.builtin.atomic",
     "detect": "pynomaly.detection.api",
     "fit": "pynomaly.detection.api",
     "score": "pynomaly.detection.api",
     "explain": "pynomaly.detection.api",
+    "contributions": "pynomaly.detection.api",
     "detectors": "pynomaly.detection.api",
     "load": "pynomaly.detection.api",
     "load_data": "pynomaly.detection.api",
@@ -50,6 +54,7 @@ _LAZY = {
     "anomaly_scorer": "pynomaly.estimator",
     "DetectionResult": "pynomaly.detection.results",
     "Model": "pynomaly.detection.results",
+    "StreamedResult": "pynomaly.detection.stream",
     "plot_embedding": "pynomaly.detection.plots",
     "PluginManager": "pynomaly.plugin.manager",
     "DetectorInfo": "pynomaly.types",
@@ -61,6 +66,7 @@ _LAZY = {
 
 __all__ = [
     "AnomalyDetector",
+    "AtomicFile",
     "DetectionResult",
     "DetectorInfo",
     "FitResult",
@@ -69,9 +75,11 @@ __all__ = [
     "PluginManager",
     "PluginMetadata",
     "PluginType",
+    "StreamedResult",
     "__version__",
     "anomaly_scorer",
     "atomic_write",
+    "contributions",
     "default_manager",
     "detect",
     "detectors",

@@ -44,9 +44,18 @@ async def fit(data: Any, detector: str = api.DEFAULT_DETECTOR, **kwargs: Any) ->
     return await _in_thread(api.fit, data, detector, **kwargs)
 
 
-async def score(model: Model, data: Any, *, manager: PluginManager | None = None) -> Any:
+async def score(
+    model: Model, data: Any, *, manager: PluginManager | None = None, jobs: int | None = 1
+) -> Any:
     """Awaitable :meth:`Model.score`."""
-    return await _in_thread(api.score, model, data, manager=manager)
+    return await _in_thread(api.score, model, data, manager=manager, jobs=jobs)
+
+
+async def contributions(
+    model: Model, data: Any, *, manager: PluginManager | None = None
+) -> Any:
+    """Awaitable :func:`pynomaly.contributions`."""
+    return await _in_thread(api.contributions, model, data, manager=manager)
 
 
 async def explain(model: Model, data: Any, *, manager: PluginManager | None = None) -> Any:

@@ -406,7 +406,7 @@ class Configuration(_Frozen):
             "random_state": d["random_state"],
             "steps": step_specs(d.get("steps", [])),
         }
-        for key in ("threshold_percentile", "threshold_score", "cache"):
+        for key in ("threshold_percentile", "threshold_score", "cache", "jobs"):
             if key in d:
                 args[key] = d[key]
         return args

@@ -50,6 +50,11 @@ class ConfigurationError(InputError):
     """A plugin's configuration does not match the plugin's JSON Schema."""
 
 
+class ExplainError(InputError):
+    """The detector's scores cannot be explained feature by feature (its
+    ``DetectorInfo.cannot_explain`` says why)."""
+
+
 class PluginError(PynomalyError):
     """A plugin failed while pynomaly called one of its hooks."""
 

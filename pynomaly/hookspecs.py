@@ -72,6 +72,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
         DetectorInfo,
         FitResult,
         OutputInfo,
+        OutputWriter,
         PluginMetadata,
         ProcessingStep,
         SourceInfo,
@@ -288,7 +289,8 @@ def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> np.ndarray | 
 
     Called once per batch of rows: by ``Model.score``, ``Model.predict``, ``Model.detect``,
     :func:`pynomaly.score`, each batch of ``Model.score_source`` (``pynomaly score``), and by the
-    fallback of :func:`pynomaly_explain` (once, plus once per feature); framed by
+    fallback of :func:`pynomaly_explain` (the rows explained, then their changed copies in
+    blocks, or the batch once per feature); framed by
     :func:`pynomaly_before_score` and :func:`pynomaly_after_score` (or
     :func:`pynomaly_on_score_error`). The first non-``None`` result wins: the plugin that owns
     ``detector_id`` answers, every other returns ``None``.
@@ -309,19 +311,37 @@ def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> np.ndarray | 
 
 @_spec(OWNER, "algorithm")
 def pynomaly_explain(detector_id: str, state: Any, X: np.ndarray) -> np.ndarray | None:
-    """Tell how much each feature contributes to the anomaly scores of ``X``.
+    """Tell how much each feature contributes to the anomaly score of each row of ``X``.
 
-    Called once per :func:`pynomaly.explain` and per ``DetectionResult.importance()`` (the HTML
+    Called once per :func:`pynomaly.contributions`, :func:`pynomaly.explain`,
+    ``DetectionResult.contributions(n)`` (the console table, ``--json``, the HTML report and a
+    notebook's top anomalies, for the rows shown only) and ``DetectionResult.importance()`` (the
     report's feature importance). The first non-``None`` result wins: the plugin that owns
-    ``detector_id`` may answer, every other returns ``None``. When nobody answers, pynomaly measures
-    it from the outside: the mean absolute change of the scores when each feature in turn is set to
-    its median (``n_features + 1`` calls of :func:`pynomaly_score`).
+    ``detector_id`` may answer, every other returns ``None``.
+
+    When nobody answers, pynomaly measures the contributions from the outside: a row's score
+    minus its score with one feature set to the model's training median, for every feature
+    (:func:`pynomaly_score` on ``n_rows × n_features`` changed rows, in blocks, for a detector
+    that declares ``DetectorInfo.batch_independent``; otherwise the whole batch once per feature,
+    the feature set to the median in every row). A detector whose
+    ``DetectorInfo.cannot_explain`` gives a reason is not explained at all.
 
     :param detector_id: the full detector id.
     :param state: the fitted state from :func:`pynomaly_fit`.
-    :param X: the rows to explain, a 2-D ``float64`` array; do not modify it.
-    :returns: one non-negative importance per feature (a 1-D array of ``X.shape[1]``), or ``None``.
-        :func:`pynomaly.explain` returns it as a Series indexed by the feature names.
+    :param X: the rows to explain, a 2-D ``float64`` array; do not modify it. For a detector
+        that declares ``batch_independent``, pynomaly shows per-row contributions minus those
+        of the model's reference row (the training median), asked for in a second call whose
+        ``X`` is that one row: they say how much each feature raises the score above a typical
+        row's.
+    :returns: per-row contributions, a 2-D array shaped like ``X`` (rows × features, higher =
+        the feature raises the row's score more; the detector's own per-feature terms of the
+        score, such as ECOD's tail probabilities), or, as before 1.1, one non-negative
+        importance per feature for all the rows (a 1-D array of ``X.shape[1]``), or ``None``.
+        pynomaly derives the importance of per-row answers (the mean absolute contribution of
+        each feature); a 1-D answer serves :func:`pynomaly.explain` only, and per-row
+        contributions are then measured. Declare ``DetectorInfo(additive_contributions=True)``
+        when each row's contributions add up to its score (the conformance kit checks it).
+        Values must be finite; another shape is a :class:`~pynomaly.errors.PluginError`.
     """
 
 
@@ -479,7 +499,10 @@ def pynomaly_read_batches(
 
     Called for the plugin that opened ``connection`` only, when pynomaly scores a source batch by
     batch (``Model.score_source``, ``pynomaly score``) so that the data never has to fit in memory.
-    May be a generator function, or an async generator.
+    May be a generator function, or an async generator. The hook is called, and its batches are
+    read, in a thread of their own that reads one batch ahead while the main thread scores: a
+    handle opened in the hook is used in the thread that opened it; the iterator's ``close()``
+    is called (in that thread) when scoring stops early.
 
     :param connection: the :class:`~pynomaly.types.Connection` from :func:`pynomaly_connect`. Its
         ``options`` may hold ``text_columns``: columns to read as text in every batch, as they were
@@ -688,7 +711,10 @@ def pynomaly_format_output(
     plugin that offers ``fmt`` answers, every other returns ``None``. The built-in ``outputs``
     plugin renders ``"table"`` and ``"json"``.
 
-    :param result: the :class:`~pynomaly.DetectionResult` to render.
+    :param result: the :class:`~pynomaly.DetectionResult` to render; for the ``"table"`` and
+        ``"json"`` formats of a streamed run (``pynomaly score``, ``detect --batch-size``), a
+        :class:`~pynomaly.StreamedResult` — ``summary()``, ``top(n)``, ``contributions(n)``,
+        ``metrics``, but no per-row arrays.
     :param fmt: the format name (``"table"``, ``"json"`` …).
     :param options: rendering options, e.g. ``{"top": 10}`` for the number of rows to show.
     :returns: the text, or ``None`` if ``fmt`` is not yours. When no plugin answers, the caller gets
@@ -707,7 +733,9 @@ def pynomaly_export_data(
     :func:`pynomaly.services.outputs.export_data`. The first
     non-``None`` result wins: the plugin that offers ``fmt`` answers, every other returns ``None``.
     Built in: ``outputs`` writes ``"csv"``, ``"json"``, ``"jsonl"`` and ``"parquet"``, ``report``
-    writes ``"html"`` and ``sql`` writes ``"sql"`` (a database table).
+    writes ``"html"`` and ``sql`` writes ``"sql"`` (a database table). Where
+    :func:`pynomaly_open_output` answers for ``fmt``, ``pynomaly score`` and
+    ``pynomaly detect --batch-size`` write through it instead.
 
     :param result: the :class:`~pynomaly.DetectionResult` to write; ``result.to_frame()`` gives what
         a table holds: the input rows' index, ``anomaly_score`` and ``is_anomaly``.
@@ -719,6 +747,37 @@ def pynomaly_export_data(
 
     Writes must be atomic (a temporary file in the same directory, then a rename) and must not
     replace an existing file unless ``options["overwrite"]``.
+    """
+
+
+@_spec(OWNER, "output")
+def pynomaly_open_output(
+    destination: str, fmt: str, options: Mapping[str, Any]
+) -> OutputWriter | None:
+    """Open ``destination`` to be written batch by batch in format ``fmt``.
+
+    Called by ``pynomaly score`` and ``pynomaly detect --batch-size N`` for ``--output PATH``
+    (and by :func:`pynomaly.services.outputs.open_output`) before the first batch is scored, so
+    that each batch is written as soon as it is scored and the scores of a source larger than
+    memory are never all held. The first non-``None`` result wins: the plugin that offers
+    ``fmt`` and can write it in pieces answers, every other returns ``None``. When no plugin
+    answers, pynomaly keeps every row's score and calls :func:`pynomaly_export_data` once at the
+    end instead. Built in: ``outputs`` streams ``"csv"``, ``"json"``, ``"jsonl"`` and
+    ``"parquet"`` (and writes its :func:`pynomaly_export_data` files through the same writers).
+
+    :param destination: the file (or other target) to write.
+    :param fmt: the format name.
+    :param options: as for :func:`pynomaly_export_data`, e.g. ``{"overwrite": True}``.
+    :returns: an :class:`~pynomaly.types.OutputWriter` — ``write(batch_result)`` once per batch
+        in input order, then ``close(result)`` with the whole run's result (a
+        :class:`~pynomaly.StreamedResult` with ``summary()`` and ``top(n)`` but no per-row arrays)
+        or ``abort()`` if the run failed — or ``None`` if ``fmt`` is not yours or cannot be
+        streamed.
+    :raises pynomaly.errors.InputError: when ``destination`` cannot be written or already exists
+        without ``options["overwrite"]`` — raised here, before anything is scored.
+
+    Writes must be atomic: write to a temporary file in the same directory
+    (:class:`pynomaly.AtomicFile`), move it into place in ``close`` and remove it in ``abort``.
     """
 
 
@@ -737,7 +796,9 @@ def pynomaly_send_notification(
     ``options["webhook"]``.
 
     :param message: the text of the notification.
-    :param result: the detection it is about, or ``None``.
+    :param result: the detection it is about, or ``None``: a :class:`~pynomaly.DetectionResult`,
+        or after a streamed run a :class:`~pynomaly.StreamedResult` (``summary()``, ``top(n)``,
+        ``metrics``; no per-row arrays).
     :param options: delivery options (channel, recipients …), ``{}`` when none.
 
     Deliver once per notification — never once per anomalous row — and keep timeouts short.

@@ -15,6 +15,9 @@ import attrs
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from pynomaly.detection.results import DetectionResult
+    from pynomaly.detection.stream import StreamedResult
+
 
 class PluginType(str, enum.Enum):
     """What a plugin provides; one plugin may provide several."""
@@ -103,7 +106,16 @@ class DetectorInfo:
 
     ``batch_independent`` declares that a row's score depends only on the fitted state and the
     row, never on the other rows scored with it: such a detector may be scored in chunks, in
-    parallel or streamed with the same scores. Leave it ``False`` when unsure.
+    parallel or streamed with the same scores. Leave it ``False`` when unsure. Explanations
+    need it too: the contributions of a batch-independent detector are measured on the rows
+    shown alone, those of any other by rescoring the whole batch once per feature.
+
+    ``additive_contributions`` declares that the plugin's ``pynomaly_explain`` returns per-row
+    contributions (rows × features) that add up to each row's score, as a detector's own
+    per-feature terms do (ECOD's tail probabilities, HBOS's histogram terms); the conformance
+    kit checks it. ``cannot_explain`` says why the detector's scores cannot be explained
+    feature by feature (``""``: they can): explanations of it fail with that reason, and
+    ``pynomaly detectors`` shows it.
 
     ``members_param`` makes the detector a *combiner* (an ensemble): the name of its parameter
     that lists member detectors (``"members"``: ``"pyod:iforest,pyod:knn"`` or a list of ids or
@@ -127,6 +139,8 @@ class DetectorInfo:
     reason: str = ""
     plugin: str = ""
     batch_independent: bool = False
+    additive_contributions: bool = False
+    cannot_explain: str = ""
     members_param: str = ""
     properties: Mapping[str, Any] = attrs.field(factory=dict)
 
@@ -146,6 +160,8 @@ class DetectorInfo:
             "available": self.available,
             "reason": self.reason,
             "batch_independent": self.batch_independent,
+            "additive_contributions": self.additive_contributions,
+            "cannot_explain": self.cannot_explain,
             "members_param": self.members_param,
             "properties": dict(self.properties),
             "hyperparameters": self.hyperparameter_space(),
@@ -228,3 +244,22 @@ class ProcessingStep(Protocol):
     def fit(self, data: pd.DataFrame) -> ProcessingStep: ...
 
     def transform(self, data: pd.DataFrame) -> pd.DataFrame: ...
+
+
+@runtime_checkable
+class OutputWriter(Protocol):
+    """A destination being written batch by batch, from ``pynomaly_open_output``.
+
+    ``write`` is called once per batch of scored rows, in input order, with that batch's
+    :class:`~pynomaly.DetectionResult`; then either ``close`` once, with the whole run's result
+    (a :class:`~pynomaly.StreamedResult`: ``summary()``, ``top(n)`` …, or the
+    :class:`~pynomaly.DetectionResult` of every row when all were written in one batch), which
+    puts the output in place, or ``abort`` when the run failed, which must leave the destination
+    as it was.
+    """
+
+    def write(self, result: DetectionResult) -> None: ...
+
+    def close(self, result: DetectionResult | StreamedResult) -> None: ...
+
+    def abort(self) -> None: ...

@@ -85,6 +85,9 @@ class Entry:
     the batch).
     ``sorted_scoring`` detectors (ECOD, COPOD) are scored by :mod:`pynomaly_pyod.ecdf` from
     their sorted training columns: each new row as PyOD scores it alone, whatever its batch.
+    ``additive`` detectors' scores are sums of per-feature terms, which the adapter's
+    ``pynomaly_explain`` returns as each row's contributions (:mod:`pynomaly_pyod.terms`).
+    ``cannot_explain`` is why a detector's scores cannot be explained feature by feature.
     """
 
     name: str
@@ -101,6 +104,8 @@ class Entry:
     max_features: int | None = None
     batch_relative: bool = False
     sorted_scoring: bool = False
+    additive: bool = False
+    cannot_explain: str = ""
 
     @property
     def id(self) -> str:
@@ -304,6 +309,7 @@ def _table() -> tuple[Entry, ...]:
             # pynomaly_pyod.ecdf ranks each against the training data alone, as PyOD does a
             # batch of one row
             sorted_scoring=True,
+            additive=True,
         ),
         Entry(
             "ecod",
@@ -315,6 +321,7 @@ def _table() -> tuple[Entry, ...]:
             # pynomaly_pyod.ecdf ranks each against the training data alone, as PyOD does a
             # batch of one row
             sorted_scoring=True,
+            additive=True,
         ),
         Entry(
             "gmm",
@@ -372,6 +379,7 @@ def _table() -> tuple[Entry, ...]:
                 ),
             },
             requires=("numba",),
+            additive=True,
         ),
         Entry(
             "hdbscan",
@@ -587,6 +595,7 @@ def _table() -> tuple[Entry, ...]:
                 ),
                 "assume_centered": _bool(False),
             },
+            additive=True,
         ),
         Entry(
             "ocsvm",
@@ -648,6 +657,7 @@ def _table() -> tuple[Entry, ...]:
                 "weighted": _bool(True, doc="weight components by their eigenvalues"),
                 "standardization": _bool(True, doc="standardize features first"),
             },
+            additive=True,
         ),
         Entry(
             "qmcd",
@@ -741,6 +751,11 @@ def _table() -> tuple[Entry, ...]:
             },
             requires=("numba",),
             batch_relative=True,
+            cannot_explain=(
+                "a feature held at one value throughout the batch joins every row's "
+                "low-variance subspace and lowers every score: the change does not measure "
+                "that feature"
+            ),
         ),
         Entry(
             "sos",

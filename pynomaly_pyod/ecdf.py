@@ -97,16 +97,33 @@ def fit_state(method: str, X: np.ndarray) -> EcdfState:
 
 def score(state: EcdfState, X: np.ndarray) -> np.ndarray:
     """Each row's score as PyOD's ``decision_function`` gives it for that row alone."""
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != state.n_features:
-        raise ValueError(f"expected {state.n_features} features, got shape {X.shape}")
+    X = _checked(state, X)
     out = np.empty(X.shape[0], dtype=np.float64)
     for start in range(0, X.shape[0], _BLOCK):
-        out[start : start + _BLOCK] = _score_block(state, X[start : start + _BLOCK])
+        # row sums over a C-ordered matrix, as PyOD's: numpy sums contiguous rows pairwise
+        out[start : start + _BLOCK] = _terms_block(state, X[start : start + _BLOCK]).sum(axis=1)
     return out
 
 
-def _score_block(state: EcdfState, X: np.ndarray) -> np.ndarray:
+def terms(state: EcdfState, X: np.ndarray) -> np.ndarray:
+    """Each row's per-feature outlier terms ``O_j``, shaped like ``X``: PyOD's ``O`` (what its
+    ``explain_outlier`` plots) for that row alone. Their row sums are :func:`score`'s scores."""
+    X = _checked(state, X)
+    out = np.empty(X.shape, dtype=np.float64)
+    for start in range(0, X.shape[0], _BLOCK):
+        out[start : start + _BLOCK] = _terms_block(state, X[start : start + _BLOCK])
+    return out
+
+
+def _checked(state: EcdfState, X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != state.n_features:
+        raise ValueError(f"expected {state.n_features} features, got shape {X.shape}")
+    return X
+
+
+def _terms_block(state: EcdfState, X: np.ndarray) -> np.ndarray:
+    """The C-ordered ``O`` matrix of a block of rows."""
     n = state.n_train
     below, above = _counts(state.sorted_columns, X)
     u_l = -1 * np.log(_ecdf(below, n + 1))
@@ -119,8 +136,7 @@ def _score_block(state: EcdfState, X: np.ndarray) -> np.ndarray:
         o = np.maximum(u_skew, o)
     else:
         o = np.maximum(u_skew, np.add(u_l, u_r) / 2)
-    # row sums over a C-ordered matrix, as PyOD's: numpy sums contiguous rows pairwise
-    return np.ascontiguousarray(o).sum(axis=1)
+    return np.ascontiguousarray(o)
 
 
 def _counts(sorted_columns: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -159,6 +159,8 @@ def _info(e: Entry) -> DetectorInfo:
         available=not reason,
         reason=reason,
         batch_independent=not e.batch_relative,
+        additive_contributions=e.additive,
+        cannot_explain=e.cannot_explain,
         properties=properties(e.name),
     )
 
@@ -266,17 +268,23 @@ def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> Any:
 
 @hookimpl
 def pynomaly_explain(detector_id: str, state: Any, X: np.ndarray) -> Any:
-    """The detector's own ``feature_importances_`` (IForest); ``None`` lets pynomaly ablate."""
-    if entry(detector_id) is None:
+    """Each row's per-feature terms for the detectors whose score is their sum (ECOD, COPOD,
+    HBOS, PCA, MCD: :mod:`pynomaly_pyod.terms`); ``None`` for the others, which pynomaly
+    explains from the outside."""
+    e = entry(detector_id)
+    if e is None or not e.additive:
         return None
-    try:
-        importances = state.feature_importances_
-    except AttributeError:
-        return None
-    import numpy as np
+    from pynomaly_pyod import ecdf, terms
 
-    importances = np.asarray(importances, dtype=np.float64)
-    return importances if importances.shape == (X.shape[1],) else None
+    if e.sorted_scoring:
+        return ecdf.terms(_ecdf_state(e, state, X), X)
+    if e.name == "hbos":
+        return terms.hbos_terms(state, X)
+    if e.name == "pca":
+        return terms.pca_terms(state, X)
+    from pynomaly_sklearn.terms import mahalanobis_terms
+
+    return mahalanobis_terms(state.detector_, X)  # mcd: PyOD scores detector_.mahalanobis
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,6 +300,14 @@ _legacy_states: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary(
 def _sorted_score(e: Entry, state: Any, X: np.ndarray) -> np.ndarray:
     from pynomaly_pyod import ecdf
 
+    return ecdf.score(_ecdf_state(e, state, X), X)
+
+
+def _ecdf_state(e: Entry, state: Any, X: np.ndarray) -> Any:
+    """The :class:`~pynomaly_pyod.ecdf.EcdfState` of an ECOD/COPOD state (a 1.0 model's PyOD
+    estimator is converted once), checked against the width of ``X``."""
+    from pynomaly_pyod import ecdf
+
     if not isinstance(state, ecdf.EcdfState):
         fast = _legacy_states.get(state)
         if fast is None:
@@ -301,7 +317,7 @@ def _sorted_score(e: Entry, state: Any, X: np.ndarray) -> np.ndarray:
         raise DataError(
             f"{e.id}: the model was fitted on {state.n_features} features, got {X.shape[1]}"
         )
-    return ecdf.score(state, X)
+    return state
 
 
 def _load(e: Entry) -> Any:

@@ -32,6 +32,8 @@ class Entry:
     * ``training_attribute``: fitted attribute holding the library's training-row scores
       (score_samples convention, lower = more abnormal) when ``score_samples`` on the training
       rows would differ from them; ``None`` means ``score_samples(X)``.
+    * ``additive``: the score is a sum of per-feature terms, which the adapter's
+      ``pynomaly_explain`` returns as each row's contributions.
     """
 
     id: str
@@ -44,6 +46,7 @@ class Entry:
     feature_map: tuple[str, str] | None = None
     feature_map_params: tuple[str, ...] = ()
     training_attribute: str | None = None
+    additive: bool = False
 
 
 def _int(default: Any, low: int, high: int, description: str, *, log: bool = False) -> ParamSpec:
@@ -133,6 +136,8 @@ CATALOG: dict[str, Entry] = {
                 ),
                 "assume_centered": _bool(False, "assume the data is centred at zero"),
             },
+            # the squared Mahalanobis distance, split by feature (terms.mahalanobis_terms)
+            additive=True,
         ),
         Entry(
             id="sklearn:sgd_ocsvm",

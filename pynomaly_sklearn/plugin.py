@@ -5,8 +5,9 @@ Scores follow pynomaly's convention, higher = more anomalous: they are scikit-le
 meaning (e.g. ``sklearn:lof`` scores are the local outlier factors themselves).
 
 The module imports neither scikit-learn, numpy nor pandas: they load when a detector is
-validated or fitted. There is no ``pynomaly_explain`` here; no estimator offers per-feature
-attributions, so pynomaly's ablation fallback explains these detectors.
+validated or fitted. ``pynomaly_explain`` answers for ``sklearn:elliptic`` alone: the terms of
+its squared Mahalanobis distance, feature by feature (:mod:`pynomaly_sklearn.terms`); pynomaly
+explains the others from the outside.
 
 Configuration (``{"n_jobs": 4}``) is kept per process: the module is the plugin object, so
 every manager that registers it shares the last configuration applied.
@@ -145,6 +146,7 @@ def pynomaly_detectors() -> list[DetectorInfo]:
             available=not problem,
             reason=problem,
             batch_independent=True,
+            additive_contributions=e.additive,
             properties=PROPERTIES.get(e.id, {}),
         )
         for e in CATALOG.values()
@@ -199,6 +201,19 @@ def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> np.ndarray | 
     if detector_id not in CATALOG:
         return None
     return _anomaly_scores(detector_id, state.score_samples(X))
+
+
+@hookimpl
+def pynomaly_explain(detector_id: str, state: Any, X: np.ndarray) -> np.ndarray | None:
+    """For ``sklearn:elliptic``, each row's ZCA-cor whitened terms of its squared Mahalanobis
+    distance (:mod:`pynomaly_sklearn.terms`; they add up to its score); ``None`` for the other
+    detectors."""
+    entry = CATALOG.get(detector_id)
+    if entry is None or not entry.additive:
+        return None
+    from pynomaly_sklearn.terms import mahalanobis_terms
+
+    return mahalanobis_terms(state, X)
 
 
 # --------------------------------------------------------------------------------------------

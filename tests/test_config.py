@@ -274,3 +274,18 @@ def test_load_raises_configuration_error(project):
     (project / "pynomaly.toml").write_text("[detect]\njobs = 0\n")
     with pytest.raises(ConfigurationError, match=r"\[detect\] jobs: must be an integer >= 1"):
         configuration.load()
+
+
+def test_jobs_from_the_configuration_and_the_environment(invoke, project, monkeypatch):
+    (project / "pynomaly.toml").write_text("[detect]\njobs = 2\n")
+    assert invoke("fit", "sample:wbc", "--save", "a.pkl").exit_code == 0
+    assert pynomaly.load(project / "a.pkl").params["n_jobs"] == 2  # IsolationForest's n_jobs
+    assert configuration.load().detect_arguments()["jobs"] == 2
+    monkeypatch.setenv("PYNOMALY_JOBS", "-1")
+    assert invoke("fit", "sample:wbc", "--save", "b.pkl").exit_code == 0
+    assert pynomaly.load(project / "b.pkl").params["n_jobs"] == -1
+    assert invoke("fit", "sample:wbc", "--save", "c.pkl", "--jobs", "1").exit_code == 0
+    assert "n_jobs" not in pynomaly.load(project / "c.pkl").params  # the command line wins
+    monkeypatch.setenv("PYNOMALY_JOBS", "0")
+    done = invoke("fit", "sample:wbc", "--save", "d.pkl")
+    assert done.exit_code == 2 and "PYNOMALY_JOBS" in done.output

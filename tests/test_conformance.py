@@ -142,6 +142,7 @@ class MaxZ:
     detector = "t:maxz"
     params: Mapping[str, ParamSpec] = {"ddof": ParamSpec("int", default=0, low=0, high=1)}
     batch_independent = False
+    additive = False
 
     def __init__(self, name: str = "maxz_t", **metadata: Any) -> None:
         self.name = name
@@ -162,7 +163,11 @@ class MaxZ:
     def pynomaly_detectors(self) -> list[DetectorInfo]:
         return [
             DetectorInfo(
-                self.detector, "largest |z|", self.params, batch_independent=self.batch_independent
+                self.detector,
+                "largest |z|",
+                self.params,
+                batch_independent=self.batch_independent,
+                additive_contributions=self.additive,
             )
         ]
 
@@ -230,6 +235,36 @@ class BatchCentred(MaxZ):
 
     def scores(self, state: Any, X: np.ndarray) -> np.ndarray:
         return np.abs((X - np.median(X, axis=0)) / state[1]).max(axis=1)
+
+
+class SumZ(Independent):
+    """Scores the sum of the |z| and gives them as each row's contributions: additive."""
+
+    additive = True
+
+    def scores(self, state: Any, X: np.ndarray) -> np.ndarray:
+        return self.terms(state, X).sum(axis=1)
+
+    def terms(self, state: Any, X: np.ndarray) -> np.ndarray:
+        return np.abs((X - state[0]) / state[1])
+
+    @hookimpl
+    def pynomaly_explain(self, detector_id: str, state: Any, X: np.ndarray) -> Any:
+        return self.terms(state, X) if detector_id == self.detector else None
+
+
+class FalseSum(SumZ):
+    """Declares additive contributions, but scores the largest |z|, not their sum."""
+
+    def scores(self, state: Any, X: np.ndarray) -> np.ndarray:
+        return self.terms(state, X).max(axis=1)
+
+
+class WrongWidth(SumZ):
+    additive = False
+
+    def terms(self, state: Any, X: np.ndarray) -> np.ndarray:
+        return super().terms(state, X)[:, 1:]
 
 
 class BadSpace(MaxZ):
@@ -348,6 +383,23 @@ BAD_DETECTORS = [
         "the detector declares DetectorInfo(batch_independent=True): drop the flag, or score "
         "each row from the fitted state and that row alone",
         id="batch-relative-claims-independence",
+    ),
+    pytest.param(SumZ(), set(), "", "", id="additive-contributions-pass"),
+    pytest.param(
+        FalseSum(),
+        {("explain", "t:maxz")},
+        "explain — t:maxz: expected each of the 41 rows' contributions to add up to its score "
+        "(additive_contributions), got 41 of 41 differ",
+        "return terms whose row sums are the scores, or drop additive_contributions",
+        id="contributions-not-adding-up",
+    ),
+    pytest.param(
+        WrongWidth(),
+        {("explain", "t:maxz")},
+        "explain — t:maxz: expected per-row contributions of shape (41, 4) or one importance "
+        "per feature (4,), got shape (41, 3)",
+        "return per-row contributions shaped like X (41, 4)",
+        id="contributions-of-the-wrong-shape",
     ),
     pytest.param(
         BadSpace(),
@@ -492,7 +544,7 @@ def test_univariate_detector_is_checked_on_one_feature() -> None:
     pm.shutdown()
     report.raise_for_failures()
     explained = next(r for r in report.results if r.check == "explain")
-    assert explained.message == "pynomaly's ablation fallback"
+    assert explained.message == "pynomaly's measured contributions"
 
 
 def test_detector_refusing_the_planted_data_says_so() -> None:

@@ -88,6 +88,14 @@ def test_every_batch_independent_detector_scores_as_the_local_engine(scheduler, 
         np.testing.assert_array_equal(res.labels, (expected > model.threshold).astype(np.int8))
 
 
+def test_jobs_with_the_dask_engine_is_the_fitted_detectors_n_jobs(scheduler, partitions):
+    where, whole = partitions
+    res = pynomaly.detect(str(where), "sklearn:iforest", engine="dask", scheduler=scheduler,
+                          jobs=2)
+    assert res.model.params["n_jobs"] == 2
+    np.testing.assert_array_equal(res.scores, pynomaly.fit(whole, "sklearn:iforest").score(whole))
+
+
 def test_a_sample_is_seeded_and_uniform_over_partitions(scheduler, partitions):
     where, whole = partitions
     kwargs = {"engine": "dask", "scheduler": scheduler, "fit_rows": 200}

@@ -192,9 +192,13 @@ def test_existing_file_is_kept_without_overwrite(manager, result, tmp_path, fmt)
     assert _listing(tmp_path) == [out.name]
 
 
-def _partial_then_fail(frame, path, *args, **kwargs):
-    Path(path).write_text("half a fi")
+def _partial_then_fail(writer, result):
+    writer._file.path.write_text("half a fi")  # the writer's temporary file
     raise OSError(errno.ENOSPC, "No space left on device")
+
+
+# the writers that format the rows themselves (csv with pyarrow, parquet with pyarrow)
+_WRITERS = {"csv": outputs._CsvWriter, "parquet": outputs._ParquetWriter}
 
 
 def _rows_then_fail(result):
@@ -204,10 +208,8 @@ def _rows_then_fail(result):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_failing_write_leaves_nothing(manager, result, tmp_path, monkeypatch, fmt):
-    if fmt == "csv":
-        monkeypatch.setattr(pd.DataFrame, "to_csv", _partial_then_fail)
-    elif fmt == "parquet":
-        monkeypatch.setattr(pd.DataFrame, "to_parquet", _partial_then_fail)
+    if fmt in _WRITERS:
+        monkeypatch.setattr(_WRITERS[fmt], "_write", _partial_then_fail)
     else:
         monkeypatch.setattr(outputs, "_row_records", _rows_then_fail)
     out = tmp_path / f"scores{SUFFIX[fmt]}"
@@ -218,8 +220,8 @@ def test_failing_write_leaves_nothing(manager, result, tmp_path, monkeypatch, fm
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_failing_overwrite_keeps_the_old_file(manager, result, tmp_path, monkeypatch, fmt):
-    monkeypatch.setattr(pd.DataFrame, "to_csv", _partial_then_fail)
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", _partial_then_fail)
+    for writer in _WRITERS.values():
+        monkeypatch.setattr(writer, "_write", _partial_then_fail)
     monkeypatch.setattr(outputs, "_row_records", _rows_then_fail)
     out = tmp_path / f"scores{SUFFIX[fmt]}"
     out.write_text("old results\n")

@@ -28,6 +28,7 @@ from pynomaly.types import ParamSpec
 from pynomaly_pyod.catalog import ENTRIES, RESERVED, Entry
 
 AVAILABLE = [e for e in ENTRIES if not e.unavailable_reason()]
+SORTED_NAMES = ["ecod", "copod"]
 UNAVAILABLE = [e for e in ENTRIES if e.unavailable_reason()]
 # Slow or quadratic-and-worse detectors get fewer rows (and ROD, cubic in features, 5 columns).
 SMALL = {"abod", "cof", "loci", "rgraph", "sod", "sos"}
@@ -360,15 +361,76 @@ def test_short_id_and_entry_point() -> None:
     manager.shutdown()
 
 
-def test_explain(pm: pynomaly.PluginManager, scaled: np.ndarray) -> None:
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # PyOD overflows on ±1e300, as it should
+@pytest.mark.parametrize("name", SORTED_NAMES)
+def test_ecdf_terms_are_pyods_dimensional_outlier_scores(
+    name: str, pm: pynomaly.PluginManager
+) -> None:
+    """ECOD's and COPOD's contributions are PyOD's ``O`` (what ``explain_outlier`` plots) of
+    each row scored alone, and add up to the score."""
+    rng = np.random.default_rng(7)
+    train = awkward_columns(rng, 300)
+    new = awkward_columns(rng, 40) * rng.choice([1.0, 1.5], size=(40, 7))
+    new[:5] = train[:5]
+    ref = pyod_class(next(e for e in ENTRIES if e.name == name))().fit(train)
+    model = pynomaly.fit(train, detector=f"pyod:{name}", manager=pm)
+    terms = plugin.pynomaly_explain(f"pyod:{name}", model.state, new)
+    for i in range(len(new)):
+        ref.decision_function(new[i : i + 1])  # sets ref.O for that row alone
+        np.testing.assert_allclose(terms[i], ref.O[-1], rtol=1e-9, atol=0)
+    np.testing.assert_allclose(terms.sum(axis=1), model.score(new, manager=pm), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [("hbos", {}), ("hbos", {"n_bins": "auto"}), ("pca", {}), ("pca", {"weighted": False}),
+     ("mcd", {})],
+)
+def test_additive_terms_add_up_to_pyods_scores(
+    name: str, params: dict, pm: pynomaly.PluginManager, scaled: np.ndarray
+) -> None:
+    e = next(e for e in ENTRIES if e.name == name)
+    seed = {"random_state": 0} if accepts(pyod_class(e), "random_state") else {}
+    ref = pyod_class(e)(**params, **seed).fit(scaled[:400])
+    model = pynomaly.fit(scaled[:400], detector=e.id, random_state=0, manager=pm, **params)
+    terms = plugin.pynomaly_explain(e.id, model.state, scaled[400:])
+    assert terms.shape == scaled[400:].shape and np.isfinite(terms).all()
+    np.testing.assert_allclose(terms.sum(axis=1), ref.decision_function(scaled[400:]), rtol=1e-9)
+    if name != "hbos":  # distances' shares (PCA) and squared whitened terms (MCD)
+        assert (terms >= 0).all()
+
+
+def test_hbos_terms_compile_nothing_new(pm: pynomaly.PluginManager, breast_cancer) -> None:
+    """The native contributions call HBOS's numba function with the array type the fit
+    compiled (a DataFrame's read-only Fortran-ordered matrix), not another one."""
+    from pyod.models import hbos
+
+    model = pynomaly.fit(breast_cancer, detector="pyod:hbos", manager=pm)
+    compiled = list(hbos._calculate_outlier_scores.signatures)
+    result = model.detect(breast_cancer, manager=pm)
+    result.contributions(5)
+    pynomaly.contributions(model, breast_cancer.iloc[:1], manager=pm)
+    pynomaly.explain(model, breast_cancer.iloc[::7], manager=pm)
+    assert hbos._calculate_outlier_scores.signatures == compiled
+
+
+def test_pyod_iforest_is_measured(pm: pynomaly.PluginManager, scaled: np.ndarray) -> None:
+    """PyOD's ``feature_importances_`` are the trees' impurity decreases against the random
+    targets isolation trees are grown on: the same whatever rows are asked about. pynomaly
+    measures its contributions instead, as for scikit-learn's isolation forest."""
     model = pynomaly.fit(scaled, detector="pyod:iforest", random_state=0, manager=pm)
-    importance = pynomaly.explain(model, scaled[:50], manager=pm)
-    np.testing.assert_array_equal(importance.to_numpy(), model.state.feature_importances_)
-    # no own importances: the core measures them by ablation
-    model = pynomaly.fit(scaled, detector="pyod:ecod", manager=pm)
-    assert plugin.pynomaly_explain("pyod:ecod", model.state, scaled) is None
+    assert plugin.pynomaly_explain("pyod:iforest", model.state, scaled) is None
     importance = pynomaly.explain(model, scaled[:50], manager=pm)
     assert importance.shape == (scaled.shape[1],) and (importance >= 0).all()
+    assert not np.allclose(importance, pynomaly.explain(model, scaled[50:100], manager=pm))
+
+
+def test_explanations_are_declared(pm: pynomaly.PluginManager) -> None:
+    listed = {d.id: d for d in detector_service.detectors(pm)}
+    additive = {i for i, d in listed.items() if d.additive_contributions}
+    assert additive == {"pyod:ecod", "pyod:copod", "pyod:hbos", "pyod:pca", "pyod:mcd"}
+    unexplained = {i for i, d in listed.items() if d.cannot_explain}
+    assert unexplained == {"pyod:sod"}
 
 
 def test_n_jobs_configuration(pm: pynomaly.PluginManager, scaled: np.ndarray) -> None:
@@ -432,7 +494,7 @@ def test_hooks_ignore_other_detectors(scaled: np.ndarray) -> None:
 # 8. ECOD and COPOD score each new row as PyOD scores it alone, whatever its batch
 # ---------------------------------------------------------------------------------------------
 
-SORTED = ["ecod", "copod"]
+SORTED = SORTED_NAMES
 
 
 def awkward_columns(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -21,12 +21,88 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 
 from pynomaly.errors import InputError
 
 #: Age (seconds) after which a temporary file of any process is taken as abandoned: far longer
 #: than any write pynomaly makes.
 STALE_AFTER = 24 * 3600.0
+
+
+class AtomicFile:
+    """A new temporary file beside ``destination`` that becomes ``destination`` in one step.
+
+    Write to :attr:`path` (in as many calls as needed: a streamed output appends batch by
+    batch), then :meth:`commit`; :meth:`discard` (or any exception inside a ``with`` block)
+    removes the temporary file and leaves ``destination`` untouched. Without ``overwrite`` an
+    existing destination is an :class:`InputError`, checked when the file is opened and again,
+    atomically (a hard link fails if the name exists), when it is committed::
+
+        with pynomaly.AtomicFile("scores.csv", overwrite=False) as out:
+            for chunk in chunks:
+                append(out.path, chunk)
+    """
+
+    def __init__(self, destination: str | os.PathLike[str], *, overwrite: bool) -> None:
+        dest = Path(destination)
+        if dest.is_dir():
+            raise InputError(f"{dest}: is a directory, expected a file name")
+        if not dest.parent.is_dir():
+            raise InputError(f"{dest}: directory {dest.parent} does not exist")
+        if dest.exists() and not overwrite:
+            raise InputError(
+                f"{dest}: already exists (use --overwrite / overwrite=True to replace it)"
+            )
+        remove_stale_temporaries(dest)
+        self.destination = dest
+        self.overwrite = overwrite
+        self.path = _new_temporary(dest)  # what to write to
+        self._done = False
+
+    def commit(self) -> None:
+        """Move the temporary file to the destination (never over an existing file unless
+        ``overwrite``); the temporary file is gone afterwards either way."""
+        if self._done:
+            return
+        self._done = True
+        try:
+            _fsync_file(self.path)  # the data is on disk before the name points at it
+            if self.overwrite:
+                os.replace(self.path, self.destination)
+            else:
+                try:
+                    os.link(self.path, self.destination)  # fails if it appeared: never clobber
+                except FileExistsError:
+                    raise InputError(
+                        f"{self.destination}: already exists (use --overwrite to replace it)"
+                    ) from None
+                except OSError:  # file systems without hard links
+                    os.replace(self.path, self.destination)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+        _fsync_directory(self.destination.parent)  # the rename itself is on disk
+
+    def discard(self) -> None:
+        """Remove the temporary file; the destination is left as it was."""
+        self._done = True
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
 
 
 def atomic_write(
@@ -38,35 +114,11 @@ def atomic_write(
     ``overwrite`` an existing destination is an :class:`InputError`, checked atomically (a
     hard link fails if the name exists) where the file system allows it. The new file and
     its directory are flushed to disk (``fsync``) around the rename; stale temporary files of
-    interrupted writes to the same destination are removed first.
+    interrupted writes to the same destination are removed first. To write in several steps,
+    use :class:`AtomicFile`.
     """
-    dest = Path(destination)
-    if dest.is_dir():
-        raise InputError(f"{dest}: is a directory, expected a file name")
-    if not dest.parent.is_dir():
-        raise InputError(f"{dest}: directory {dest.parent} does not exist")
-    if dest.exists() and not overwrite:
-        raise InputError(f"{dest}: already exists (use --overwrite / overwrite=True to replace it)")
-    remove_stale_temporaries(dest)
-    tmp = _new_temporary(dest)
-    try:
-        write(tmp)
-        _fsync_file(tmp)  # the data is on disk before the name points at it
-        if overwrite:
-            os.replace(tmp, dest)
-        else:
-            try:
-                os.link(tmp, dest)  # fails if dest appeared meanwhile: never clobber
-            except FileExistsError:
-                raise InputError(
-                    f"{dest}: already exists (use --overwrite to replace it)"
-                ) from None
-            except OSError:  # file systems without hard links
-                os.replace(tmp, dest)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    _fsync_directory(dest.parent)  # the rename itself is on disk
+    with AtomicFile(destination, overwrite=overwrite) as out:
+        write(out.path)
 
 
 def remove_stale_temporaries(destination: str | os.PathLike[str]) -> list[Path]:

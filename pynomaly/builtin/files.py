@@ -2,7 +2,8 @@
 
 - CSV: ``.csv``, ``.tsv`` and their ``.gz`` versions; options ``delimiter``, ``encoding``
   (default UTF-8, a byte-order mark is skipped), ``index_col``, ``text_columns`` (read as
-  text whatever they look like; scoring batch by batch passes the model's text columns).
+  text whatever they look like; scoring batch by batch passes the model's text columns),
+  ``engine`` (``pyarrow``, the default, where it reads exactly what pandas reads; ``pandas``).
 - Parquet: a ``.parquet``/``.pq`` file, or a directory of Parquet files read as one dataset.
 - JSON Lines: ``.jsonl``/``.ndjson`` (optionally ``.gz``), one JSON object per row.
 - Excel: ``.xlsx`` (needs openpyxl: ``pip install 'pynomaly[excel]'``); option ``sheet``.
@@ -13,10 +14,18 @@
 CSV, Parquet and JSON Lines are also read in batches (``pynomaly_read_batches``) so that
 scoring a large file never holds it all in memory. pandas and pyarrow are imported inside the
 hooks, so listing plugins stays fast.
+
+A whole CSV file is read by pyarrow's multi-threaded reader where that gives exactly what
+pandas' ``read_csv`` gives (the same columns, dtypes, values, missing values and index), and
+by pandas otherwise: see :func:`_arrow_csv` for what is checked. CSV batches are read by
+pandas' chunked reader, which types each chunk on its own (pyarrow's streaming reader fixes the
+types from the first block). Parquet goes through pyarrow straight into the frame, whose
+float64 columns become the detector's matrix without another copy.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import sys
@@ -165,7 +174,11 @@ def pynomaly_read_data(connection: Connection, query: Mapping[str, Any]) -> Any:
     source = path.stream if isinstance(path, Stdin) else path
     with _reading(path, kind):
         if kind == "csv":
-            return _read_csv(path, opts)  # read_csv applies index_col itself
+            arrow = _engine(path, opts) == "pyarrow"
+            # a pipe is read by pandas: pyarrow's reader is given files
+            frame = _arrow_csv(path, opts) if arrow and isinstance(path, Path) else None
+            # read_csv applies index_col itself
+            return frame if frame is not None else _read_csv(path, opts)
         import pandas as pd
 
         if kind == "jsonl":
@@ -173,11 +186,9 @@ def pynomaly_read_data(connection: Connection, query: Mapping[str, Any]) -> Any:
         elif kind == "excel":
             frame = _read_excel(path, opts)
         elif isinstance(path, Stdin):  # Parquet needs to seek: read it whole
-            import io
-
             frame = pd.read_parquet(io.BytesIO(path.stream.read()), columns=opts.get("columns"))
         else:
-            frame = pd.read_parquet(path, columns=opts.get("columns"))
+            frame = _read_parquet(path, opts.get("columns"))
         return _indexed(frame, opts, path)
 
 
@@ -282,6 +293,188 @@ def _read_csv(path: Path | Stdin, opts: Mapping[str, Any], **kwargs: Any) -> Any
             dtype=dict.fromkeys(opts.get("text_columns") or (), "str") or None,
             **kwargs,
         )
+
+
+# pandas' default missing-value spellings (read_csv's na_values), given to pyarrow as its own
+PANDAS_NA = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
+
+
+def _memory_pool() -> Any:
+    """The system allocator: pyarrow's default (mimalloc) returns memory to the system so
+    eagerly that on some virtual machines reading a file costs as much system time as
+    parsing it."""
+    import pyarrow as pa
+
+    return pa.system_memory_pool()
+
+
+def _arrow_csv(path: Path, opts: Mapping[str, Any]) -> Any:
+    """The whole CSV file read by pyarrow, or ``None`` when pandas would read it differently
+    (then pandas reads it, and raises its own errors).
+
+    pyarrow is told pandas' rules where it has the option (missing-value spellings, empty
+    strings as missing, ``True``/``False`` spellings, text columns); what it does not know is
+    checked after reading: duplicate column names (pandas renames them) and a range of
+    unusual values send the file to pandas — a column pandas types otherwise (text pyarrow
+    took for numbers, such as ``0x1F``; integers written ``+5`` that pyarrow took for floats;
+    text it took for numbers or dates), booleans with gaps (pandas makes them objects) —
+    while unnamed columns get pandas' ``Unnamed: N`` names, columns pyarrow read as dates or
+    times are read again as text and empty columns become float NaN, as in pandas.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    tab = path.name.lower().endswith((".tsv", ".tsv.gz"))
+    delimiter = opts.get("delimiter") or ("\t" if tab else ",")
+    index_col = opts.get("index_col", False)
+    encoding = opts.get("encoding") or "utf-8"
+    if (
+        len(delimiter) != 1  # pandas takes a longer one as a regular expression
+        or delimiter in "\"\r\n"
+        or not (index_col is None or index_col is False or isinstance(index_col, str))
+    ):
+        return None
+    if encoding.lower().replace("_", "-") in ("utf-8-sig", "utf8-sig"):
+        encoding = "utf-8"  # pyarrow skips a byte-order mark itself
+    text_columns = list(opts.get("text_columns") or ())
+
+    def read(as_text: list[str]) -> Any:
+        return pcsv.read_csv(
+            path,
+            read_options=pcsv.ReadOptions(encoding=encoding),
+            parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pcsv.ConvertOptions(
+                column_types=dict.fromkeys(as_text, pa.string()),
+                null_values=list(PANDAS_NA),
+                strings_can_be_null=True,
+                true_values=["True", "TRUE", "true"],
+                false_values=["False", "FALSE", "false"],
+            ),
+            memory_pool=_memory_pool(),
+        )
+
+    try:
+        table = read(text_columns)
+        dated = [f.name for f in table.schema if _is_temporal(f.type)]
+        if dated:  # pandas leaves dates and times as text
+            table = read([*text_columns, *dated])
+    except (pa.ArrowException, OSError, UnicodeError, ValueError):
+        return None  # pandas reads it, or says what is wrong in its own words
+    names = _pandas_names(table.column_names)
+    if names is None or table.num_rows == 0:
+        return None
+    table = table.rename_columns(names)
+    columns = []
+    hex_free = functools.cache(lambda: not _has_hex(path))
+    for field, column in zip(table.schema, table.columns, strict=True):
+        typed = _as_pandas_types(field, column, text=field.name in text_columns, hex_free=hex_free)
+        if typed is None:
+            return None
+        columns.append(typed)
+    table = pa.table(columns, names=names)
+    del columns  # the table holds the only references: to_pandas frees each column converted
+    frame = table.to_pandas(self_destruct=True)
+    del table
+    if index_col is not None and index_col is not False:
+        if index_col not in frame.columns:
+            return None  # pandas' own error
+        frame = frame.set_index(index_col)
+    return frame
+
+
+def _engine(path: Path | Stdin, opts: Mapping[str, Any]) -> str:
+    """The ``engine`` option: ``pyarrow`` (the default: where exact) or ``pandas``."""
+    engine = str(opts.get("engine") or "pyarrow").lower()
+    if engine not in ("pyarrow", "pandas"):
+        raise DataError(f"{path}: engine {engine!r} is not pyarrow or pandas")
+    return engine
+
+
+def _is_temporal(dtype: Any) -> bool:
+    import pyarrow.types as pat
+
+    return bool(pat.is_temporal(dtype))
+
+
+def _pandas_names(names: list[str]) -> list[str] | None:
+    """Column names as pandas gives them (``Unnamed: N`` for an empty one), or ``None`` for
+    duplicates, which pandas renames ``a``, ``a.1`` …"""
+    named = [name if name else f"Unnamed: {n}" for n, name in enumerate(names)]
+    return named if len(set(named)) == len(named) else None
+
+
+def _as_pandas_types(field: Any, column: Any, *, text: bool, hex_free: Any) -> Any:
+    """``column`` as it must be for ``to_pandas`` to give what pandas' reader gives, or
+    ``None`` when pyarrow typed it otherwise than pandas would."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.types as pat
+
+    dtype = field.type
+    is_text = pat.is_string(dtype) or pat.is_large_string(dtype)
+    if text:  # read as text on request (a renamed "Unnamed: N" column may have escaped that)
+        return column if is_text else None
+    if is_text:
+        return column if _pandas_sees_text(column) else None
+    if pat.is_null(dtype):  # every value missing: float NaN for pandas
+        return column.cast(pa.float64())
+    if pat.is_boolean(dtype):
+        return column if column.null_count == 0 else None  # pandas: objects with NaN
+    if pat.is_int64(dtype):
+        return column if hex_free() else None
+    if pat.is_float64(dtype):
+        # every value whole: pandas says int64 if none was written with a point or an
+        # exponent ("+5" is a float to pyarrow), which only the text can tell
+        whole = (
+            column.null_count == 0
+            and pc.all(pc.is_finite(column)).as_py()
+            and pc.all(pc.equal(column, pc.floor(column))).as_py()
+        )
+        return None if whole else column
+    return None
+
+
+def _pandas_sees_text(column: Any) -> bool:
+    """Whether pandas' parser, given this column's distinct values, would keep them as text
+    (not numbers nor booleans)."""
+    import pandas as pd
+    import pyarrow.compute as pc
+
+    values = pc.unique(column.drop_null()).to_pylist()
+    if not values:
+        return True
+    quoted = "\n".join('"' + str(v).replace('"', '""') + '"' for v in values)
+    probe = pd.read_csv(io.StringIO("x\n" + quoted), dtype=None, keep_default_na=True)
+    return not (
+        pd.api.types.is_numeric_dtype(probe["x"]) or pd.api.types.is_bool_dtype(probe["x"])
+    )
+
+
+def _has_hex(path: Path) -> bool:
+    """Whether an uncompressed file holds ``0x``/``0X`` anywhere (pyarrow reads ``0x1F`` as
+    the integer 31, pandas as text); a compressed one is assumed to."""
+    import mmap
+
+    if path.name.lower().endswith(".gz"):
+        return True
+    with path.open("rb") as fh:
+        if path.stat().st_size == 0:
+            return False
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return data.find(b"0x") >= 0 or data.find(b"0X") >= 0
+
+
+def _read_parquet(path: Path, columns: Any) -> Any:
+    """A Parquet file or directory as pandas' ``read_parquet`` gives it, converted column by
+    column as pyarrow lets go of its buffers (``self_destruct``): the data is held once, not
+    twice, on its way into the frame."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=columns, use_pandas_metadata=True)
+    return table.to_pandas(self_destruct=True)
 
 
 def _read_excel(path: Path | Stdin, opts: Mapping[str, Any]) -> Any:

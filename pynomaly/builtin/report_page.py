@@ -51,7 +51,7 @@ def render(result: Any, options: Mapping[str, Any] | None = None) -> str:
         version=__version__,
         summary=_summary(result),
         scores=_scores_plot(result),
-        top=_top_table(result, top, features, sample),
+        top=_top_table(result, top, features),
         importance=_importance_plot(result, sample),
         embedding=_embedding_plot(result, method, sample),
         preparation=_preparation(result),
@@ -203,7 +203,7 @@ def _scores_plot(result: Any) -> Plot:
     return Plot(_figure(png, "histogram of anomaly scores with the threshold", caption))
 
 
-def _top_table(result: Any, top: int, features: int, sample: int) -> TopTable:
+def _top_table(result: Any, top: int, features: int) -> TopTable:
     frame = result.top(top)
     note = ""
     contributions = None
@@ -211,7 +211,7 @@ def _top_table(result: Any, top: int, features: int, sample: int) -> TopTable:
         note = "Contributions are unavailable: the result holds no input data."
     elif features > 0 and len(frame):
         try:
-            contributions = result.contributions(top, sample=sample)
+            contributions = result.contributions(top)
         except Exception as exc:  # the report is still useful without them
             log.debug("contributions failed", exc_info=True)
             note = f"Contributions are unavailable: {type(exc).__name__}: {exc}"
@@ -242,9 +242,11 @@ def _top_table(result: Any, top: int, features: int, sample: int) -> TopTable:
             )
         )
     if contributions is not None:
+        from pynomaly.detection.explain import note as explained
+
         note = (
-            "Contribution: how much the row's score drops when that feature is set to its "
-            "median over the data. Only features that raise the score are shown."
+            f"Contribution: {explained(contributions)}. Only features that raise the score "
+            "are shown."
         )
     return TopTable(
         str(frame.index.name or "row"), rows, truth is not None, contributions is not None, note
@@ -281,7 +283,8 @@ def _importance_plot(result: Any, sample: int) -> Plot:
         return Plot(None, f"plots need matplotlib ({exc})")
     caption = (
         f"The {len(shown)} most important of {len(importance)} features, measured on "
-        f"{len(used):,} rows{' (a random sample)' if len(used) < len(data) else ''}."
+        f"{len(used):,} rows{' (a random sample)' if len(used) < len(data) else ''}: the mean "
+        "absolute contribution of each feature to their scores."
     )
     return Plot(_figure(png, "bar chart of per-feature importance", caption))
 

@@ -314,6 +314,18 @@ cache_option = click.option(
 )
 
 
+jobs_option = click.option(
+    "-j",
+    "--jobs",
+    type=int,
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Cores to use (-1: every one): the detector's n_jobs where it has one; scoring a "
+    "batch-independent detector adds N-1 worker processes.",
+)
+
+
 def collect_source_options(kw: dict[str, Any]) -> dict[str, Any]:
     """Take the source flags out of ``kw``: the ones given become source options."""
     keys = (
@@ -370,6 +382,7 @@ _RESERVED = {
     "threshold_score": "--threshold-score",
     "source_options": "the source flags",
     "manager": "-p and --config",
+    "jobs": "-j/--jobs",
     "cache": "--cache",
     "engine": "--engine",
     "scheduler": "--scheduler",
@@ -421,10 +434,18 @@ def _fit_arguments(kw: Mapping[str, Any]) -> dict[str, Any]:
         "threshold": kw["threshold"],
         "threshold_percentile": kw["threshold_percentile"],
         "threshold_score": kw["threshold_score"],
+        "jobs": _jobs(kw.get("jobs")),
         "prepare": kw.get("prepare"),
         "cache": bool(kw.get("cache")),
         **_detector_params(kw["params"]),
     }
+
+
+def _jobs(jobs: int | None) -> int:
+    from pynomaly.detection.parallel import resolve_jobs
+
+    resolve_jobs(jobs, "--jobs")  # a bad value is an error before anything is read
+    return 1 if jobs is None else jobs
 
 
 def _echo_preparation(preparation: Any) -> None:
@@ -554,6 +575,30 @@ def _inputs(ctx: Context, source: str, kw: Mapping[str, Any]) -> list[tuple[str,
     ]
 
 
+def _output_options(kw: Mapping[str, Any], source_options: Mapping[str, Any]) -> dict[str, Any]:
+    options = {
+        "overwrite": kw["overwrite"],
+        "table": kw.get("output_table") or "anomaly_scores",
+    }
+    for same in ("credentials_file", "busy_timeout"):  # the database's, read and written
+        if source_options.get(same) is not None:
+            options[same] = source_options[same]
+    return options
+
+
+def _console_format(kw: Mapping[str, Any]) -> str | None:
+    """The console format (``None`` with ``-o -``: stdout holds the rows); --format without
+    --output picks it (any plugin's)."""
+    output = kw.get("output")
+    if output == "-":
+        return None
+    if kw.get("as_jsonl"):
+        return "jsonl"
+    if kw["as_json"]:
+        return "json"
+    return (kw.get("fmt") if output is None else None) or "table"
+
+
 def _configured_format(kw: dict[str, Any]) -> None:
     """The configuration's ``format`` is the console format (and that of ``-o -``): a file
     given to ``--output`` keeps the format its extension implies unless ``--format`` is
@@ -569,9 +614,11 @@ def _deliver(
     kw: Mapping[str, Any],
     source_options: Mapping[str, Any],
     reporter: Reporter | None = None,
+    *,
+    exported: bool = False,
 ) -> None:
     """Write the outputs, print the console output, notify; exit 3 with --fail-on-anomaly
-    when anomalies were found."""
+    when anomalies were found. ``exported``: --output was written already, batch by batch."""
     from pynomaly.services.outputs import export_data, format_output, send_notification
 
     pm = ctx.manager()
@@ -579,15 +626,9 @@ def _deliver(
     tracker = reporter.tracker
     output = kw.get("output")
     to_stdout = output == "-"
-    rows = len(result.scores)
-    if output is not None:
-        options = {
-            "overwrite": kw["overwrite"],
-            "table": kw.get("output_table") or "anomaly_scores",
-        }
-        for same in ("credentials_file", "busy_timeout"):  # the database's, read and written
-            if source_options.get(same) is not None:
-                options[same] = source_options[same]
+    rows = int(result.summary()["rows"])  # a streamed result keeps no per-row scores
+    if output is not None and not exported:
+        options = _output_options(kw, source_options)
         fmt = _output_format(output, kw.get("fmt"), pm) if not to_stdout else kw.get("fmt")
         if to_stdout:
             reporter.stop()  # stdout is the rows' alone
@@ -597,16 +638,8 @@ def _deliver(
         with tracker.phase("write", rows=rows, detail=kw["report"]):
             export_data(pm, result, kw["report"], "html", {"overwrite": kw["overwrite"]})
     text = None
-    console = None
-    if not to_stdout:
-        # --format without --output picks the console format (any plugin's)
-        console = (
-            "jsonl"
-            if kw.get("as_jsonl")
-            else "json"
-            if kw["as_json"]
-            else (kw.get("fmt") if output is None else None) or "table"
-        )
+    console = _console_format(kw)
+    if console is not None:
         top = rows if kw["top"] is None else kw["top"]
         options = {"top": top, **({"features": 0} if kw["top"] is None else {})}
         with tracker.phase("explain", rows=min(top, rows)):
@@ -645,6 +678,29 @@ def _deliver(
         raise SystemExit(EXIT_ANOMALIES)
 
 
+def _stream_writer(
+    ctx: Context, kw: Mapping[str, Any], source_options: Mapping[str, Any]
+) -> tuple[bool, Any]:
+    """Whether the results can be delivered batch by batch — an ``--output`` whose format a
+    plugin streams (or none), no ``--report`` (it needs every score), the built-in console
+    formats, not --top all — and the writer for ``--output``, opened before anything is scored."""
+    from pynomaly.services.outputs import open_output
+
+    if (
+        kw.get("report")
+        or kw.get("top") is None  # --top all: every row's score
+        or _console_format(kw) not in ("table", "json")
+    ):
+        return False, None
+    output = kw.get("output")
+    if output is None:
+        return True, None
+    pm = ctx.manager()
+    fmt = _output_format(output, kw.get("fmt"), pm)
+    writer = open_output(pm, output, fmt, _output_options(kw, source_options))
+    return writer is not None, writer
+
+
 @click.command()
 @click.argument("source", shell_complete=complete_source)
 @source_options
@@ -653,13 +709,22 @@ def _deliver(
 @click.option(
     "--save", metavar="PATH", help="Also save the fitted model here (signed with your key)."
 )
+@jobs_option
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Write --output N rows at a time, as the scores are delivered.",
+)
 @cache_option
 @engine_option
 @scheduler_option
 @fit_rows_option
 @click.pass_obj
 @handles_errors
-def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
+def detect(
+    ctx: Context, source: str, save: str | None, batch_size: int | None, **kw: Any
+) -> None:
     """Find anomalies in SOURCE: a file (CSV, Parquet, JSON Lines, Excel), a database URL,
     a sample such as sample:wbc, or - for standard input.
 
@@ -698,7 +763,38 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
                 result.model.save(save, overwrite=kw["overwrite"])
         if not kw["as_json"]:  # --json has it in its summary
             _echo_preparation(result.preparation)
-        _deliver(ctx, result, kw, options, reporter)
+        exported = False
+        if batch_size is not None and kw.get("output") not in (None, "-"):
+            with reporter.tracker.phase("write", rows=len(result.scores), detail=kw["output"]):
+                exported = _write_in_batches(ctx, result, batch_size, kw, options)
+        _deliver(ctx, result, kw, options, reporter, exported=exported)
+
+
+def _write_in_batches(
+    ctx: Context,
+    result: Any,
+    batch_size: int,
+    kw: Mapping[str, Any],
+    source_options: Mapping[str, Any],
+) -> bool:
+    """Write ``result`` to ``--output`` ``batch_size`` rows at a time, if its format streams
+    (the same file as at once); ``False`` if it does not."""
+    from pynomaly.detection.stream import batches_of
+    from pynomaly.services.outputs import open_output
+
+    pm = ctx.manager()
+    fmt = _output_format(kw["output"], kw.get("fmt"), pm)
+    writer = open_output(pm, kw["output"], fmt, _output_options(kw, source_options))
+    if writer is None:
+        return False
+    try:
+        for batch in batches_of(result, batch_size):
+            writer.write(batch)
+        writer.close(result)
+    except BaseException:
+        writer.abort()
+        raise
+    return True
 
 
 @click.command()
@@ -710,6 +806,7 @@ def detect(ctx: Context, source: str, save: str | None, **kw: Any) -> None:
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing model file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@jobs_option
 @progress_option
 @cache_option
 @engine_option
@@ -779,6 +876,7 @@ def fit(
     show_default=True,
     help="Rows read and scored at a time.",
 )
+@jobs_option
 @engine_option
 @scheduler_option
 @click.option(
@@ -790,18 +888,26 @@ def fit(
 @click.pass_obj
 @handles_errors
 def score(
-    ctx: Context, model_path: str, source: str, batch_size: int, trust: bool, **kw: Any
+    ctx: Context,
+    model_path: str,
+    source: str,
+    batch_size: int,
+    jobs: int,
+    trust: bool,
+    **kw: Any,
 ) -> None:
     """Score SOURCE with a saved MODEL, batch by batch (the data need not fit in memory).
     SOURCE - reads standard input.
 
-    MODEL is a file written by `pynomaly fit --save` or `detect --save`, signed with your
-    key: a file signed otherwise, or not at all, is refused unless --trust. A damaged or
-    altered file is always refused.
+    Each batch is written to --output (CSV, JSON, JSON Lines, Parquet) as soon as it is scored,
+    while the next one is read; only the top rows and the counts are kept (and, with the
+    model's label column in SOURCE, the scores for ROC AUC). MODEL is a file written by
+    `pynomaly fit --save` or `detect --save`, signed with your key: a file signed otherwise,
+    or not at all, is refused unless --trust. A damaged or altered file is always refused.
 
     \b
     Examples:
-      pynomaly score model.pkl big.csv -o scores.csv --batch-size 100000
+      pynomaly score model.pkl big.csv -o scores.csv --batch-size 100000 --jobs -1
       pynomaly score model.pkl sqlite:///shop.db --table today --json
       zcat today.csv.gz | pynomaly score model.pkl - --nl --top all
       pynomaly score model.pkl 'logs/*.parquet' --engine dask -o scores/
@@ -809,6 +915,7 @@ def score(
     from pynomaly.builtin.files import estimate_rows
     from pynomaly.detection.persistence import load_model
     from pynomaly.detection.results import combine_results
+    from pynomaly.detection.stream import stream
 
     ctx.configuration()
     if _dask_engine(kw):
@@ -817,20 +924,27 @@ def score(
     _configured_format(kw)
     inputs = [("model", model_path), *_inputs(ctx, source, kw)]
     _check_destinations(kw, pm=ctx.manager(), inputs=inputs)
+    _jobs(jobs)
     ctx.manager().load_all()  # plugins first: a model may hold objects of a local plugin
     model = load_model(model_path, trusted=trust, manager=ctx.manager())
     options = collect_source_options(kw)
+    streamed, writer = _stream_writer(ctx, kw, options)
     with Reporter(kw.pop("progress"), ctx.quiet) as reporter:
         batches = model.score_source(
             source,
             batch_size=batch_size,
             source_options=options,
             manager=ctx.manager(),
+            jobs=jobs,
             progress=reporter.tracker,
             total_rows=estimate_rows(source),
         )
-        result = combine_results(batches)  # keeps scores only: batches' data is let go
-        _deliver(ctx, result, kw, options, reporter)
+        result: Any
+        if streamed:  # each batch written as it is scored; summaries and the top rows kept
+            result = stream(batches, writer, keep=max(kw["top"], 10))
+        else:  # an output (SQL, -o -, a report …) written at the end from every row's score
+            result = combine_results(batches)  # keeps scores only: batches' data is let go
+        _deliver(ctx, result, kw, options, reporter, exported=streamed)
 
 
 # --------------------------------------------------------------------------------------------

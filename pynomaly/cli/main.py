@@ -185,6 +185,10 @@ def detectors(ctx: Context, as_json: bool, show_all: bool) -> None:
             else "a row's score may depend on its batch"
         )
         click.echo(f"{'':<{width}}  parameters: {params}; {batch}")
+        if d["cannot_explain"]:
+            click.echo(f"{'':<{width}}  cannot be explained: {d['cannot_explain']}")
+        elif d["additive_contributions"]:
+            click.echo(f"{'':<{width}}  contributions: its own per-feature terms of the score")
     hidden = len(every) - len(infos)
     if hidden:
         click.echo(f"({hidden} unavailable detectors hidden; --all shows them)")

@@ -1,5 +1,5 @@
-"""The library API: ``detect``, ``fit``, ``score``, ``explain``, ``detectors``, ``load_data``,
-``load``.
+"""The library API: ``detect``, ``fit``, ``score``, ``contributions``, ``explain``,
+``detectors``, ``load_data``, ``load``.
 
 A call flows: input (DataFrame, array or path) → data source plugin (for paths) →
 ``pynomaly_preprocess`` → label column set aside → processing steps (fitted on the training
@@ -21,6 +21,7 @@ import pandas as pd
 from pynomaly.detection import autoprep, partitioned, thresholds
 from pynomaly.detection import cache as model_cache
 from pynomaly.detection import explain as explaining
+from pynomaly.detection.parallel import resolve_jobs
 from pynomaly.detection.persistence import load_model
 from pynomaly.detection.prepare import (
     Prepared,
@@ -62,6 +63,7 @@ __all__ = [
     "DEFAULT_CONTAMINATION",
     "DEFAULT_DETECTOR",
     "DEFAULT_RANDOM_STATE",
+    "contributions",
     "default_manager",
     "detect",
     "detectors",
@@ -130,6 +132,7 @@ def fit(
     engine: str = "local",
     scheduler: str | None = None,
     fit_rows: int | str | None = DEFAULT_FIT_ROWS,
+    jobs: int | None = None,
     **params: Any,
 ) -> Model:
     """Fit ``detector`` on ``data`` (DataFrame, 2-D array or path); returns a :class:`Model`.
@@ -166,6 +169,10 @@ def fit(
     local cluster for the call) and fits on a uniform sample of at most ``fit_rows`` rows
     drawn with the seed (``None`` or ``"all"``: every row); see
     :mod:`pynomaly.detection.partitioned`.
+
+    ``jobs`` (``-1``: every core) becomes the detector's ``n_jobs`` parameter when its plugin
+    accepts one (scikit-learn's IsolationForest and LOF, PyOD's KNN, IForest …) and ``n_jobs``
+    is not given.
     """
     tracker = Tracker.of(progress)
     pm = manager or default_manager()
@@ -179,6 +186,7 @@ def fit(
         "threshold_score": threshold_score,
         "prepare": prepare,
         "cache": cache,
+        "jobs": jobs,
         **params,
     }
     if partitioned.check_engine(engine, scheduler) == "dask":
@@ -201,6 +209,7 @@ def fit(
         tracker,
         prepare,
         cache,
+        jobs,
     )
     return model
 
@@ -224,6 +233,7 @@ def detect(
     engine: str = "local",
     scheduler: str | None = None,
     fit_rows: int | str | None = DEFAULT_FIT_ROWS,
+    jobs: int | None = None,
     **params: Any,
 ) -> DetectionResult:
     """Fit ``detector`` on ``data`` and score the same rows (arguments as for :func:`fit`).
@@ -232,7 +242,8 @@ def detect(
     anomalous); ``labels`` mark the rows above the threshold. With ``label_column`` the
     result's ``metrics`` hold ROC AUC and average precision; its ``timings`` the seconds each
     phase took; with ``prepare="auto"``, ``preparation`` says what was done to the data.
-    ``cache=True`` skips the fit when an earlier call fitted the same (see :func:`fit`).
+    ``cache=True`` skips the fit when an earlier call fitted the same, ``jobs`` sets the
+    detector's ``n_jobs`` (see :func:`fit`).
 
     ``engine="dask"`` fits as :func:`fit` does with it, on a sample of partitioned data,
     then scores every partition on the cluster as new rows (so only batch-independent
@@ -254,6 +265,7 @@ def detect(
             "threshold_score": threshold_score,
             "prepare": prepare,
             "cache": cache,
+            "jobs": jobs,
             **params,
         }
         _check_before_cluster(pm, detector, arguments, fit_rows)
@@ -281,15 +293,48 @@ def detect(
         tracker,
         prepare,
         cache,
+        jobs,
     )
     result = build_result(pm, model, model.training_scores, prepared, start)
     result.timings = tracker.timings
     return result
 
 
-def score(model: Model, data: Any, *, manager: PluginManager | None = None) -> np.ndarray:
-    """Scores of new rows with a fitted model (see :meth:`Model.score`)."""
-    return model.score(data, manager=manager)
+def score(
+    model: Model, data: Any, *, manager: PluginManager | None = None, jobs: int | None = 1
+) -> np.ndarray:
+    """Scores of new rows with a fitted model (see :meth:`Model.score`); ``jobs`` > 1 scores
+    a batch-independent detector's rows in that many worker processes, with the same scores."""
+    return model.score(data, manager=manager, jobs=jobs)
+
+
+def contributions(
+    model: Model, data: Any, *, manager: PluginManager | None = None, preprocessed: bool = False
+) -> pd.DataFrame:
+    """How much each feature raises the score of each row of ``data``: a DataFrame of rows ×
+    features, indexed like the data, columns the model's feature names (after its steps).
+
+    Each row is compared with the model's reference row, every feature at its training
+    median (:attr:`Model.reference`). The detector's own per-feature terms where its plugin
+    gives them (``pyod:ecod``, ``pyod:copod``, ``pyod:hbos``, ``pyod:pca``, ``pyod:mcd``,
+    ``sklearn:elliptic``: the row's terms minus the reference row's, adding up to the row's
+    score minus the reference row's), else how much the row's score drops when the feature is
+    set to its reference value — each changed row scored against the fitted model alone, or,
+    for a detector whose scores depend on the rows scored together, within ``data`` (see
+    :mod:`pynomaly.detection.explain` and docs/quality.md, "Explanations").
+    ``attrs["method"]`` names the method. Explain the rows you show, not all of them: the
+    measured methods score ``n_rows × n_features`` changed rows (or ``data`` once per
+    feature).
+
+    ``preprocessed=True`` for data that already went through ``pynomaly_preprocess``, such as
+    a result's ``data`` (the model's steps are applied either way).
+
+    :raises pynomaly.errors.ExplainError: the detector cannot be explained (its
+        ``DetectorInfo.cannot_explain`` says why).
+    """
+    pm = manager or default_manager()
+    frame = prepare_data(pm, data, model, None, preprocessed=preprocessed).frame
+    return explaining.contributions(Scorer(pm, model), frame)
 
 
 def explain(
@@ -297,8 +342,12 @@ def explain(
 ) -> pd.Series:
     """Per-feature importance for the scores of ``data``: one value per feature, by name.
 
-    ``preprocessed=True`` for data that already went through ``pynomaly_preprocess``, such as
-    a result's ``data`` (the model's steps are applied either way).
+    The mean absolute contribution of each feature over the rows of ``data`` (see
+    :func:`contributions`), or the detector plugin's own per-feature importances when its
+    ``pynomaly_explain`` gives one value per feature. ``preprocessed`` as for
+    :func:`contributions`.
+
+    :raises pynomaly.errors.ExplainError: the detector cannot be explained.
     """
     pm = manager or default_manager()
     frame = prepare_data(pm, data, model, None, preprocessed=preprocessed).frame
@@ -376,6 +425,7 @@ def _fit(
     tracker: Tracker,
     prepare: str | None = None,
     cache: bool | ModelCache | None = None,
+    jobs: int | None = None,
 ) -> tuple[Model, Prepared]:
     _check_seed(detector, random_state)
     choosing = detector == AUTO
@@ -388,7 +438,7 @@ def _fit(
                 )
         else:
             info = detector_service.resolve(pm, detector)
-            checked = detector_service.validate_parameters(pm, info.id, params)
+            checked = _with_jobs(pm, info.id, params, jobs)
         auto = autoprep.check_mode(prepare)
         unfitted = [_make_step(pm, spec) for spec in steps]
         # a fresh seed each call asks for a new fit: never answered from the cache
@@ -471,6 +521,7 @@ def _fit(
         threshold_rule=rule,
         text_columns=text_columns(prepared.frame),
         preparation=prepared.preparation,
+        reference=explaining.reference(X),
         explanation="\n".join(notes),
     )
     if models is not None and key is not None and cached is None:
@@ -479,6 +530,20 @@ def _fit(
     return model, prepared
 
 
+def _with_jobs(
+    pm: PluginManager, detector: str, params: Mapping[str, Any], jobs: int | None
+) -> dict[str, Any]:
+    """The checked parameters, with ``n_jobs=jobs`` when ``jobs`` is given, ``n_jobs`` is not,
+    and the detector's plugin accepts it (asked through ``pynomaly_validate_parameters``)."""
+    workers = resolve_jobs(jobs)
+    if jobs is None or workers == 1 or "n_jobs" in params:
+        return detector_service.validate_parameters(pm, detector, params)
+    try:
+        return detector_service.validate_parameters(pm, detector, {**params, "n_jobs": jobs})
+    except InvalidParameterError as exc:
+        if exc.parameter != "n_jobs":
+            raise
+    return detector_service.validate_parameters(pm, detector, params)
 def _check_before_cluster(
     pm: PluginManager, detector: str, arguments: Mapping[str, Any], fit_rows: Any
 ) -> None:
@@ -493,7 +558,8 @@ def _check_before_cluster(
     partitioned.check_fit_rows(fit_rows)
     autoprep.check_mode(arguments["prepare"])
     known = {"contamination", "random_state", "steps", "label_column", "threshold",
-             "threshold_percentile", "threshold_score", "prepare", "cache"}
+             "threshold_percentile", "threshold_score", "prepare", "cache",
+             "jobs"}
     params = {k: v for k, v in arguments.items() if k not in known}
     detector_service.validate_parameters(pm, detector, params)
 

@@ -79,6 +79,8 @@ ENGINES = ("local", "dask")
 DEFAULT_FIT_ROWS = 100_000
 DEFAULT_FORMAT = "parquet"
 INSTALL_HINT = "engine 'dask' needs Dask: pip install 'pynomaly[dask]'"
+# how long a failed run waits for partitions already being written (see _settle)
+SETTLE_TIMEOUT = 300.0
 
 
 def check_engine(engine: str, scheduler: str | None = None) -> str:
@@ -620,10 +622,37 @@ def score_partitions(
                 done.append(scored)
                 if running is not None:
                     running.advance(scored.rows)
-        except BaseException:
+        except BaseException as exc:
             client.cancel(futures)
+            if not isinstance(exc, KeyboardInterrupt):
+                _settle(client, futures)
             raise
     return sorted(done, key=lambda s: s.number)
+
+
+def _executing(dask_worker: Any) -> list[str]:
+    state = dask_worker.state
+    return [ts.key for ts in (*state.executing, *state.long_running)]
+
+
+def _settle(client: Client, futures: Sequence[Any], timeout: float = SETTLE_TIMEOUT) -> None:
+    """Wait until no worker still runs one of ``futures``' tasks. A cancel stops the queued
+    partitions, not the running ones: those go on to write their files, and the command must
+    not return (and the user clean up) while a worker is still writing into the output."""
+    import time
+
+    keys = {future.key for future in futures}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            running = client.run(_executing)
+        except Exception:  # a worker gone or unreachable: nothing more to wait for there
+            return
+        if not keys.intersection(key for listed in running.values() for key in listed):
+            return
+        time.sleep(0.05)
+    log.warning("partitions still being written after %s s: their files may appear later",
+                timeout)
 
 
 def output_spec(

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from pynomaly.detection.results import Model
     from pynomaly.plugin.manager import PluginManager
     from pynomaly.progress import Tracker
-    from pynomaly.types import ProcessingStep
+    from pynomaly.types import DetectorInfo, ProcessingStep
 
 _default: PluginManager | None = None
 _default_lock = threading.Lock()
@@ -297,7 +297,14 @@ class Scorer:
         scores = detector_service.score(self._pm, model.detector, model.state, X)
         return checked_scores(scores, X, model.plugin)
 
-    def explain(self, X: np.ndarray) -> np.ndarray:
-        """Per-feature importances of a prepared matrix (the plugin's, else ablation)."""
+    def explain(self, X: np.ndarray) -> np.ndarray | None:
+        """The detector plugin's own explanation of a prepared matrix, checked: per-row
+        contributions shaped like ``X``, or one importance per feature; ``None`` when the
+        plugin leaves it to pynomaly (:mod:`pynomaly.detection.explain`)."""
         model = self.model
-        return detector_service.explain(self._pm, model.detector, model.state, X)
+        return detector_service.own_explanation(self._pm, model.detector, model.state, X)
+
+    def info(self) -> DetectorInfo:
+        """The description of the model's detector as explanations need it (batch
+        independence, whether it can be explained; an ensemble's from its members)."""
+        return detector_service.explained(self._pm, self.model.detector, self.model.state)

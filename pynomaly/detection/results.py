@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pynomaly.detection import explain as explaining
+from pynomaly.detection.parallel import Pending, batch_scorer, resolve_jobs
 from pynomaly.detection.prepare import (
     Prepared,
     Scorer,
@@ -92,6 +94,19 @@ def threshold_for(training_scores: np.ndarray, contamination: float) -> float:
     return ThresholdRule("contamination", contamination).threshold(training_scores)
 
 
+def top_positions(scores: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` highest scores, highest first, ties in input order: the first
+    ``n`` of a stable descending sort, without sorting every score."""
+    if n <= 0:
+        return np.empty(0, dtype=np.intp)
+    if n < len(scores):
+        nth = np.partition(scores, len(scores) - n)[len(scores) - n]
+        candidates = np.flatnonzero(scores >= nth)  # every tie of the n-th score included
+    else:
+        candidates = np.arange(len(scores))
+    return candidates[np.argsort(-scores[candidates], kind="stable")][:n]
+
+
 def labels_for(scores: np.ndarray, threshold: float) -> np.ndarray:
     """1 where the score is above the threshold (an anomaly), else 0."""
     return (scores > threshold).astype(np.int8)
@@ -133,6 +148,10 @@ class Model:
     threshold_rule: ThresholdRule | None = None
     text_columns: tuple[str, ...] = ()  # read as text when a source is scored batch by batch
     preparation: Preparation | None = attrs.field(default=None, repr=False)  # prepare="auto"
+    #: each feature's typical value, what model-agnostic explanations set a feature to: the
+    #: median of the training matrix (steps applied; of at most REFERENCE_ROWS evenly spaced
+    #: rows). None in models saved before 1.1 (see pynomaly.detection.explain).
+    reference: np.ndarray | None = attrs.field(default=None, repr=False)
     explanation: str = ""  # what detector="auto" / threshold="auto" chose and why
 
     @property
@@ -168,6 +187,7 @@ class Model:
         manager: PluginManager | None = None,
         engine: str = "local",
         scheduler: str | None = None,
+        jobs: int | None = 1,
     ) -> np.ndarray:
         """Anomaly scores of new rows (higher = more anomalous), one per row.
 
@@ -176,6 +196,11 @@ class Model:
         client, else a local cluster for the call — and gathers the scores here, in
         partition order; only for batch-independent detectors (see
         :mod:`pynomaly.detection.partitioned`).
+
+        ``jobs`` > 1 (``-1``: every core) scores chunks of the rows in that many worker
+        processes when the detector is batch-independent, with the same scores (see
+        :mod:`pynomaly.detection.parallel`; a script doing so needs the usual
+        ``if __name__ == "__main__":`` guard).
         """
         pm = manager or default_manager()
         from pynomaly.detection import partitioned
@@ -186,7 +211,8 @@ class Model:
             with partitioned.client_for(scheduler, tracker) as client:
                 return partitioned.collected(pm, self, data, client=client, tracker=tracker).scores
         X = prepare(pm, data, self, None).X
-        return Scorer(pm, self).score(X)
+        with batch_scorer(pm, self, resolve_jobs(jobs)) as scorer:
+            return scorer.score(X)
 
     def predict(self, data: Any, *, manager: PluginManager | None = None) -> np.ndarray:
         """0/1 labels of new rows (1 = anomaly) with the threshold fixed at fit time."""
@@ -206,17 +232,26 @@ class Model:
         batch_size: int = 50_000,
         source_options: Mapping[str, Any] | None = None,
         manager: PluginManager | None = None,
+        jobs: int | None = 1,
         progress: ProgressCallback | Tracker | None = None,
         total_rows: int | None = None,
     ) -> Iterator[DetectionResult]:
         """Detect on a path or URI batch by batch (``pynomaly_read_batches``), never holding
-        all of its data in memory: one :class:`DetectionResult` per batch.
+        all of its data in memory: one :class:`DetectionResult` per batch, in input order.
+
+        The next batch is read in a thread while this one is scored. With ``jobs`` > 1 and a
+        batch-independent detector, each batch is split across that many worker processes
+        (same scores; see :mod:`pynomaly.detection.parallel`) and the next batch is prepared
+        while the workers score this one.
 
         ``progress`` is told of the ``score`` phase and each batch done (out of
-        ``total_rows``, when the caller knows or estimates it); reading the batches is timed
-        as the ``read`` phase (see :mod:`pynomaly.progress`).
+        ``total_rows``, when the caller knows or estimates it); waiting for the next batch is
+        timed as the ``read`` phase (see :mod:`pynomaly.progress`).
         """
+        from pynomaly.detection.stream import read_ahead
+
         pm = manager or default_manager()
+        workers = resolve_jobs(jobs)
         tracker = Tracker.of(progress)
         options = dict(source_options or {})
         if self.text_columns:
@@ -224,23 +259,40 @@ class Model:
             # text in every batch, as in the training read, or fitted encoders see unknowns
             options.setdefault("text_columns", list(self.text_columns))
         conn = data_service.connect(pm, os.fspath(source), options)
-        scorer = Scorer(pm, self)
-        batches = _without_short_tail(data_service.read_batches(pm, conn, batch_size), batch_size)
-        with tracker.phase("score", total=total_rows, detail=f"{self.detector} on {conn.uri}") as (
-            scoring
+
+        def batches() -> Iterator[pd.DataFrame]:
+            return _without_short_tail(data_service.read_batches(pm, conn, batch_size), batch_size)
+
+        detail = f"{self.detector} on {conn.uri}"
+        with (
+            read_ahead(batches) as ahead,
+            batch_scorer(pm, self, workers) as scorer,
+            tracker.phase("score", total=total_rows, detail=detail) as scoring,
         ):
+            # with workers, one batch is scored while the next is prepared and the one before
+            # is delivered
+            waiting: deque[tuple[Prepared, float, Pending]] = deque()
+
+            def deliver() -> DetectionResult:
+                prepared, start, pending = waiting.popleft()
+                result = build_result(pm, self, pending.result(), prepared, start)
+                result.timings = tracker.timings
+                scoring.advance(len(result.scores))
+                return result
+
             while True:
                 begin = time.perf_counter()
-                batch = next(batches, None)
+                batch = next(ahead, None)
                 scoring.exclude("read", time.perf_counter() - begin)
                 if batch is None:
                     break
                 start = time.perf_counter()
                 prepared = prepare(pm, batch, self, None, source=conn.uri)  # password masked
-                result = build_result(pm, self, scorer.score(prepared.X), prepared, start)
-                result.timings = tracker.timings
-                scoring.advance(len(result.scores))
-                yield result
+                waiting.append((prepared, start, scorer.submit(prepared.X)))
+                if len(waiting) > scorer.parallel:
+                    yield deliver()
+            while waiting:
+                yield deliver()
 
     def save(
         self, path: str | os.PathLike[str], *, overwrite: bool = False, format: str | None = None
@@ -408,26 +460,25 @@ class DetectionResult:
             object.__setattr__(self, field.name, state.get(field.name, _default(field)))
         # results pickled by pynomaly 1.0 had a "manager" instead of a scorer: left behind
 
-    def contributions(self, n: int = 10, *, sample: int = 2000) -> pd.DataFrame:
-        """For the ``n`` highest-scoring rows, how much each feature drives its score.
+    def contributions(self, n: int = 10, *, sample: int | None = None) -> pd.DataFrame:
+        """For the ``n`` highest-scoring rows, how much each feature raises its score (see
+        :func:`pynomaly.contributions`): rows by index, highest score first, columns by
+        feature. Only these rows are explained; a row's contributions do not depend on ``n``.
 
-        The score drop when the feature is set to its median over the input data (a sample
-        of at most ``sample`` rows, processing steps applied), so a row's contributions do not
-        depend on ``n``. One batch of ``n × features`` rows is scored; rows by index, columns
-        by feature.
+        ``sample`` is accepted and ignored since 1.1: the reference row is the model's, not
+        the median of a sample of the data.
         """
-        return self._contributions_at(self._top_positions(n), sample)
+        del sample  # kept so that calls written for 1.0 still work
+        return self._contributions_at(self._top_positions(n))
 
-    def _contributions_at(self, positions: Any, sample: int = 2000) -> pd.DataFrame:
-        """:meth:`contributions` of the rows at ``positions``."""
-        data = self._data()
-        reference = data if len(data) <= sample else data.sample(sample, random_state=0)
-        rows = data.iloc[positions]
-        return explaining.row_contributions(self._scoring(), rows, reference)
+    def _contributions_at(self, positions: Any) -> pd.DataFrame:
+        """:meth:`contributions` of the rows at ``positions`` (of the rows scored together,
+        which only a detector that is not batch-independent needs)."""
+        return explaining.contributions(self._scoring(), self._data(), np.asarray(positions))
 
     def importance(self, *, sample: int = 2000) -> pd.Series:
         """Per-feature importance of the model on the input data (a random sample of at most
-        ``sample`` rows): the detector plugin's own, else by ablation."""
+        ``sample`` rows; see :func:`pynomaly.explain`)."""
         data = self._data()
         used = data if len(data) <= sample else data.sample(sample, random_state=0)
         return explaining.importance(self._scoring(), used)
@@ -442,17 +493,7 @@ class DetectionResult:
         return self._scorer or Scorer(default_manager(), self.model)
 
     def _top_positions(self, n: int) -> np.ndarray:
-        """The positions of the ``n`` highest scores, highest first, ties in row order."""
-        scores = self.scores
-        if n <= 0:
-            return np.empty(0, dtype=np.intp)
-        if n >= len(scores) // 4:
-            return np.argsort(-scores, kind="stable")[:n]
-        # a full sort of a million scores takes ~0.4 s: sort only the rows at or above the
-        # n-th highest score (ties included, in row order, so the result is the same)
-        kth = np.partition(scores, len(scores) - n)[len(scores) - n]
-        candidates = np.flatnonzero(scores >= kth)
-        return candidates[np.argsort(-scores[candidates], kind="stable")][:n]
+        return top_positions(self.scores, n)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary: rows, anomalies, threshold, detector, source, seconds."""

@@ -28,6 +28,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
+from pynomaly._peak import peak_rss, reset_peak
 from pynomaly.plugin import wire
 
 #: fitted states and steps kept in the worker, by token (the host sends a token, not the
@@ -398,28 +399,13 @@ def _cpu() -> float:
 
 
 def _usage_start() -> float:
-    # reset the peak resident size (Linux), so that the peak after the call is the call's
-    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
+    reset_peak()  # so that the peak after the call is the call's
     return _cpu()
 
 
 def _usage(cpu_before: float) -> tuple[float, int]:
     """(CPU seconds of the call, peak resident bytes during it — or of the worker so far)."""
-    peak = 0
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    peak = int(line.split()[1]) * 1024
-                    break
-    except OSError:
-        pass
-    if not peak:
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return _cpu() - cpu_before, peak
+    return _cpu() - cpu_before, peak_rss()
 
 
 # --- process set-up -----------------------------------------------------------------------------

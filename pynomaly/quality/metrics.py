@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from pynomaly._peak import peak_rss, reset_peak
+
 T = TypeVar("T")
 
 
@@ -64,36 +66,19 @@ def measured(function: Callable[[], T]) -> tuple[T, float, int]:
     """``function()``, its wall time in seconds and its peak memory in bytes.
 
     The peak is how far the process's resident memory rose above its level at the start of the
-    call, sampled every 2 ms by a thread reading ``/proc/self/statm`` (Linux): native
-    allocations (BLAS, numba, scikit-learn's trees) count, memory the process had already
-    reserved and reuses does not. Where ``/proc`` is missing, ``tracemalloc`` measures the
-    Python-level allocations instead, which slows the call (up to 10× for IForest), so the time
-    is then taken in a second, untraced run.
+    call: on Linux the kernel's high-water mark (``VmHWM``), reset before the call, so native
+    allocations (BLAS, numba, scikit-learn's trees) count, however briefly held, and memory the
+    process had already reserved and reuses does not. Where the mark cannot be reset,
+    ``tracemalloc`` measures the Python-level allocations instead, which slows the call (up to
+    10× for IForest), so the time is then taken in a second, untraced run.
     """
-    if not _STATM.exists():
+    if not (_STATM.exists() and reset_peak()):
         return _traced(function)
-    import threading
-
-    page = os.sysconf("SC_PAGE_SIZE")
-    start_rss = _rss(page)
-    peak = [start_rss]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.002):
-            peak[0] = max(peak[0], _rss(page))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    start_rss = _rss(os.sysconf("SC_PAGE_SIZE"))
     start = time.perf_counter()
-    try:
-        value = function()
-    finally:
-        seconds = time.perf_counter() - start
-        done.set()
-        sampler.join()
-        peak[0] = max(peak[0], _rss(page))
-    return value, seconds, max(0, peak[0] - start_rss)
+    value = function()
+    seconds = time.perf_counter() - start
+    return value, seconds, max(0, peak_rss() - start_rss)
 
 
 _STATM = Path("/proc/self/statm")

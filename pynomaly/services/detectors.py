@@ -176,16 +176,75 @@ def score(pm: PluginManager, detector_id: str, state: Any, X: np.ndarray) -> np.
     return scores
 
 
-def explain(pm: PluginManager, detector_id: str, state: Any, X: np.ndarray) -> np.ndarray:
-    """Per-feature importances from ``pynomaly_explain``, else measured by ablation."""
+def explained(pm: PluginManager, detector_id: str, state: Any) -> DetectorInfo:
+    """The detector's description as explanations need it. A combiner (an ensemble) declares
+    neither: its rows' scores are as batch-independent as its members' (the combiners combine
+    each row's member scores with training statistics), and it cannot be explained when one
+    of its members cannot."""
+    info = resolve(pm, detector_id)
+    if not info.members_param:
+        return info
+    from pynomaly.services.composite import CompositeState
+
+    if not isinstance(state, CompositeState):
+        return info
+    members = [resolve(pm, member.detector) for member in state.members]
+    unexplained = next((m for m in members if m.cannot_explain), None)
+    return attrs.evolve(
+        info,
+        batch_independent=all(m.batch_independent for m in members),
+        cannot_explain=(
+            f"its member {unexplained.id} cannot be explained: {unexplained.cannot_explain}"
+            if unexplained is not None
+            else ""
+        ),
+    )
+
+
+def own_explanation(
+    pm: PluginManager, detector_id: str, state: Any, X: np.ndarray
+) -> np.ndarray | None:
+    """The owner plugin's answer to ``pynomaly_explain`` as a float64 array: per-row
+    contributions shaped like ``X``, or one importance per feature; ``None`` when no plugin
+    explains the detector. A wrong shape or a non-finite value is a :class:`PluginError`."""
     info = resolve(pm, detector_id)
     state = plain_state(pm, info.plugin, state)
     result = pm.call("pynomaly_explain", detector_id=info.id, state=state, X=X)
-    if result is None:  # nobody explains this detector: measure it from the outside
-        from pynomaly.detection.explain import ablation_importance
+    if result is None:
+        return None
+    import numpy as np
 
-        result = ablation_importance(lambda Z: score(pm, info.id, state, Z), X)
-    return result
+    values = np.asarray(result, dtype=np.float64)
+    n, m = X.shape
+    if values.shape not in ((n, m), (m,)):
+        raise PluginError(
+            info.plugin,
+            "pynomaly_explain",
+            f"returned shape {values.shape} for {n} rows of {m} features: expected ({n}, {m}) "
+            f"(per-row contributions) or ({m},) (one importance per feature)",
+        )
+    if not np.isfinite(values).all():
+        raise PluginError(info.plugin, "pynomaly_explain", "returned non-finite values")
+    return values
+
+
+def explain(pm: PluginManager, detector_id: str, state: Any, X: np.ndarray) -> np.ndarray:
+    """Per-feature importances of the rows ``X``: the plugin's own per-feature answer, else
+    the mean absolute per-row contribution (the plugin's own, else measured as
+    :mod:`pynomaly.detection.explain` does, with the median of ``X`` as the reference)."""
+    import numpy as np
+
+    from pynomaly.detection.explain import measured
+
+    info = explained(pm, detector_id, state)
+    own = own_explanation(pm, info.id, state, X)
+    if own is not None and own.ndim == 1:
+        return own
+    if own is None:
+        own, _ = measured(
+            info, lambda Z: score(pm, info.id, state, Z), X, np.median(X, axis=0)
+        )
+    return np.abs(own).mean(axis=0)
 
 
 def plain_state(pm: PluginManager, plugin: str, state: Any) -> Any:

@@ -563,36 +563,69 @@ class _DetectorRun:
         return f"{len(rows)} rows alone and {m} in batches of 7 as in one batch"
 
     def check_explain(self) -> str:
+        """``pynomaly_explain`` gives per-row contributions shaped like ``X`` or one importance
+        per feature (else pynomaly's measurement works); contributions of a detector declaring
+        ``additive_contributions`` add up to each row's score; a detector declaring
+        ``cannot_explain`` is left to that."""
         import numpy as np
 
         batch, _ = self.suite.planted("batch")
         X = self.shaped(batch)
         state = self.clean_fit().state
+        n, m = X.shape
+        if self.info.cannot_explain:
+            self.suite.expect_none(
+                "pynomaly_explain",
+                "pynomaly_explain to return None for a detector that declares cannot_explain",
+                "drop DetectorInfo.cannot_explain, or return None",
+                detector_id=self.id,
+                state=state,
+                X=X,
+            )
+            return f"cannot be explained: {self.info.cannot_explain}"
         fix = (
-            "return one finite importance >= 0 per feature from pynomaly_explain, or None to "
-            "let pynomaly measure it"
+            f"return per-row contributions shaped like X ({n}, {m}) or one finite importance "
+            f">= 0 per feature ({m},) from pynomaly_explain, or None to let pynomaly measure them"
         )
         try:
             own = self.suite.hook("pynomaly_explain", detector_id=self.id, state=state, X=X)
             measured = own
-            if measured is None:  # the plugin does not explain: pynomaly's fallback
+            if measured is None:  # the plugin does not explain: pynomaly's measurement
                 measured = detector_service.explain(self.pm, self.id, state, X)
-            importances = _array(measured)
+            values = _array(measured)
         except Exception as exc:
             raise _Problem(
-                f"explain to give {X.shape[1]} importances",
+                f"explain to give per-row contributions or {m} importances",
                 _describe(exc),
-                "fix pynomaly_explain (or pynomaly_score, which the fallback calls)",
+                "fix pynomaly_explain (or pynomaly_score, which the measurement calls)",
             ) from exc
         _expect(
-            importances.shape == (X.shape[1],),
-            f"one importance per feature, shape ({X.shape[1]},)",
-            f"shape {importances.shape}",
+            values.shape in ((n, m), (m,)),
+            f"per-row contributions of shape ({n}, {m}) or one importance per feature ({m},)",
+            f"shape {values.shape}",
             fix,
         )
-        _expect(bool(np.isfinite(importances).all()), "finite importances", str(importances), fix)
-        _expect(bool((importances >= 0).all()), "non-negative importances", str(importances), fix)
-        return "own explain hook" if own is not None else "pynomaly's ablation fallback"
+        _expect(bool(np.isfinite(values).all()), "finite values", str(values), fix)
+        additive = self.info.additive_contributions
+        if values.ndim == 1:
+            _expect(bool((values >= 0).all()), "non-negative importances", str(values), fix)
+            _expect(
+                not additive,
+                "per-row contributions from a detector that declares additive_contributions",
+                "one importance per feature" if own is not None else "None",
+                "return the per-row terms of the score, or drop additive_contributions",
+            )
+            return "own explain hook" if own is not None else "pynomaly's measured contributions"
+        if not additive:
+            return "own per-row contributions"
+        scores = _array(detector_service.score(self.pm, self.id, state, X))
+        _expect(
+            _close(values.sum(axis=1), scores),
+            f"each of the {n} rows' contributions to add up to its score (additive_contributions)",
+            lambda: _max_diff(values.sum(axis=1), scores),
+            "return terms whose row sums are the scores, or drop additive_contributions",
+        )
+        return "own per-row contributions, adding up to the scores"
 
     def check_pickle(self) -> str:
         import pandas as pd

@@ -1,0 +1,284 @@
+"""Scoring a source batch by batch in flat memory (each batch written as it is scored, running
+summaries kept), and scoring on several cores (``jobs``) with the scores of one process."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import pynomaly
+from pynomaly.cli.main import cli
+from pynomaly.detection import parallel
+from pynomaly.detection.results import combine_results
+from pynomaly.detection.stream import Summary, read_ahead, stream
+from pynomaly.errors import DataError, InputError
+from pynomaly.services import outputs as output_service
+
+FORMATS = {"csv": ".csv", "jsonl": ".jsonl", "json": ".json", "parquet": ".parquet"}
+
+
+@pytest.fixture
+def invoke():
+    runner = CliRunner()
+    return lambda *args: runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    """1,000 rows (a few planted outliers) with a 0/1 label column ``y``, as CSV."""
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(rng.standard_normal((1000, 4)), columns=["a", "b", "c", "d"])
+    frame.loc[::97, ["a", "c"]] += 6.0
+    frame["y"] = 0
+    frame.loc[::97, "y"] = 1
+    path = tmp_path_factory.mktemp("data") / "data.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(labelled, tmp_path_factory):
+    fitted = pynomaly.fit(labelled, "sklearn:iforest", random_state=0, label_column="y")
+    path = tmp_path_factory.mktemp("model") / "model.pkl"
+    fitted.save(path)
+    return path
+
+
+def _read(path, fmt):
+    if fmt == "csv":
+        return pd.read_csv(path, index_col=0)
+    if fmt == "parquet":
+        return pd.read_parquet(path)
+    if fmt == "jsonl":
+        return pd.read_json(path, lines=True)
+    return pd.DataFrame(json.loads(path.read_text())["rows"])
+
+
+# --------------------------------------------------------------------------------------------
+# Streamed outputs
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_streamed_output_equals_the_whole_result_written_at_once(invoke, labelled, model,
+                                                                  tmp_path, fmt):
+    streamed = tmp_path / f"streamed{FORMATS[fmt]}"
+    done = invoke("score", model, labelled, "--batch-size", 128, "-o", streamed)
+    assert done.exit_code == 0, done.output
+    whole = pynomaly.load(model).detect(labelled)
+    at_once = tmp_path / f"at_once{FORMATS[fmt]}"
+    output_service.export_data(pynomaly.default_manager(), whole, str(at_once), fmt)
+    pd.testing.assert_frame_equal(_read(streamed, fmt), _read(at_once, fmt), check_exact=True)
+    if fmt == "json":
+        summary = json.loads(streamed.read_text())["summary"]
+        expected = whole.summary()
+        volatile = ("seconds", "source", "timings")
+        assert "score" in summary["timings"]
+        assert {k: v for k, v in summary.items() if k not in volatile} == {
+            k: v for k, v in expected.items() if k not in volatile
+        }
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([streamed.name, at_once.name])
+
+
+def test_streamed_result_summarizes_like_the_whole_one(labelled, model):
+    fitted = pynomaly.load(model)
+    whole = fitted.detect(labelled)
+    result = stream(fitted.score_source(labelled, batch_size=100), keep=12)
+    assert result.rows == 1000 and result.n_anomalies == whole.n_anomalies
+    assert result.metrics == pytest.approx(whole.metrics, abs=0) and "roc_auc" in result.metrics
+    pd.testing.assert_frame_equal(result.top(12), whole.top(12), check_exact=True)
+    assert result.y_true.tolist() == whole.y_true.reindex(result.index).tolist()
+    assert len(result.data) == 1000  # under 2,000 rows: every row is the reference sample
+    pd.testing.assert_frame_equal(
+        result.contributions(3), whole.contributions(3), check_exact=False, atol=1e-12
+    )
+    with pytest.raises(ValueError, match="kept its 12 highest-scoring rows"):
+        result.top(13)
+    with pytest.raises(AttributeError, match="no per-row scores"):
+        result.scores  # noqa: B018
+
+
+def test_streamed_top_rows_keep_ties_in_input_order(model):
+    fitted = pynomaly.load(model)
+    frame = pd.DataFrame(np.zeros((30, 4)), columns=["a", "b", "c", "d"])
+    frame.iloc[[3, 17, 25]] = 9.0  # three identical outliers, in three batches of 10
+    summary = Summary(keep=3)
+    for start in range(0, 30, 10):
+        summary.add(fitted.detect(frame.iloc[start : start + 10]))
+    assert summary.result(0.0).top(3).index.tolist() == [3, 17, 25]
+
+
+def test_the_reference_sample_is_bounded_and_drawn_from_every_batch(model):
+    fitted = pynomaly.load(model)
+    rng = np.random.default_rng(0)
+    summary = Summary(keep=5, sample=200)
+    for start in range(0, 5000, 1000):
+        frame = pd.DataFrame(rng.standard_normal((1000, 4)), columns=["a", "b", "c", "d"])
+        summary.add(fitted.detect(frame.set_axis(pd.RangeIndex(start, start + 1000))))
+    sample = summary.result(0.0).data
+    assert len(sample) == 200 and sample.index.is_unique
+    # a uniform sample: each batch of 1,000 rows gives about 40 of the 200
+    counts = np.bincount(sample.index // 1000, minlength=5)
+    assert counts.min() >= 20, counts
+
+
+def test_score_table_and_json_have_contributions(invoke, labelled, model):
+    table = invoke("score", model, labelled, "--batch-size", 200, "--top", 3)
+    assert table.exit_code == 0, table.output
+    assert "top contributing features" in table.output and "ROC AUC" in table.output
+    document = json.loads(invoke("score", model, labelled, "--batch-size", 200, "--json").output)
+    assert document["summary"]["rows"] == 1000
+    assert len(document["top"]) == 10 and "contributions" in document["top"][0]
+
+
+def test_detect_with_batch_size_writes_the_same_files(invoke, labelled, tmp_path):
+    for fmt, suffix in FORMATS.items():
+        at_once, batched = tmp_path / f"a{suffix}", tmp_path / f"b{suffix}"
+        assert invoke("detect", labelled, "-o", at_once).exit_code == 0
+        done = invoke("detect", labelled, "-o", batched, "--batch-size", 333)
+        assert done.exit_code == 0, done.output
+        a, b = _read(at_once, fmt), _read(batched, fmt)
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=fmt)
+
+
+def test_a_failing_batch_leaves_no_output(model, tmp_path, labelled):
+    out = tmp_path / "scores.csv"
+    writer = output_service.open_output(pynomaly.default_manager(), str(out), "csv")
+
+    def batches():
+        yield from pynomaly.load(model).score_source(labelled, batch_size=300)
+        raise DataError("the source broke")
+
+    with pytest.raises(DataError, match="the source broke"):
+        stream(batches(), writer)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_output_is_refused_before_scoring(invoke, labelled, model, tmp_path):
+    out = tmp_path / "scores.csv"
+    out.write_text("keep me\n")
+    done = invoke("score", model, labelled, "-o", out)
+    assert done.exit_code == 2 and "already exists" in done.output
+    assert out.read_text() == "keep me\n"
+
+
+def test_an_output_format_that_does_not_stream_gets_every_row(model, labelled, tmp_path,
+                                                                invoke):
+    url = f"sqlite:///{tmp_path / 'scores.db'}"
+    done = invoke("score", model, labelled, "--batch-size", 300, "-o", url)
+    assert done.exit_code == 0, done.output
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "scores.db") as db:
+        assert db.execute("select count(*) from anomaly_scores").fetchone() == (1000,)
+
+
+def test_read_ahead_passes_errors_on_and_closes_the_source():
+    closed = []
+
+    def numbers():
+        try:
+            yield 1
+            yield 2
+            raise DataError("disk on fire")
+        finally:
+            closed.append(True)
+
+    with read_ahead(numbers) as items, pytest.raises(DataError, match="disk on fire"):
+        assert list(items) == [1, 2]
+    assert closed == [True]
+
+    def endless():
+        try:
+            n = 0
+            while True:
+                n += 1
+                yield n
+        finally:
+            closed.append("endless")
+
+    with read_ahead(endless) as items:
+        assert next(items) == 1  # the consumer stops early
+    assert closed[-1] == "endless"
+
+
+def test_an_empty_source_is_an_error():
+    with pytest.raises(DataError, match="no rows to score"):
+        stream(iter([]))
+    with pytest.raises(DataError, match="no rows to score"):
+        combine_results(iter([]))
+
+
+# --------------------------------------------------------------------------------------------
+# jobs: n_jobs of the library, worker processes for scoring
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def many_rows():
+    """Enough rows for two jobs to use worker processes (parallel.MIN_ROWS_PER_JOB each)."""
+    rng = np.random.default_rng(11)
+    return rng.standard_normal((2 * parallel.MIN_ROWS_PER_JOB + 500, 3))
+
+
+@pytest.mark.parametrize("detector", ["pyod:iforest", "pyod:ecod"])
+def test_jobs_2_scores_equal_jobs_1(many_rows, detector):
+    model = pynomaly.fit(many_rows[:2000], detector, random_state=0)
+    with parallel.batch_scorer(pynomaly.default_manager(), model, 2) as scorer:
+        two = scorer.score(many_rows)
+        assert scorer.parallel  # really scored in worker processes
+    np.testing.assert_array_equal(two, model.score(many_rows))
+    few = many_rows[:500]  # too few rows to start workers for: scored here, as asked
+    np.testing.assert_array_equal(pynomaly.score(model, few, jobs=2), model.score(few))
+
+
+def test_cli_score_with_jobs_2_writes_what_jobs_1_writes(invoke, many_rows, tmp_path):
+    data = tmp_path / "many.csv"
+    pd.DataFrame(many_rows, columns=["a", "b", "c"]).to_csv(data, index=False)
+    model = tmp_path / "m.pkl"
+    assert invoke("fit", data, "--save", model).exit_code == 0
+    outputs = {}
+    for jobs in (1, 2):
+        outputs[jobs] = tmp_path / f"jobs{jobs}.csv"
+        done = invoke("score", model, data, "-o", outputs[jobs], "--jobs", jobs,
+                      "--batch-size", 2 * parallel.MIN_ROWS_PER_JOB)
+        assert done.exit_code == 0, done.output
+    assert outputs[1].read_bytes() == outputs[2].read_bytes()
+
+
+def test_a_batch_relative_detector_is_scored_in_one_process(many_rows, monkeypatch):
+    # few rows per job (COF scores a batch with its training rows: O(n²)); enough for workers
+    monkeypatch.setattr(parallel, "MIN_ROWS_PER_JOB", 100)
+    rows = many_rows[:600]
+    model = pynomaly.fit(many_rows[:200], "pyod:cof")
+    with parallel.batch_scorer(pynomaly.default_manager(), model, 2) as scorer:
+        scores = scorer.score(rows)
+        assert not scorer.parallel
+    np.testing.assert_array_equal(scores, model.score(rows))
+
+
+def test_jobs_is_the_n_jobs_of_detectors_that_take_one(many_rows):
+    rows = many_rows[:500]
+    forest = pynomaly.fit(rows, "sklearn:iforest", random_state=0, jobs=2)
+    assert forest.params["n_jobs"] == 2 and forest.state.n_jobs == 2
+    own = pynomaly.fit(rows, "sklearn:iforest", random_state=0, jobs=2, n_jobs=1)
+    assert own.state.n_jobs == 1  # a detector's own n_jobs wins
+    hbos = pynomaly.fit(rows, "pyod:hbos", jobs=2)  # HBOS has no n_jobs
+    assert "n_jobs" not in hbos.params
+    np.testing.assert_array_equal(
+        pynomaly.detect(rows, "sklearn:iforest", random_state=0, jobs=2).scores,
+        pynomaly.detect(rows, "sklearn:iforest", random_state=0).scores,
+    )
+
+
+def test_bad_jobs_are_input_errors(invoke, labelled, model):
+    with pytest.raises(InputError, match="jobs must be a positive number"):
+        pynomaly.fit(np.eye(3), jobs=0)
+    with pytest.raises(InputError, match="jobs must be a positive number"):
+        pynomaly.load(model).score(labelled, jobs=-2)
+    done = invoke("score", model, labelled, "--jobs", 0)
+    assert done.exit_code == 2 and "--jobs must be a positive number" in done.output
