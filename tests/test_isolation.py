@@ -525,6 +525,9 @@ def test_ctrl_c_still_interrupts_with_exit_130(faulty_venv, tmp_path, isolation)
         [str(faulty_venv), "-m", "pynomaly", *isolation, "detect", "sample:wbc", "-d",
          "faulty:hang"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a suite started in the background (nohup, `cmd &` in a script) ignores SIGINT, and
+        # children inherit that: give this one the default, as a terminal would
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stderr is not None
     seen = []
