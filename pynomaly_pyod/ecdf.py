@@ -34,9 +34,9 @@ and the two may differ; the score then differs in that column's term.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-import attrs
 import numpy as np
 
 METHODS = ("ecod", "copod")
@@ -50,7 +50,9 @@ _M2_MARGIN = 1e-10
 _BLOCK = 16_384
 
 
-@attrs.frozen(eq=False)
+_FIELDS = ("sorted_columns", "mean", "sum_d2", "sum_d3", "sum_abs_d3", "max_abs_d")
+
+
 class EcdfState:
     """What ECOD/COPOD need to score new rows: the sorted training columns and, per column,
     the training mean, centred sums ``Σd²`` and ``Σd³``, ``Σ|d|³`` and ``max|d|``.
@@ -58,41 +60,103 @@ class EcdfState:
     ``sorted_columns`` has shape ``(n_features, n_rows)``: one sorted, contiguous column per
     feature. Nothing else of the training data is kept, so a saved model is about the size of
     its training data.
+
+    Made by :func:`fit_state`, it keeps a copy of the training data and computes those arrays
+    on first use (scoring new rows, explaining, pickling): a ``detect`` that only needs the
+    training scores, which PyOD's fit gives, never pays for the sort. It pickles as the
+    arrays (the copy is dropped once they exist).
     """
 
-    method: str = attrs.field(validator=attrs.validators.in_(METHODS))
-    sorted_columns: np.ndarray = attrs.field(repr=False)
-    mean: np.ndarray = attrs.field(repr=False)
-    sum_d2: np.ndarray = attrs.field(repr=False)
-    sum_d3: np.ndarray = attrs.field(repr=False)
-    sum_abs_d3: np.ndarray = attrs.field(repr=False)
-    max_abs_d: np.ndarray = attrs.field(repr=False)
+    __slots__ = ("_arrays", "_lock", "_training", "method")
+
+    def __init__(self, method: str, training: np.ndarray | None = None, **arrays: Any) -> None:
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        if (training is None) == (set(arrays) != set(_FIELDS)):
+            raise TypeError(f"give either the training data or the arrays {_FIELDS}")
+        self.method = method
+        self._training = training
+        self._arrays: dict[str, np.ndarray] | None = arrays or None
+        self._lock = threading.Lock()
+
+    def _fitted(self) -> dict[str, np.ndarray]:
+        arrays = self._arrays
+        if arrays is None:
+            with self._lock:  # two threads scoring a fresh model sort once
+                arrays = self._arrays
+                if arrays is None:
+                    assert self._training is not None
+                    arrays = self._arrays = _fit_arrays(self._training)
+                    self._training = None
+        return arrays
+
+    @property
+    def sorted_columns(self) -> np.ndarray:
+        return self._fitted()["sorted_columns"]
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self._fitted()["mean"]
+
+    @property
+    def sum_d2(self) -> np.ndarray:
+        return self._fitted()["sum_d2"]
+
+    @property
+    def sum_d3(self) -> np.ndarray:
+        return self._fitted()["sum_d3"]
+
+    @property
+    def sum_abs_d3(self) -> np.ndarray:
+        return self._fitted()["sum_abs_d3"]
+
+    @property
+    def max_abs_d(self) -> np.ndarray:
+        return self._fitted()["max_abs_d"]
 
     @property
     def n_train(self) -> int:
-        return int(self.sorted_columns.shape[1])
+        data = self._training if self._arrays is None else None
+        return int(data.shape[0]) if data is not None else int(self.sorted_columns.shape[1])
 
     @property
     def n_features(self) -> int:
-        return int(self.sorted_columns.shape[0])
+        data = self._training if self._arrays is None else None
+        return int(data.shape[1]) if data is not None else int(self.sorted_columns.shape[0])
+
+    def __repr__(self) -> str:
+        return f"EcdfState(method={self.method!r}, n_train={self.n_train}, " \
+               f"n_features={self.n_features})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"method": self.method, **self._fitted()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.method = state["method"]
+        self._training = None
+        self._arrays = {name: state[name] for name in _FIELDS}
+        self._lock = threading.Lock()
 
 
 def fit_state(method: str, X: np.ndarray) -> EcdfState:
-    """The scoring state of ``method`` (``"ecod"`` or ``"copod"``) fitted on ``X``."""
-    X = np.asarray(X, dtype=np.float64)
+    """The scoring state of ``method`` (``"ecod"`` or ``"copod"``) fitted on ``X`` (copied:
+    the caller may change ``X`` afterwards; the arrays are computed on first use)."""
+    return EcdfState(method, np.array(X, dtype=np.float64, order="C", copy=True))
+
+
+def _fit_arrays(X: np.ndarray) -> dict[str, np.ndarray]:
     mean = X.mean(axis=0)
     d = X - mean
     abs_d = np.abs(d)
     d2 = d * d
-    return EcdfState(
-        method=method,
-        sorted_columns=np.ascontiguousarray(np.sort(X.T, axis=1)),
-        mean=mean,
-        sum_d2=d2.sum(axis=0),
-        sum_d3=(d2 * d).sum(axis=0),
-        sum_abs_d3=(d2 * abs_d).sum(axis=0),
-        max_abs_d=abs_d.max(axis=0),
-    )
+    return {
+        "sorted_columns": np.ascontiguousarray(np.sort(X.T, axis=1)),
+        "mean": mean,
+        "sum_d2": d2.sum(axis=0),
+        "sum_d3": (d2 * d).sum(axis=0),
+        "sum_abs_d3": (d2 * abs_d).sum(axis=0),
+        "max_abs_d": abs_d.max(axis=0),
+    }
 
 
 def score(state: EcdfState, X: np.ndarray) -> np.ndarray:
