@@ -18,6 +18,7 @@ import pynomaly
 from pynomaly.cli.main import cli
 from pynomaly.detection import partitioned
 from pynomaly.errors import DataError, InputError
+from pynomaly.plugin import replica
 
 distributed = pytest.importorskip("distributed")
 dd = pytest.importorskip("dask.dataframe")
@@ -108,7 +109,7 @@ def test_a_sample_is_seeded_and_uniform_over_partitions(scheduler, partitions):
     # the sample itself: rows of the data, from every partition, in (partition, row) order
     pm = pynomaly.default_manager()
     parts, _ = partitioned.partitions_of(pm, str(where))
-    setup = partitioned.worker_setup(pm)
+    setup = replica.describe(pm)
     with distributed.Client(scheduler, set_as_default=False) as client:
         one = partitioned.draw_sample(client, parts, setup, {}, 200, 1)
         two = partitioned.draw_sample(client, parts, setup, {}, 200, 1)

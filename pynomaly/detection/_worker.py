@@ -7,14 +7,13 @@ takes to import.
 
 from __future__ import annotations
 
-import importlib
 import pickle
 from typing import Any
 
 import attrs
 
 from pynomaly.errors import PluginError
-from pynomaly.plugin.settings import Settings
+from pynomaly.plugin.replica import ManagerSpec
 
 
 @attrs.frozen
@@ -25,9 +24,7 @@ class WorkerSpec:
     detector: str
     plugin: str
     state: bytes = attrs.field(repr=False)
-    settings: Settings
-    modules: tuple[tuple[str, str], ...] = ()  # (plugin name, importable module)
-    objects: tuple[tuple[str, bytes], ...] = attrs.field(default=(), repr=False)
+    manager: ManagerSpec
     threads: int = 1
 
 
@@ -39,16 +36,9 @@ def start(spec: WorkerSpec) -> None:
     unpickled once per worker, not once per chunk."""
     from threadpoolctl import threadpool_limits
 
-    from pynomaly.plugin.manager import PluginManager
-
     # kept referenced: the limits hold for the worker's life
     _worker["limits"] = threadpool_limits(limits=spec.threads)
-    pm = PluginManager(settings=spec.settings)
-    for name, module in spec.modules:
-        pm.register(importlib.import_module(module), name=name)
-    for name, blob in spec.objects:
-        pm.register(pickle.loads(blob), name=name)
-    pm.load_all()
+    pm = spec.manager.build()
     _worker.update(pm=pm, spec=spec, state=pickle.loads(spec.state))
 
 

@@ -27,19 +27,18 @@ from __future__ import annotations
 
 import contextlib
 import pickle
-import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import numpy as np
 
 from pynomaly._log import get_logger
 from pynomaly.detection import _worker
 from pynomaly.detection.prepare import Scorer, checked_scores
 from pynomaly.errors import InputError, PluginError, PynomalyError
+from pynomaly.plugin import replica
 from pynomaly.services import detectors as detector_service
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -261,46 +260,18 @@ def batch_scorer(pm: PluginManager, model: Model, jobs: int) -> Iterator[BatchSc
 def _worker_spec(pm: PluginManager, model: Model, jobs: int) -> _worker.WorkerSpec | None:
     """How to set a worker up for ``model``; ``None`` (score in this process) when the
     detector is not batch-independent or its plugin cannot be loaded in another process."""
-    from pynomaly.plugin.records import PluginStatus
-
     info = detector_service.resolve(pm, model.detector)
     if not info.batch_independent:
         log.debug("%s scores rows within their batch: scored in one process", info.id)
         return None
-    modules: list[tuple[str, str]] = []
-    objects: list[tuple[str, bytes]] = []
-    unloaded: set[str] = set()
-    for record in pm.records():
-        if record.status is PluginStatus.UNLOADED:
-            unloaded.add(record.name)
-        if record.origin != "registered" or record.status is not PluginStatus.LOADED:
-            continue
-        plugin = record.plugin
-        if isinstance(plugin, types.ModuleType) and _importable(plugin):
-            modules.append((record.name, plugin.__name__))
-            continue
-        try:
-            objects.append((record.name, pickle.dumps(plugin)))
-        except Exception:
-            if record.name == info.plugin:
-                log.debug("plugin %s cannot be sent to a worker: one process", info.plugin)
-                return None
-            log.debug("plugin %s cannot be sent to a worker: left out there", record.name)
-    configs = {name: pm.config_of(name) for name in pm.loaded()}
-    settings = attrs.evolve(
-        pm.settings, config=configs, disable=pm.settings.disable | unloaded
-    )
+    manager = replica.describe(pm)
+    if info.plugin in manager.left_out:
+        log.debug("plugin %s cannot be sent to a worker: one process", info.plugin)
+        return None
     return _worker.WorkerSpec(
         detector=info.id,
         plugin=info.plugin,
         state=pickle.dumps(model.state, protocol=pickle.HIGHEST_PROTOCOL),
-        settings=settings,
-        modules=tuple(modules),
-        objects=tuple(objects),
+        manager=manager,
         threads=max(1, _cpu_count() // jobs),
     )
-
-
-def _importable(module: types.ModuleType) -> bool:
-    spec = getattr(module, "__spec__", None)
-    return spec is not None and spec.origin is not None and module.__name__ != "__main__"

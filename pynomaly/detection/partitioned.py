@@ -52,7 +52,6 @@ import os
 import pickle
 import threading
 import time
-import types
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,13 +62,14 @@ import pandas as pd
 
 from pynomaly._log import get_logger
 from pynomaly.errors import DataError, InputError, PynomalyError
+from pynomaly.plugin import replica
+from pynomaly.plugin.replica import ManagerSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
 
     from pynomaly.detection.results import DetectionResult, Model
     from pynomaly.plugin.manager import PluginManager
-    from pynomaly.plugin.settings import Settings
     from pynomaly.progress import Tracker
 
 log = get_logger("pynomaly.dask")
@@ -306,75 +306,21 @@ def client_for(scheduler: str | None, tracker: Tracker | None = None) -> Iterato
 # --------------------------------------------------------------------------------------------
 
 
-@attrs.frozen
-class WorkerSetup:
-    """What a worker needs to build a plugin manager like the caller's: its settings and the
-    plugins registered by hand (importable modules by name, other objects pickled)."""
-
-    settings: Settings
-    modules: tuple[tuple[str, str], ...] = ()
-    objects: tuple[tuple[str, bytes], ...] = attrs.field(default=(), repr=False)
-
-    @property
-    def token(self) -> str:
-        return hashlib.sha256(pickle.dumps(self)).hexdigest()
+def token_of(setup: ManagerSpec) -> str:
+    """A digest naming ``setup``: a worker process builds one manager per token."""
+    return hashlib.sha256(pickle.dumps(setup)).hexdigest()
 
 
 _managers: dict[str, PluginManager] = {}
 _managers_lock = threading.Lock()
 
 
-def worker_setup(pm: PluginManager) -> WorkerSetup:
-    """The caller's manager described for a worker (plugins it could not load stay out)."""
-    from pynomaly.plugin.records import PluginStatus
-
-    modules: list[tuple[str, str]] = []
-    objects: list[tuple[str, bytes]] = []
-    unloaded: set[str] = set()
-    for record in pm.records():
-        if record.status is not PluginStatus.LOADED:
-            unloaded.add(record.name)
-            continue
-        if record.origin != "registered":
-            continue
-        plugin = record.plugin
-        spec = getattr(plugin, "__spec__", None)
-        if isinstance(plugin, types.ModuleType) and spec is not None and spec.origin:
-            modules.append((record.name, plugin.__name__))
-            continue
-        try:
-            objects.append((record.name, pickle.dumps(plugin)))
-        except Exception:  # a plugin object that cannot travel stays here
-            log.debug("plugin %s cannot be sent to Dask workers", record.name)
-    settings = pm.settings
-    plugins_dir = settings.plugins_dir
-    if plugins_dir is not None and not plugins_dir.is_absolute():
-        plugins_dir = plugins_dir.absolute()  # workers may run elsewhere
-    configs = {name: pm.config_of(name) for name in pm.loaded()}
-    settings = attrs.evolve(
-        settings,
-        plugins_dir=plugins_dir,
-        config={**settings.config, **configs},
-        disable=settings.disable | unloaded,
-    )
-    return WorkerSetup(settings, tuple(modules), tuple(objects))
-
-
-def worker_manager(token: str, setup: WorkerSetup) -> PluginManager:
+def worker_manager(token: str, setup: ManagerSpec) -> PluginManager:
     """This process's manager for ``setup`` (created once per worker process)."""
     with _managers_lock:
         pm = _managers.get(token)
         if pm is None:
-            import importlib
-
-            from pynomaly.plugin.manager import PluginManager
-
-            pm = PluginManager(settings=setup.settings)
-            for name, module in setup.modules:
-                pm.register(importlib.import_module(module), name=name)
-            for name, blob in setup.objects:
-                pm.register(pickle.loads(blob), name=name)
-            pm.load_all()
+            pm = setup.build()
             _managers[token] = pm
         return pm
 
@@ -423,7 +369,7 @@ class Sample:
 
 def _sample_part(
     token: str,
-    setup: WorkerSetup,
+    setup: ManagerSpec,
     number: int,
     name: str,
     source: Any,
@@ -466,7 +412,7 @@ def _merge(a: Sample, b: Sample, size: int | None) -> Sample:
 def draw_sample(
     client: Client,
     parts: Sequence[Partition],
-    setup: WorkerSetup,
+    setup: ManagerSpec,
     options: Mapping[str, Any],
     size: int | None,
     seed: int,
@@ -475,7 +421,7 @@ def draw_sample(
     partitions, merged pairwise on the cluster."""
     import dask
 
-    token = setup.token
+    token = token_of(setup)
     sample_part = dask.delayed(_sample_part, pure=False)
     merge = dask.delayed(_merge, pure=False)
     level = [
@@ -536,7 +482,7 @@ class Scored:
 
 def _score_part(
     token: str,
-    setup: WorkerSetup,
+    setup: ManagerSpec,
     model: Model,
     number: int,
     name: str,
@@ -582,7 +528,7 @@ def score_partitions(
     client: Client,
     model: Model,
     parts: Sequence[Partition],
-    setup: WorkerSetup,
+    setup: ManagerSpec,
     options: Mapping[str, Any],
     *,
     output: OutputSpec | None = None,
@@ -596,7 +542,7 @@ def score_partitions(
     import dask
     from distributed import as_completed
 
-    token = setup.token
+    token = token_of(setup)
     if model.text_columns:  # typed as at fit time in every file (see Model.score_source)
         options = {"text_columns": list(model.text_columns), **options}
     workers = len(client.ncores())
@@ -740,7 +686,7 @@ def fit(
     """Draw the sample on the cluster and fit on it with ``fit_model(frame)``; the model,
     the partitions, the source's name, the rows fitted on and the rows in all."""
     parts, source = partitions_of(pm, data)
-    setup = worker_setup(pm)
+    setup = replica.describe(pm)
     # a fresh seed (random_state=None) draws a fresh sample
     seed = int(np.random.default_rng().integers(2**63)) if random_state is None else random_state
     detail = f"{'every row' if fit_rows is None else f'{fit_rows} rows'} of {source}"
@@ -802,7 +748,7 @@ def detect(
             output_spec(pm, output, output_format, parts, overwrite) if output is not None else None
         )
         scored = score_partitions(
-            client, model, parts, worker_setup(pm), dict(source_options or {}),
+            client, model, parts, replica.describe(pm), dict(source_options or {}),
             output=spec, top=top, tracker=tracker, total=total,
         )
     return _partitioned(model, source, scored, spec, top, fitted, start, tracker)
@@ -834,7 +780,7 @@ def score(
     spec = output_spec(pm, output, output_format, parts, overwrite) if output is not None else None
     with client_for(scheduler, tracker) as client:
         scored = score_partitions(
-            client, model, parts, worker_setup(pm), dict(source_options or {}),
+            client, model, parts, replica.describe(pm), dict(source_options or {}),
             output=spec, top=top, tracker=tracker,
         )
     return _partitioned(model, source, scored, spec, top, None, start, tracker)
@@ -878,7 +824,7 @@ def collected(
     parts, source = partitions_of(pm, data)
     start = time.perf_counter()
     scored = score_partitions(
-        client, model, parts, worker_setup(pm), dict(source_options or {}),
+        client, model, parts, replica.describe(pm), dict(source_options or {}),
         top=0, keep=True, tracker=tracker,
     )
     return gathered(pm, model, scored, source, start, tracker)
