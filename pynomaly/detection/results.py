@@ -497,18 +497,7 @@ class DetectionResult:
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary: rows, anomalies, threshold, detector, source, seconds."""
-        out = {
-            "source": self.source,
-            "detector": self.detector,
-            "rows": len(self.scores),
-            "anomalies": self.n_anomalies,
-            "contamination": self.model.contamination,
-            "threshold": self.threshold,
-            "seconds": round(self.duration, 4),
-        }
-        if self.timings:
-            out["timings"] = {k: round(v, 4) for k, v in self.timings.items()}
-        out.update(self.metrics)
+        out = summary_of(self, len(self.scores))
         if self.preparation is not None:
             out["preparation"] = self.preparation.to_dict()
         if self.explanation:
@@ -559,3 +548,21 @@ def combine_results(results: Iterable[DetectionResult]) -> DetectionResult:
         timings=first.timings,
         explanation=first.explanation,
     )
+
+
+def summary_of(result: Any, rows: int) -> dict[str, Any]:
+    """The summary fields every result has (a :class:`DetectionResult`, a streamed one):
+    source, detector, rows, anomalies, contamination, threshold, seconds, timings, metrics."""
+    out = {
+        "source": result.source,
+        "detector": result.detector,
+        "rows": rows,
+        "anomalies": result.n_anomalies,
+        "contamination": result.model.contamination,
+        "threshold": result.threshold,
+        "seconds": round(result.duration, 4),
+    }
+    if result.timings:
+        out["timings"] = {k: round(v, 4) for k, v in result.timings.items()}
+    out.update(result.metrics)
+    return out

@@ -25,7 +25,13 @@ import pandas as pd
 
 from pynomaly.detection import explain as explaining
 from pynomaly.detection.prepare import Scorer, default_manager
-from pynomaly.detection.results import DetectionResult, Model, ranking_metrics, top_positions
+from pynomaly.detection.results import (
+    DetectionResult,
+    Model,
+    ranking_metrics,
+    summary_of,
+    top_positions,
+)
 from pynomaly.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -116,19 +122,7 @@ class StreamedResult:
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary: rows, anomalies, threshold, detector, source, seconds (and
         ROC AUC / average precision with a label column), as :meth:`DetectionResult.summary`."""
-        out = {
-            "source": self.source,
-            "detector": self.detector,
-            "rows": self.rows,
-            "anomalies": self.n_anomalies,
-            "contamination": self.model.contamination,
-            "threshold": self.threshold,
-            "seconds": round(self.duration, 4),
-        }
-        if self.timings:
-            out["timings"] = {k: round(v, 4) for k, v in self.timings.items()}
-        out.update(self.metrics)
-        return out
+        return summary_of(self, self.rows)
 
 
 class Summary:
