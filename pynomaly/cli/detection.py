@@ -25,13 +25,16 @@ from pynomaly.redact import mask_uri
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class TopType(click.ParamType):
-    """A number of rows (>= 0), or ``all`` (``None``)."""
+class RowsType(click.ParamType):
+    """A number of rows (at least ``minimum``), or ``all`` (``None``)."""
 
     name = "N|all"
 
+    def __init__(self, minimum: int) -> None:
+        self.minimum = minimum
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if value is None or (isinstance(value, int) and value >= 0):
+        if value is None or (isinstance(value, int) and value >= self.minimum):
             return value
         text = str(value).strip().lower()
         if text == "all":
@@ -39,9 +42,9 @@ class TopType(click.ParamType):
         try:
             number = int(text)
         except ValueError:
-            number = -1
-        if number < 0:
-            self.fail(f"{value!r} is not a number of rows >= 0 or 'all'", param, ctx)
+            number = self.minimum - 1
+        if number < self.minimum:
+            self.fail(f"{value!r} is not a number of rows >= {self.minimum} or 'all'", param, ctx)
         return number
 
 
@@ -61,26 +64,6 @@ class SeedType(click.ParamType):
         except ValueError:
             self.fail(f"{value!r} is not an integer or 'random'", param, ctx)
 
-
-
-class FitRowsType(click.ParamType):
-    """A number of rows (>= 2), or ``all`` (``None``)."""
-
-    name = "N|all"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if value is None or (isinstance(value, int) and value >= 2):
-            return value
-        text = str(value).strip().lower()
-        if text == "all":
-            return None
-        try:
-            number = int(text)
-        except ValueError:
-            number = 0
-        if number < 2:
-            self.fail(f"{value!r} is not a number of rows >= 2 or 'all'", param, ctx)
-        return number
 
 
 def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -257,7 +240,7 @@ output_options = _options(
     ),
     click.option(
         "--top",
-        type=TopType(),
+        type=RowsType(0),
         default=10,
         show_default=True,
         help="Rows in the table or JSON, highest scores first; 'all' for every row (without "
@@ -300,7 +283,7 @@ scheduler_option = click.option(
 )
 fit_rows_option = click.option(
     "--fit-rows",
-    type=FitRowsType(),
+    type=RowsType(2),
     default=100_000,
     show_default=True,
     help="With --engine dask: fit on a uniform sample of this many rows, drawn with the "
