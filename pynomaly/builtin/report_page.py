@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pynomaly._log import get_logger
 from pynomaly._version import __version__
+from pynomaly.detection.display import explained
 from pynomaly.detection.plots import ANOMALY, INK, NORMAL, draw_scores, embedding
 from pynomaly.detection.plots import draw_embedding as _draw_embedding
 from pynomaly.detection.plots import mpl_text as _mpl_text
@@ -205,22 +206,10 @@ def _scores_plot(result: Any) -> Plot:
 
 def _top_table(result: Any, top: int, features: int) -> TopTable:
     frame = result.top(top)
-    note = ""
-    contributions = None
-    if result.data is None:
-        note = "Contributions are unavailable: the result holds no input data."
-    elif features > 0 and len(frame):
-        try:
-            contributions = result.contributions(top)
-        except Exception as exc:  # the report is still useful without them
-            log.debug("contributions failed", exc_info=True)
-            note = f"Contributions are unavailable: {type(exc).__name__}: {exc}"
-    truth = None
-    if result.y_true is not None and result.index.is_unique:
-        truth = result.y_true.reindex(frame.index)
-    scale = 0.0
-    if contributions is not None and contributions.size:
-        scale = float(max(contributions.to_numpy().max(), 0.0))
+    contributions, note, truth, scale = explained(
+        result, frame, "Contributions are unavailable", "the result holds no input data",
+        wanted=features > 0,
+    )
     rows = []
     for rank, (idx, row) in enumerate(frame.iterrows(), start=1):
         label = None
@@ -242,10 +231,10 @@ def _top_table(result: Any, top: int, features: int) -> TopTable:
             )
         )
     if contributions is not None:
-        from pynomaly.detection.explain import note as explained
+        from pynomaly.detection.explain import note as method_note
 
         note = (
-            f"Contribution: {explained(contributions)}. Only features that raise the score "
+            f"Contribution: {method_note(contributions)}. Only features that raise the score "
             "are shown."
         )
     return TopTable(

@@ -107,22 +107,9 @@ def _template() -> jinja2.Template:
 
 def _top(result: DetectionResult) -> tuple[list[Row], str]:
     frame = result.top(TOP)
-    contributions = None
-    note = ""
-    if result.data is None:
-        note = "No contributions: this result holds no input data."
-    elif len(frame):
-        try:
-            contributions = result.contributions(len(frame))
-        except Exception as exc:  # a display never fails over an explanation
-            log.debug("contributions failed", exc_info=True)
-            note = f"No contributions: {type(exc).__name__}: {exc}"
-    truth = None
-    if result.y_true is not None and result.index.is_unique:
-        truth = result.y_true.reindex(frame.index)
-    scale = 0.0
-    if contributions is not None and contributions.size:
-        scale = float(max(contributions.to_numpy().max(), 0.0))
+    contributions, note, truth, scale = explained(
+        result, frame, "No contributions", "this result holds no input data"
+    )
     rows = []
     for rank, (idx, score, label) in enumerate(
         zip(frame.index, frame["anomaly_score"], frame["is_anomaly"], strict=True), start=1
@@ -177,3 +164,37 @@ def _preparation(model: Model) -> list[str]:
     if preparation is None:
         return []
     return [action.describe(limit=8) for action in preparation.actions]
+
+
+class Explained(NamedTuple):
+    """What a page shows beside a result's top rows."""
+
+    contributions: Any  # rows × features, or None
+    note: str  # why there are no contributions ("" when there are)
+    truth: Any  # the label column's values of these rows, or None
+    scale: float  # the largest positive contribution (bar widths), 0.0 without any
+
+
+def explained(
+    result: Any, frame: Any, unavailable: str, no_data: str, *, wanted: bool = True
+) -> Explained:
+    """The contributions of ``frame`` (``result.top(n)``) and their labels, for the notebook
+    display and the HTML report. A page never fails over an explanation: a failure becomes
+    ``note``, ``"{unavailable}: {why}"``."""
+    contributions = None
+    note = ""
+    if result.data is None:
+        note = f"{unavailable}: {no_data}."
+    elif wanted and len(frame):
+        try:
+            contributions = result.contributions(len(frame))
+        except Exception as exc:
+            log.debug("contributions failed", exc_info=True)
+            note = f"{unavailable}: {type(exc).__name__}: {exc}"
+    truth = None
+    if result.y_true is not None and result.index.is_unique:
+        truth = result.y_true.reindex(frame.index)
+    scale = 0.0
+    if contributions is not None and contributions.size:
+        scale = float(max(contributions.to_numpy().max(), 0.0))
+    return Explained(contributions, note, truth, scale)
