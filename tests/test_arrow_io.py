@@ -1,5 +1,5 @@
-"""Arrow I/O: the ``files`` plugin's pyarrow CSV and Parquet readers give exactly what pandas
-gives, and the ``outputs`` plugin's pyarrow writers write what pandas wrote (read back equal)."""
+"""Arrow I/O: the ``files`` plugin's pyarrow CSV reader (``engine=pyarrow``) and Parquet reader
+give exactly what pandas gives, and the ``outputs`` plugin's pyarrow writers write what pandas wrote (read back equal)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pynomaly.builtin import files, outputs
 from pynomaly.services import outputs as output_service
 
 # --------------------------------------------------------------------------------------------
-# Reading CSV: pyarrow where it is exact, pandas otherwise, the same frame either way
+# Reading CSV with engine=pyarrow: pyarrow where it is exact, pandas otherwise, the same frame
 # --------------------------------------------------------------------------------------------
 
 NA_SPELLINGS = list(files.PANDAS_NA)
@@ -69,7 +69,7 @@ def test_arrow_csv_reader_equals_the_pandas_reader(tmp_path, isolated_pm, name):
     path.write_text(text, encoding="utf-8")
     arrow = files._arrow_csv(path, options)
     assert (arrow is not None) is by_arrow, "read by pyarrow" if arrow is not None else "by pandas"
-    got = pynomaly.load_data(path, options=options, manager=isolated_pm)
+    got = pynomaly.load_data(path, options={**options, "engine": "pyarrow"}, manager=isolated_pm)
     pd.testing.assert_frame_equal(got, _pandas(path, options), check_exact=True)
 
 
@@ -93,16 +93,22 @@ def test_arrow_csv_reader_on_gzip_bom_and_latin1(tmp_path, isolated_pm):
         path = tmp_path / name
         path.write_bytes(data)
         assert (files._arrow_csv(path, options) is None) is (name == "zipped.csv.gz"), name
-        got = pynomaly.load_data(path, options=options, manager=isolated_pm)
+        got = pynomaly.load_data(path, options={**options, "engine": "pyarrow"}, manager=isolated_pm)
         pd.testing.assert_frame_equal(got, _pandas(path, options), check_exact=True, obj=name)
         assert list(got.columns) == list(frame.columns[: got.shape[1]]), name
 
 
-def test_engine_option_picks_the_reader(tmp_path, isolated_pm):
+def test_engine_option_picks_the_reader(tmp_path, isolated_pm, monkeypatch):
     path = tmp_path / "f.csv"
     path.write_text("a,b\n1.5,x\n2.5,y\n")
-    by_pandas = pynomaly.load_data(path, options={"engine": "pandas"}, manager=isolated_pm)
-    pd.testing.assert_frame_equal(by_pandas, pynomaly.load_data(path, manager=isolated_pm))
+    used = []
+    arrow_csv = files._arrow_csv
+    monkeypatch.setattr(files, "_arrow_csv", lambda *a: used.append("pyarrow") or arrow_csv(*a))
+    default = pynomaly.load_data(path, manager=isolated_pm)
+    assert used == []  # pandas by default: less CPU on numeric files
+    by_arrow = pynomaly.load_data(path, options={"engine": "pyarrow"}, manager=isolated_pm)
+    assert used == ["pyarrow"]
+    pd.testing.assert_frame_equal(by_arrow, default)
     with pytest.raises(pynomaly.errors.DataError, match="engine 'fast' is not pyarrow or pandas"):
         pynomaly.load_data(path, options={"engine": "fast"}, manager=isolated_pm)
 
@@ -114,8 +120,9 @@ def test_arrow_csv_reader_keeps_full_float_precision(tmp_path, isolated_pm):
     frame = pd.DataFrame(values, columns=["a", "b", "c"])
     path = tmp_path / "f.csv"
     frame.to_csv(path, index=False)
-    got = pynomaly.load_data(path, manager=isolated_pm)
-    pd.testing.assert_frame_equal(got, frame, check_exact=True)
+    for engine in ("pandas", "pyarrow"):
+        got = pynomaly.load_data(path, options={"engine": engine}, manager=isolated_pm)
+        pd.testing.assert_frame_equal(got, frame, check_exact=True, obj=engine)
 
 
 def test_unreadable_csv_gives_the_pandas_error(tmp_path, isolated_pm):

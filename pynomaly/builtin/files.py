@@ -3,7 +3,7 @@
 - CSV: ``.csv``, ``.tsv`` and their ``.gz`` versions; options ``delimiter``, ``encoding``
   (default UTF-8, a byte-order mark is skipped), ``index_col``, ``text_columns`` (read as
   text whatever they look like; scoring batch by batch passes the model's text columns),
-  ``engine`` (``pyarrow``, the default, where it reads exactly what pandas reads; ``pandas``).
+  ``engine`` (``pandas``, the default; ``pyarrow``, where it reads exactly what pandas reads).
 - Parquet: a ``.parquet``/``.pq`` file, or a directory of Parquet files read as one dataset.
 - JSON Lines: ``.jsonl``/``.ndjson`` (optionally ``.gz``), one JSON object per row.
 - Excel: ``.xlsx`` (needs openpyxl: ``pip install 'pynomaly[excel]'``); option ``sheet``.
@@ -15,9 +15,12 @@ CSV, Parquet and JSON Lines are also read in batches (``pynomaly_read_batches``)
 scoring a large file never holds it all in memory. pandas and pyarrow are imported inside the
 hooks, so listing plugins stays fast.
 
-A whole CSV file is read by pyarrow's multi-threaded reader where that gives exactly what
-pandas' ``read_csv`` gives (the same columns, dtypes, values, missing values and index), and
-by pandas otherwise: see :func:`_arrow_csv` for what is checked. CSV batches are read by
+A whole CSV file is read by pandas' ``read_csv`` (its C parser): on numeric files it costs less
+CPU than pyarrow's multi-threaded reader plus the checks that make pyarrow's result exactly
+pandas' (0.7 against 1.3–1.5 CPU s for 1M × 20 floats; docs/performance.md). ``engine=pyarrow``
+reads with pyarrow where that gives exactly what pandas gives (the same columns, dtypes,
+values, missing values and index) and with pandas otherwise (see :func:`_arrow_csv` for what
+is checked): its threads may win wall-clock on a machine with many idle cores. CSV batches are read by
 pandas' chunked reader, which types each chunk on its own (pyarrow's streaming reader fixes the
 types from the first block). Parquet goes through pyarrow straight into the frame, whose
 float64 columns become the detector's matrix without another copy.
@@ -386,8 +389,8 @@ def _arrow_csv(path: Path, opts: Mapping[str, Any]) -> Any:
 
 
 def _engine(path: Path | Stdin, opts: Mapping[str, Any]) -> str:
-    """The ``engine`` option: ``pyarrow`` (the default: where exact) or ``pandas``."""
-    engine = str(opts.get("engine") or "pyarrow").lower()
+    """The ``engine`` option: ``pandas`` (the default) or ``pyarrow`` (where exact)."""
+    engine = str(opts.get("engine") or "pandas").lower()
     if engine not in ("pyarrow", "pandas"):
         raise DataError(f"{path}: engine {engine!r} is not pyarrow or pandas")
     return engine
