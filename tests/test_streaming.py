@@ -4,6 +4,7 @@ summaries kept), and scoring on several cores (``jobs``) with the scores of one 
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -15,8 +16,11 @@ from pynomaly.cli.main import cli
 from pynomaly.detection import parallel
 from pynomaly.detection.results import combine_results
 from pynomaly.detection.stream import Summary, read_ahead, stream
-from pynomaly.errors import DataError, InputError
+from pynomaly import hookimpl
+from pynomaly.errors import DataError, InputError, PluginError
+from pynomaly.plugin.manager import PluginManager
 from pynomaly.services import outputs as output_service
+from pynomaly.types import DetectorInfo, FitResult, PluginMetadata
 
 FORMATS = {"csv": ".csv", "jsonl": ".jsonl", "json": ".json", "parquet": ".parquet"}
 
@@ -234,6 +238,74 @@ def test_jobs_2_scores_equal_jobs_1(many_rows, detector):
     np.testing.assert_array_equal(two, model.score(many_rows))
     few = many_rows[:500]  # too few rows to start workers for: scored here, as asked
     np.testing.assert_array_equal(pynomaly.score(model, few, jobs=2), model.score(few))
+
+
+class WhoScores:
+    """A batch-independent detector whose score of a row is the id of the process that scored
+    it (``failing``: a worker process raises instead)."""
+
+    def __init__(self, failing: bool = False) -> None:
+        self.failing = failing
+        self.parent = os.getpid()
+
+    @hookimpl
+    def pynomaly_plugin_metadata(self):
+        return PluginMetadata(name="who", version="1.0", plugin_types=["algorithm"])
+
+    @hookimpl
+    def pynomaly_detectors(self):
+        return [DetectorInfo("who:pid", "the scoring process", batch_independent=True)]
+
+    @hookimpl
+    def pynomaly_fit(self, detector_id, X, params, contamination, random_state):
+        return FitResult(X.mean(axis=0), np.zeros(len(X))) if detector_id == "who:pid" else None
+
+    @hookimpl
+    def pynomaly_score(self, detector_id, state, X):
+        if detector_id != "who:pid":
+            return None
+        if self.failing and os.getpid() != self.parent:
+            raise RuntimeError("no scores in a worker")
+        return np.full(len(X), float(os.getpid()))
+
+
+def who_scores(tmp_path, failing=False):
+    pm = PluginManager(autoload=False, plugins_dir=str(tmp_path / "none"))
+    pm.register(WhoScores(failing), "who")
+    return pm, pynomaly.fit(np.eye(10, 2), "who:pid", manager=pm)
+
+
+def test_jobs_share_one_matrix_and_keep_their_workers_for_the_next_call(tmp_path):
+    pm, model = who_scores(tmp_path)
+    rows = np.zeros((6 * parallel.MIN_SLICE_ROWS, 2))
+    try:
+        with parallel.batch_scorer(pm, model, 2) as scorer:
+            scorer._start().submit(parallel._worker.ready).result()  # the worker is up
+            first = scorer.score(rows)
+        parent = float(os.getpid())
+        workers = set(np.unique(first)) - {parent}
+        assert len(workers) == 1 and parent in first  # both processes scored slices
+        # slices are whole: each process scored runs of contiguous rows
+        assert np.count_nonzero(np.diff(first)) < 2 * len(rows) / parallel.MIN_SLICE_ROWS
+        # the next call with the same model and jobs finds the same worker process, started
+        again = pynomaly.score(model, rows, manager=pm, jobs=2)
+        assert set(np.unique(again)) - {parent} <= workers
+        other = pynomaly.fit(np.eye(10, 2) * 2, "who:pid", manager=pm)  # another model
+        with parallel.batch_scorer(pm, other, 2) as scorer:
+            assert not scorer._start().submit(os.getpid).result() in workers
+    finally:
+        parallel.shutdown()
+    assert parallel._Workers._kept is None
+
+
+def test_a_failing_worker_is_a_plugin_error_and_its_workers_are_not_kept(tmp_path):
+    pm, model = who_scores(tmp_path, failing=True)
+    rows = np.zeros((6 * parallel.MIN_SLICE_ROWS, 2))
+    with pytest.raises(PluginError, match="who.*no scores in a worker"):
+        with parallel.batch_scorer(pm, model, 2) as scorer:
+            scorer._start().submit(parallel._worker.ready).result()
+            scorer.score(rows)
+    assert parallel._Workers._kept is None
 
 
 def test_cli_score_with_jobs_2_writes_what_jobs_1_writes(invoke, many_rows, tmp_path):

@@ -19,14 +19,21 @@ exactly the scores of one call. Each worker
   the parent, once per batch, as without workers.
 
 ``jobs`` counts the calling process: ``jobs=2`` starts one worker, and the calling process
-scores every batch while the workers start (a fresh interpreter importing the detector's
-library takes about a second), then its share of each batch while they score theirs.
+scores while the workers start (a fresh interpreter importing the detector's library takes
+about a second), then its share while they score theirs. One matrix (``Model.score``) is
+shared out in slices taken by whoever is free, shrinking towards the end; batches of a stream
+(``score_source``, the CLI) are split as they come. The workers are kept for the next call
+with the same model and ``jobs``, as joblib keeps its own, and exit after
+:data:`IDLE_TIMEOUT` idle seconds; :func:`shutdown` stops them at once.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import pickle
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
@@ -47,8 +54,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = get_logger("pynomaly.parallel")
 
-#: rows of a slice of one large matrix shared out at a time (Model.score with jobs)
-CHUNK_ROWS = 50_000
+#: seconds a kept worker process waits for more work before it exits (joblib's default)
+IDLE_TIMEOUT = 300
+#: the smallest slice of one large matrix shared out at a time (Model.score with jobs)
+MIN_SLICE_ROWS = 10_000
 #: a batch with fewer rows than this per job is scored in the calling process: starting a
 #: worker (a Python process importing the detector's library) costs about a second of CPU
 MIN_ROWS_PER_JOB = 10_000
@@ -143,6 +152,7 @@ class BatchScorer:
         self._spec = _worker_spec(pm, model, jobs) if jobs > 1 else None
         self._pool: Executor | None = None
         self._ready: Future[Any] | None = None
+        self._workers: _Workers | None = None
         self._limits: Any = None
         self.share = (jobs - 1) / jobs  # of each batch's rows, for the workers
 
@@ -151,36 +161,47 @@ class BatchScorer:
         """Whether batches are scored with worker processes (from the first large one on)."""
         return self._pool is not None
 
+    def _start(self) -> Executor:
+        """The worker processes: the ones kept from an earlier call for the same model and
+        jobs, else new ones (started on first use)."""
+        if self._workers is None:
+            from threadpoolctl import threadpool_limits
+
+            assert self._spec is not None
+            self._workers = _Workers.for_spec(self._spec, self._jobs)
+            self._pool, self._ready = self._workers.pool, self._workers.ready
+            # this process scores too: its BLAS/OpenMP get a job's share of the cores as well
+            self._limits = threadpool_limits(limits=self._spec.threads)
+        return self._workers.pool
+
+    def _started(self) -> bool:
+        """Whether the workers are ready (an error if one could not start)."""
+        assert self._ready is not None
+        if not self._ready.done():
+            return False
+        try:
+            self._ready.result()
+        except BrokenProcessPool as exc:
+            raise PynomalyError(
+                f"a scoring worker process could not start ({exc}); rerun with --jobs 1 "
+                "(jobs=1) and --debug to see why"
+            ) from exc
+        return True
+
     def submit(self, X: np.ndarray) -> Pending:
         """Start scoring ``X`` (this process scores its own part before returning); the
         scores come from the returned :class:`Pending`."""
         big = len(X) >= self._jobs * MIN_ROWS_PER_JOB
         if self._pool is None and self._spec is not None and big:
-            from joblib.externals.loky import ProcessPoolExecutor
-            from threadpoolctl import threadpool_limits
-
-            self._pool = ProcessPoolExecutor(
-                max_workers=self._jobs - 1, initializer=_worker.start, initargs=(self._spec,)
-            )
-            self._ready = self._pool.submit(_worker.ready)
-            # this process scores too: its BLAS/OpenMP get a job's share of the cores as well
-            self._limits = threadpool_limits(limits=self._spec.threads)
+            self._start()
         if self._pool is None:
             return Pending(done=self._scorer.score(X))
-        assert self._ready is not None
         model = self._model
         events = contextlib.ExitStack()
         events.enter_context(detector_service.observed(self._pm, "score", model.detector, len(X)))
         chunks: list[np.ndarray] = []
         futures: list[Future[Any]] = []
-        if self._ready.done():
-            try:
-                self._ready.result()
-            except BrokenProcessPool as exc:
-                raise PynomalyError(
-                    f"a scoring worker process could not start ({exc}); rerun with --jobs 1 "
-                    "(jobs=1) and --debug to see why"
-                ) from exc
+        if self._started():
             taken = int(len(X) * self.share)
             workers = self._jobs - 1
             size = -(-taken // workers) if taken else 1
@@ -208,21 +229,13 @@ class BatchScorer:
         return Pending(futures, chunks, mine, finish, plugin=model.plugin)
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        """The scores of ``X``: with workers, in slices of :data:`CHUNK_ROWS` rows, one
-        scored while the next is shared out."""
+        """The scores of ``X``, one batch (framed once by the score events): with workers,
+        shared out in slices taken by whoever is free (see :class:`_Shares`)."""
         if self._spec is None or len(X) < self._jobs * MIN_ROWS_PER_JOB:
             return self.submit(X).result()
-        step = max(CHUNK_ROWS, self._jobs * MIN_ROWS_PER_JOB)
-        parts: list[np.ndarray] = []
-        waiting: Pending | None = None
-        for start in range(0, len(X), step):
-            pending = self.submit(X[start : start + step])
-            if waiting is not None:
-                parts.append(waiting.result())
-            waiting = pending
-        assert waiting is not None
-        parts.append(waiting.result())
-        return np.concatenate(parts)
+        pool = self._start()
+        with detector_service.observed(self._pm, "score", self._model.detector, len(X)):
+            return _Shares(self, pool, X).run()
 
     def _own(self, X: np.ndarray) -> np.ndarray:
         """This process's part: the owner hook alone, as in a worker (the batch's score
@@ -236,12 +249,200 @@ class BatchScorer:
         return checked_scores(scores, X, model.plugin)
 
     def close(self, *, kill: bool = False) -> None:
-        """Stop the worker processes, if any were started (``kill``: without waiting for
-        the chunks they are scoring, after a failure)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, kill_workers=kill)  # type: ignore[call-arg]
-            self._pool = None
+        """Done with the worker processes, if any were started: kept for the next call with
+        the same model (see :class:`_Workers`), or, after a failure (``kill``), stopped
+        without waiting for the slices they are scoring."""
+        if self._workers is not None:
+            if kill:
+                self._workers.stop(kill=True)
+            else:
+                _Workers.keep(self._workers)
+            self._workers = self._pool = self._ready = None
             self._limits.restore_original_limits()
+
+class _Workers:
+    """Worker processes of one fitted state, and when they are ready.
+
+    The last ones used are kept, as joblib keeps its workers between calls: a model scored
+    again with the same ``jobs`` (in a loop, a service, a notebook) does not wait for new
+    processes to start and import its library. Kept workers exit after
+    :data:`IDLE_TIMEOUT` seconds without work (loky starts them again when needed); a call for
+    another model or ``jobs`` stops them, and so does the end of the interpreter.
+    """
+
+    _kept: _Workers | None = None
+    _lock = threading.Lock()
+
+    def __init__(self, spec: _worker.WorkerSpec, jobs: int) -> None:
+        from joblib.externals.loky import ProcessPoolExecutor
+
+        self.spec, self.jobs = spec, jobs
+        self.pool: Executor = ProcessPoolExecutor(
+            max_workers=jobs - 1,
+            initializer=_worker.start,
+            initargs=(spec,),
+            timeout=IDLE_TIMEOUT,
+        )
+        self.ready: Future[Any] = Future()
+        self._starter = threading.Thread(target=self._submit_ready, name="pynomaly-jobs-start")
+        self._starter.start()
+
+    def _submit_ready(self) -> None:
+        # loky's first submit starts the processes and writes them the fitted state: it
+        # returns only once they have read it (0.1-0.2 s), which the caller spends scoring
+        try:
+            self.pool.submit(_worker.ready).add_done_callback(self._copy_outcome)
+        except BaseException as exc:
+            self.ready.set_exception(exc)
+
+    def _copy_outcome(self, done: Future[Any]) -> None:
+        error = done.exception()
+        if error is not None:
+            self.ready.set_exception(error)
+        else:
+            self.ready.set_result(done.result())
+
+    @classmethod
+    def for_spec(cls, spec: _worker.WorkerSpec, jobs: int) -> _Workers:
+        """The kept workers if they are for ``spec`` and ``jobs``, else new ones."""
+        with cls._lock:
+            kept, cls._kept = cls._kept, None
+        if kept is not None:
+            if kept.jobs == jobs and kept.spec == spec and not kept.broken:
+                return kept
+            kept.stop()
+        return cls(spec, jobs)
+
+    @classmethod
+    def keep(cls, workers: _Workers) -> None:
+        """Keep ``workers`` for the next call (the ones kept before are stopped)."""
+        with cls._lock:
+            first = not cls._atexit
+            old, cls._kept = cls._kept, workers
+            cls._atexit = True
+        if first:
+            atexit.register(shutdown)
+        if old is not None and old is not workers:
+            old.stop()
+
+    _atexit = False
+
+    @property
+    def broken(self) -> bool:
+        return self.ready.done() and self.ready.exception() is not None
+
+    def stop(self, *, kill: bool = False) -> None:
+        """Stop the processes (``kill``: without waiting for what they are scoring)."""
+        self._starter.join()
+        self.pool.shutdown(wait=True, kill_workers=kill)  # type: ignore[call-arg]
+
+
+def shutdown() -> None:
+    """Stop the worker processes kept from the last ``jobs`` > 1 scoring call, if any (they
+    also stop by themselves after :data:`IDLE_TIMEOUT` idle seconds, and at exit)."""
+    with _Workers._lock:
+        kept, _Workers._kept = _Workers._kept, None
+    if kept is not None:
+        kept.stop(kill=True)  # idle: nothing to wait for
+
+
+class _Shares:
+    """One matrix scored by this process and the workers together, slice by slice.
+
+    Slices are taken from the front by whoever is free, each ``remaining / (2 * jobs)`` rows
+    (at least :data:`MIN_SLICE_ROWS`), so that they shrink towards the end and nobody waits
+    long for the last one. A worker is given a slice when it is ready and each time it returns
+    one (from the pool's callback thread, which also checks and stores the scores); this
+    process takes slices between its own instead of waiting for a worker that is starting.
+    """
+
+    def __init__(self, owner: BatchScorer, pool: Executor, X: np.ndarray) -> None:
+        self._owner = owner
+        self._pool = pool
+        self._X = X
+        self._scores = np.empty(len(X))
+        self._next = 0
+        self._outstanding = 0  # slices handed to workers and not yet stored
+        self._futures: list[Future[Any]] = []
+        self._error: BaseException | None = None
+        self._changed = threading.Condition()
+
+    def _take(self, *, for_worker: bool = False) -> tuple[int, int] | None:
+        with self._changed:
+            if self._error is not None or self._next >= len(self._X):
+                return None
+            start, left = self._next, len(self._X) - self._next
+            size = max(MIN_SLICE_ROWS, -(-left // (2 * self._owner._jobs)))
+            self._next = min(len(self._X), start + size)
+            self._outstanding += for_worker
+            return start, self._next
+
+    def _fail(self, error: BaseException) -> None:
+        with self._changed:
+            self._error = self._error or error
+            self._changed.notify_all()
+
+    def _ready(self, ready: Future[Any]) -> None:
+        error = ready.exception()
+        if error is not None:
+            self._fail(error)
+            return
+        for _ in range(self._owner._jobs - 1):
+            self._feed()
+
+    def _feed(self, done: Future[Any] | None = None, span: tuple[int, int] = (0, 0)) -> None:
+        """Store the slice a worker returned (``done``), then hand it the next one."""
+        if done is not None:
+            start, stop = span
+            try:
+                self._scores[start:stop] = checked_scores(
+                    done.result(), self._X[start:stop], self._owner._model.plugin
+                )
+            except BaseException as exc:
+                self._fail(exc)
+            with self._changed:
+                self._outstanding -= 1
+                self._changed.notify_all()
+        taken = self._take(for_worker=True)
+        if taken is None:
+            return
+        try:
+            future = self._pool.submit(_worker.score, self._X[taken[0] : taken[1]])
+        except BaseException as exc:  # the pool broke or was shut down
+            with self._changed:
+                self._outstanding -= 1
+            self._fail(exc)
+            return
+        with self._changed:
+            self._futures.append(future)
+        future.add_done_callback(functools.partial(self._feed, span=taken))
+
+    def run(self) -> np.ndarray:
+        """The scores, once every slice is stored (the first error raised)."""
+        owner, X = self._owner, self._X
+        assert owner._ready is not None
+        owner._ready.add_done_callback(self._ready)
+        try:
+            while (span := self._take()) is not None:
+                self._scores[span[0] : span[1]] = owner._own(X[span[0] : span[1]])
+            with self._changed:
+                self._changed.wait_for(lambda: self._outstanding == 0)
+                error = self._error
+        except BaseException as exc:
+            self._fail(exc)
+            with self._changed:
+                for future in self._futures:
+                    future.cancel()
+            raise
+        if isinstance(error, BrokenProcessPool):
+            raise PynomalyError(
+                "a scoring worker process could not start or died (out of memory, or "
+                "killed); score with fewer jobs, or rerun with --debug to see why"
+            ) from error
+        if error is not None:
+            raise error
+        return self._scores
+
 
 @contextlib.contextmanager
 def batch_scorer(pm: PluginManager, model: Model, jobs: int) -> Iterator[BatchScorer]:
