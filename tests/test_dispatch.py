@@ -394,3 +394,22 @@ def test_no_hook_is_handed_the_manager_or_another_plugins_configuration(planted)
         return found
 
     assert not any(isinstance(v, PluginManager) for s in spy.seen for v in reachable(s))
+
+
+def test_the_monitor_keeps_no_result_alive_after_the_call():
+    # the last hook call's frame stays until the next call: it must not hold its arguments
+    # and answers (a detection result, its model and the model's copy of the data)
+    import gc
+    import weakref
+
+    X = np.random.default_rng(0).standard_normal((200, 4))
+    pynomaly.detect(X, "pyod:ecod")  # first use: imports
+    gc.collect()
+    gc.disable()  # freed by reference counting, not by a later collection
+    try:
+        result = pynomaly.detect(X, "pyod:ecod")
+        freed = weakref.ref(result.model)
+        del result
+        assert freed() is None
+    finally:
+        gc.enable()
