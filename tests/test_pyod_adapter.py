@@ -132,8 +132,29 @@ def test_every_available_detector_fits_and_scores(
     assert model.training_scores.shape == (n_train,)
     assert scores.shape == (n_test,)
     assert np.isfinite(model.training_scores).all() and np.isfinite(scores).all()
+    # bit for bit, whether PyOD's threshold_ was taken (FitResult.threshold) or computed
+    assert model.threshold == np.percentile(model.training_scores, 90.0)
     np.testing.assert_array_equal(train, before[0])  # the adapter never modifies its input
     np.testing.assert_array_equal(test, before[1])
+
+
+@pytest.mark.parametrize("name", sorted(plugin._THRESHOLD_FROM_FIT))
+def test_pyods_threshold_is_handed_on_only_where_it_is_the_contamination_percentile(
+    name: str, scaled: np.ndarray
+) -> None:
+    # pynomaly labels with FitResult.threshold instead of computing the percentile again: it
+    # must be numpy.percentile(training_scores, 100 * (1 - contamination)) exactly
+    e = next(e for e in ENTRIES if e.name == name)
+    if e.unavailable_reason():
+        pytest.skip(e.unavailable_reason())
+    X = scaled[: 80 if name in SMALL else 150].copy()
+    fitted = plugin.pynomaly_fit(e.id, X, {}, 0.05, 0)
+    assert fitted.threshold is not None
+    assert fitted.threshold == np.percentile(fitted.training_scores, 95.0)
+
+
+def test_mads_own_threshold_is_not_handed_on(scaled: np.ndarray) -> None:
+    assert plugin.pynomaly_fit("pyod:mad", scaled[:100, :1].copy(), {}, 0.1, 0).threshold is None
 
 
 @pytest.mark.parametrize("e", UNAVAILABLE, ids=lambda e: e.name)

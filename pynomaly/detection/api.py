@@ -503,7 +503,11 @@ def _fit(
                 fitted.training_scores, X, info.plugin, prepared.feature_names, "pynomaly_fit"
             )
         cached = None
-    rule, threshold, why = thresholds.resolve(pm, rule, train)
+    given = _library_threshold(fitted, rule, detector_contamination)
+    if given is not None:
+        threshold, why = given, ""
+    else:
+        rule, threshold, why = thresholds.resolve(pm, rule, train)
     if why:
         notes.append(why)
     model = Model(
@@ -528,6 +532,23 @@ def _fit(
         with tracker.phase("write", detail="model cache"):
             models.put(key, model, pm)
     return model, prepared
+
+
+def _library_threshold(
+    fitted: FitResult, rule: ThresholdRule, contamination: float
+) -> float | None:
+    """The plugin's own ``1 - contamination`` percentile of the training scores
+    (:attr:`FitResult.threshold`), when it is the threshold ``rule`` asks for: the
+    ``contamination`` rule at the contamination the detector was fitted with, on float64
+    scores as returned (the percentile of other values would differ)."""
+    given = fitted.threshold
+    if given is None or rule.kind != "contamination" or rule.value != contamination:
+        return None
+    scores = fitted.training_scores
+    if not isinstance(scores, np.ndarray) or scores.dtype != np.float64 or scores.ndim != 1:
+        return None
+    value = float(given)
+    return value if np.isfinite(value) else None
 
 
 def _with_jobs(
