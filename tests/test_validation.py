@@ -248,6 +248,12 @@ def test_good_data_passes(pm, breast_cancer):
     processing_service.validate(
         pm, huge, "huge"
     )  # the cheap sum overflows, yet every value is finite
+    huge = pd.DataFrame({"a": [1e308, 1e308, 1e308], "b": [1.0, 2.0, np.nan]})
+    with pytest.raises(DataError, match="column 'b' .* at row 2 \\(NaN\\)"):
+        processing_service.validate(pm, huge, "huge")  # an overflow, and a NaN found too
+    cancel = pd.DataFrame({"a": [1.0, np.inf], "b": [-np.inf, 1.0]})
+    with pytest.raises(DataError, match=r"2 columns .*\n.*'a'.*\(inf\).*\n.*'b'.*\(-inf\)"):
+        processing_service.validate(pm, cancel, "cancel")  # inf - inf: one NaN sum, two columns
 
 
 def test_constant_batches_score_fine(pm, breast_cancer):

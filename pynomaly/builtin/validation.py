@@ -19,7 +19,8 @@ well be a single row, and this hook cannot tell a training batch from a scored o
 data without any spread is for the fit itself to reject.
 
 The common case stays cheap: one sum over the float64 matrix finds that every value is finite;
-only when it is not are the cells searched for the offending one.
+only when it is not (a NaN or an infinity, or an overflow of finite values) are the cells
+searched for the offending one.
 """
 
 from __future__ import annotations
@@ -69,9 +70,11 @@ def pynomaly_validate(data: Any, source: str) -> None:
     else:
         values = data.iloc[:, numeric].to_numpy(dtype=np.float64)
     # one pass summing is far cheaper than a boolean mask of every cell; any NaN or inf makes
-    # the sum non-finite, and only then (or on overflow) is the mask computed to locate it
+    # the sum non-finite, and only then (or on overflow) is the mask computed to locate it.
+    # einsum's plain running sum reads the matrix about twice as fast as sum()'s pairwise one
+    # (whose extra precision a finiteness test does not need)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow, inf - inf: no warnings
-        total = values.sum()
+        total = np.einsum("ij->", values)
     if not np.isfinite(total):
         finite = np.isfinite(values)
         for col in np.flatnonzero(~finite.all(axis=0)):
