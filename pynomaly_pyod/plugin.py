@@ -28,6 +28,7 @@ once per process (:mod:`pynomaly_pyod.jitcache`).
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
@@ -401,12 +402,14 @@ def _constructor_args(
     return kwargs
 
 
-def _param_names(cls: Any) -> list[str]:
+@functools.lru_cache(maxsize=128)
+def _param_names(cls: Any) -> tuple[str, ...]:
     """The constructor's named parameters, in order (PyOD's ``_get_param_names`` is not a
-    classmethod, so it cannot be asked before an instance exists)."""
+    classmethod, so it cannot be asked before an instance exists). Cached: every fit asks
+    three times, and ``inspect.signature`` is slow."""
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # skip self
-    return [p.name for p in params if p.kind in kinds]
+    return tuple(p.name for p in params if p.kind in kinds)
 
 
 def _qmcd_scores(state: Any, X: np.ndarray) -> Any:
