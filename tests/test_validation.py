@@ -276,3 +276,27 @@ def test_validation_can_be_called_directly(pm):
     processing_service.validate(pm, pd.DataFrame(NUMBERS), "direct")  # no exception
     with pytest.raises(DataError, match="^direct: no columns$"):
         processing_service.validate(pm, pd.DataFrame(index=[0]), "direct")
+
+
+def test_text_columns_are_those_neither_numeric_boolean_nor_dates():
+    # numpy dtypes are told by kind, anything else by pandas' checks: both must agree
+    from pynomaly.detection.prepare import text_columns
+
+    frame = pd.DataFrame(
+        {
+            "f": [1.5, 2.5],
+            "i": np.array([1, 2], dtype=np.uint8),
+            "b": [True, False],
+            "c": np.array([1 + 1j, 2], dtype=np.complex128),
+            "when": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+            "tz": pd.to_datetime(["2024-01-01", "2024-01-02"]).tz_localize("UTC"),
+            "n": pd.array([1, None], dtype="Int64"),
+            "nb": pd.array([True, None], dtype="boolean"),
+            "s": ["a", "b"],
+            "o": pd.Series(["a", 1], dtype=object),
+            "cat": pd.Categorical(["a", "b"]),
+            "gap": pd.to_timedelta([1, 2], unit="s"),
+        }
+    )
+    assert text_columns(frame) == ("s", "o", "cat", "gap")
+    assert text_columns(frame[["f", "i", "b", "when"]]) == ()
