@@ -300,3 +300,13 @@ def test_text_columns_are_those_neither_numeric_boolean_nor_dates():
     )
     assert text_columns(frame) == ("s", "o", "cat", "gap")
     assert text_columns(frame[["f", "i", "b", "when"]]) == ()
+
+
+def test_an_arrays_column_names_are_its_own():
+    # the x0..xN index is built once per width: naming one frame's columns names no other's
+    from pynomaly.detection.prepare import read
+
+    a, _ = read(None, np.zeros((2, 3)), None)
+    a.columns.name = "mine"
+    b, _ = read(None, np.ones((2, 3)), None)
+    assert list(b.columns) == ["x0", "x1", "x2"] and b.columns.name is None

@@ -83,13 +83,15 @@ def read(
     arr = np.asarray(data)
     if arr.ndim != 2:
         raise DataError(f"<array>: expected a 2-D array (rows × features), got {arr.ndim}-D")
-    return pd.DataFrame(arr, columns=_array_columns(arr.shape[1]), copy=False), "<array>"
+    # a shallow copy: the values are shared, but an Index's name can be set in place
+    columns = _array_columns(arr.shape[1]).copy()
+    return pd.DataFrame(arr, columns=columns, copy=False), "<array>"
 
 
 @functools.lru_cache(maxsize=16)
 def _array_columns(width: int) -> pd.Index:
-    """``x0, x1 ...``: the column names of an array's frame (an Index is immutable, so one per
-    width is shared; building it, Arrow-backed strings, cost more than wrapping the array)."""
+    """``x0, x1 ...``: the column names of an array's frame, built once per width (Arrow-backed
+    strings cost more than wrapping the array)."""
     return pd.Index([f"x{i}" for i in range(width)])
 
 
