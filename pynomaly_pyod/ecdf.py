@@ -138,9 +138,25 @@ class EcdfState:
         self._lock = threading.Lock()
 
 
-def fit_state(method: str, X: np.ndarray) -> EcdfState:
+def fit_state(method: str, X: np.ndarray, spare: Any = None) -> EcdfState:
     """The scoring state of ``method`` (``"ecod"`` or ``"copod"``) fitted on ``X`` (copied:
-    the caller may change ``X`` afterwards; the arrays are computed on first use)."""
+    the caller may change ``X`` afterwards; the arrays are computed on first use).
+
+    ``spare`` is an array nothing else uses any more, which the copy may be written into
+    instead of a new one (PyOD's fitted estimator's own n × d work arrays, which it drops):
+    taken when it is a writeable, C-ordered float64 array of ``X``'s shape owning its memory.
+    """
+    if (
+        isinstance(spare, np.ndarray)
+        and spare.shape == X.shape
+        and spare.dtype == np.float64
+        and spare.flags.c_contiguous
+        and spare.flags.writeable
+        and spare.flags.owndata
+        and not np.shares_memory(spare, X)
+    ):
+        np.copyto(spare, X)
+        return EcdfState(method, spare)
     return EcdfState(method, np.array(X, dtype=np.float64, order="C", copy=True))
 
 

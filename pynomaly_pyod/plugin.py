@@ -224,12 +224,19 @@ def pynomaly_fit(
         ) from exc
     threshold = _pyod_threshold(e, estimator, contamination)
     if e.sorted_scoring:
+        import numpy
+
         from pynomaly_pyod import ecdf
 
+        # the copy of X the state keeps goes into PyOD's outlier matrix O, dropped with the
+        # estimator: no second n × d allocation (and its page faults) in every fit
+        scores = estimator.decision_scores_
+        spare = getattr(estimator, "O", None)
+        if isinstance(spare, numpy.ndarray) and numpy.shares_memory(spare, scores):
+            spare = None
+        del estimator
         return FitResult(
-            state=ecdf.fit_state(e.name, X),
-            training_scores=estimator.decision_scores_,
-            threshold=threshold,
+            state=ecdf.fit_state(e.name, X, spare), training_scores=scores, threshold=threshold
         )
     return FitResult(
         state=estimator, training_scores=estimator.decision_scores_, threshold=threshold

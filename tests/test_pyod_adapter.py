@@ -631,3 +631,22 @@ def test_qmcd_scores_new_rows_clipped_to_the_training_range(pm: pynomaly.PluginM
     np.testing.assert_allclose(scores[inside], ref.decision_function(new)[inside], rtol=1e-12)
     assert np.argmax(ref.decision_function(new)) != 7  # PyOD's own orientation is inverted here
     assert scores[7] > np.percentile(scores, 90)
+
+
+@pytest.mark.parametrize("name", SORTED_NAMES)
+def test_sorted_scoring_state_is_not_changed_by_changing_the_callers_array(
+    name: str, pm: pynomaly.PluginManager, scaled: np.ndarray
+) -> None:
+    # the state sorts its copy of the training data on first use: the copy (written into
+    # PyOD's work array) must be of the data as fitted, and share nothing with the caller's
+    X, new = scaled[:300].copy(), scaled[300:340].copy()
+    expected = pynomaly.fit(X.copy(), f"pyod:{name}", manager=pm).score(new, manager=pm)
+    result = pynomaly.detect(X, f"pyod:{name}", manager=pm)
+    model = pynomaly.fit(X, f"pyod:{name}", manager=pm)
+    training = result.scores.copy()
+    X *= -3.0  # the caller reuses its array
+    X[0] = 1e6
+    for fitted in (result.model, model):
+        np.testing.assert_array_equal(fitted.score(new, manager=pm), expected)
+        assert not np.shares_memory(fitted.state._training, result.scores)
+    np.testing.assert_array_equal(result.scores, training)
