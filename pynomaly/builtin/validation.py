@@ -62,7 +62,8 @@ def pynomaly_validate(data: Any, source: str) -> None:
     # every column's problem, in column order, so that one run lists every fix
     problems: dict[int, str] = {}
     numeric: list[int] = []
-    for position, (name, dtype) in enumerate(data.dtypes.items()):
+    names = data.columns.tolist()  # Arrow-backed names convert in one go, not one by one
+    for position, (name, dtype) in enumerate(zip(names, data.dtypes.tolist(), strict=True)):
         # numpy's numbers and booleans by kind (pandas' checks cost more per column)
         if (isinstance(dtype, np.dtype) and dtype.kind in "biufc") or (
             is_numeric_dtype(dtype) or is_bool_dtype(dtype)

@@ -178,7 +178,7 @@ def _prepared(
         features = aligned(features, model, where)
     # float64 without a copy when the frame already holds one float64 block
     X = features.to_numpy(dtype=np.float64, copy=False)
-    names = tuple(str(c) for c in features.columns)
+    names = tuple(map(str, features.columns.tolist()))  # Arrow-backed names in one go
     preparation = None
     if planned is not None:
         from pynomaly.detection import autoprep
