@@ -310,3 +310,24 @@ def test_an_arrays_column_names_are_its_own():
     a.columns.name = "mine"
     b, _ = read(None, np.ones((2, 3)), None)
     assert list(b.columns) == ["x0", "x1", "x2"] and b.columns.name is None
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["a", "b", "a"],
+        [float("nan"), float("nan")],  # two NaN objects: different for a set, not for pandas
+        [1, 1.0],
+        [("a", 1), ("a", 1)],
+        [None, None],
+        ["a", "b", 1, np.nan],
+    ],
+    ids=repr,
+)
+def test_duplicate_names_are_told_as_pandas_tells_them(pm, names):
+    frame = pd.DataFrame(np.zeros((2, len(names))), columns=pd.Index(names, dtype=object))
+    if frame.columns.is_unique:
+        processing_service.validate(pm, frame, "names")
+    else:
+        with pytest.raises(DataError, match="duplicate column names"):
+            processing_service.validate(pm, frame, "names")
