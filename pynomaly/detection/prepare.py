@@ -198,7 +198,7 @@ def _prepared(
 
 def aligned(features: pd.DataFrame, model: Model, where: str) -> pd.DataFrame:
     """``features`` with the model's columns in the model's order (by name)."""
-    names = [str(c) for c in features.columns]
+    names = list(map(str, features.columns.tolist()))  # Arrow-backed names in one go
     if names == list(model.feature_names):
         return features
     if len(names) != len(model.feature_names) or set(names) != set(model.feature_names):
