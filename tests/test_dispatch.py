@@ -413,3 +413,15 @@ def test_the_monitor_keeps_no_result_alive_after_the_call():
         assert freed() is None
     finally:
         gc.enable()
+
+
+def test_a_hook_no_plugin_implements_answers_as_pluggy_would(isolated_pm):
+    # such calls skip pluggy's dispatch: same answers, and the last call is that one
+    pm = isolated_pm
+    assert pm.call("pynomaly_before_score", detector_id="x", n_samples=1) == []
+    assert pm.hook.pynomaly_before_score(detector_id="x", n_samples=1) == []
+    assert pm.answer("pynomaly_fit", detector_id="none:x", X=np.zeros((2, 1)), params={},
+                     contamination=0.1, random_state=0) == (None, None)
+    assert pm.collect("pynomaly_detectors")  # the built-ins answer
+    assert pm.collect("pynomaly_after_score", detector_id="x", n_samples=1, duration=0.0) == []
+    assert pm.failures() == []

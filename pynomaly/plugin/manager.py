@@ -435,6 +435,12 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
     def _dispatch(self, hook: str, kwargs: Mapping[str, Any]) -> Any:
         self.ready()
         caller = getattr(self.hook, hook)
+        if not caller.get_hookimpls():
+            # no plugin implements it (most events, preprocess, postprocess): pluggy's answer
+            # without its dispatch and monitoring, a fixed cost of every fit and scored batch
+            self.monitor.nothing_ran(hook)
+            firstresult = caller.spec is not None and caller.spec.opts.get("firstresult")
+            return None if firstresult else []
         try:
             return caller(**kwargs)
         except _PASS_ON:

@@ -125,6 +125,12 @@ class HookMonitor:
         frame: CallFrame | None = getattr(self._local, "last", None)
         return frame
 
+    def nothing_ran(self, hook: str) -> None:
+        """Record a call of ``hook`` that no plugin implements (so not dispatched) as the last
+        one on this thread: no answer, no failure."""
+        self._local.only = None
+        self._local.last = CallFrame(hook, {})
+
     def release(self) -> None:
         """Drop the answers the last hook call on this thread keeps (who answered and who
         raised stay): once its caller has them, the monitor must not keep them alive until the
