@@ -276,7 +276,9 @@ def pynomaly_fit(
         later, usually the fitted estimator; it is kept in the ``Model``, so it must be picklable.
         ``training_scores`` are the library's own scores of the training rows, one finite score per
         row, higher = more anomalous: :func:`pynomaly.detect` returns them as the result's scores
-        (it does not call :func:`pynomaly_score` on the training rows).
+        (it does not call :func:`pynomaly_score` on the training rows). ``threshold``, when the
+        library computed the ``1 - contamination`` percentile of those scores itself, saves
+        pynomaly computing it again (see :class:`~pynomaly.types.FitResult`).
 
     The owner returning ``None``, or anything but a ``FitResult``, is a
     :class:`~pynomaly.errors.PluginError`.

@@ -18,6 +18,7 @@ Each phase's time, less the first-use costs within it, is kept in
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -207,12 +208,19 @@ class Tracker:
 
 
 def _numba_listener(tracker: Tracker) -> Any:
+    return _compilations_class()(tracker)
+
+
+@functools.cache
+def _compilations_class() -> type:
+    """The listener class, made once: a class statement per phase cost more than the phase."""
     from numba.core import event
 
     class Compilations(event.Listener):
         """Outermost compilations only: compiling one function compiles its callees."""
 
-        def __init__(self) -> None:
+        def __init__(self, tracker: Tracker) -> None:
+            self.tracker = tracker
             self.depth = 0
             self.start = 0.0
 
@@ -220,14 +228,16 @@ def _numba_listener(tracker: Tracker) -> Any:
             self.depth += 1
             if self.depth == 1:
                 self.start = time.perf_counter()
-                tracker._first_use("compiling numba code", None)
+                self.tracker._first_use("compiling numba code", None)
 
         def on_end(self, ev: Any) -> None:
             self.depth -= 1
             if self.depth == 0:
-                tracker._first_use("compiling numba code", time.perf_counter() - self.start)
+                self.tracker._first_use(
+                    "compiling numba code", time.perf_counter() - self.start
+                )
 
-    return Compilations()
+    return Compilations
 
 
 __all__ = ["FIRST_USE", "PHASES", "Phase", "ProgressCallback", "ProgressEvent", "Tracker"]

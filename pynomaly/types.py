@@ -175,10 +175,17 @@ class FitResult:
     ``state`` is whatever the plugin needs to score new data later (usually the fitted library
     estimator); it must be picklable. ``training_scores`` are the scores of the training rows as
     the wrapped library computes them (higher = more anomalous), one per row.
+
+    ``threshold`` is optional: the value of ``numpy.percentile(training_scores, 100 * (1 -
+    contamination))`` for the ``contamination`` the plugin was given, when the library already
+    computed exactly that (PyOD's ``threshold_``). pynomaly then uses it as the label threshold
+    of the ``contamination`` rule instead of computing the same percentile again; any other rule
+    ignores it. Leave it ``None`` unless it is that very number.
     """
 
     state: Any
     training_scores: Any
+    threshold: float | None = None
 
 
 @attrs.frozen

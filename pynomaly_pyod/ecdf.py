@@ -138,9 +138,25 @@ class EcdfState:
         self._lock = threading.Lock()
 
 
-def fit_state(method: str, X: np.ndarray) -> EcdfState:
+def fit_state(method: str, X: np.ndarray, spare: Any = None) -> EcdfState:
     """The scoring state of ``method`` (``"ecod"`` or ``"copod"``) fitted on ``X`` (copied:
-    the caller may change ``X`` afterwards; the arrays are computed on first use)."""
+    the caller may change ``X`` afterwards; the arrays are computed on first use).
+
+    ``spare`` is an array nothing else uses any more, which the copy may be written into
+    instead of a new one (PyOD's fitted estimator's own n × d work arrays, which it drops):
+    taken when it is a writeable, C-ordered float64 array of ``X``'s shape owning its memory.
+    """
+    if (
+        isinstance(spare, np.ndarray)
+        and spare.shape == X.shape
+        and spare.dtype == np.float64
+        and spare.flags.c_contiguous
+        and spare.flags.writeable
+        and spare.flags.owndata
+        and not np.shares_memory(spare, X)
+    ):
+        np.copyto(spare, X)
+        return EcdfState(method, spare)
     return EcdfState(method, np.array(X, dtype=np.float64, order="C", copy=True))
 
 
@@ -210,8 +226,16 @@ def _counts(sorted_columns: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.n
     m = X.shape[0]
     below = np.empty((k, m), dtype=np.float64)
     above = np.empty((k, m), dtype=np.float64)
+    # Between 1/1000 and 1/20 of the column's length, the binary searches of a batch reach
+    # most of the column's cache lines: out of cache (the model not used for a while), one
+    # streaming read brings it into the CPU's cache in far less time than the searches'
+    # scattered misses (1,000 rows into 100,000: 1.6 instead of 2.5 ms; 0.2 ms more when it
+    # was cached already). Fewer rows touch too little of it, more search mostly in cache.
+    stream = n // 1000 <= m <= n // 20
     for j, x in enumerate(np.ascontiguousarray(X.T)):
         column = sorted_columns[j]
+        if stream:
+            column.max()
         # sorted queries walk the column in order: far fewer cache misses than random ones
         order = np.argsort(x) if m > 64 else None
         xs = x if order is None else x[order]

@@ -28,6 +28,7 @@ once per process (:mod:`pynomaly_pyod.jitcache`).
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
@@ -221,13 +222,25 @@ def pynomaly_fit(
         raise InputError(
             f"{detector_id}: {e.cls} cannot fit these {X.shape[0]}×{X.shape[1]} data: {exc}"
         ) from exc
+    threshold = _pyod_threshold(e, estimator, contamination)
     if e.sorted_scoring:
+        import numpy
+
         from pynomaly_pyod import ecdf
 
+        # the copy of X the state keeps goes into PyOD's outlier matrix O, dropped with the
+        # estimator: no second n × d allocation (and its page faults) in every fit
+        scores = estimator.decision_scores_
+        spare = getattr(estimator, "O", None)
+        if isinstance(spare, numpy.ndarray) and numpy.shares_memory(spare, scores):
+            spare = None
+        del estimator
         return FitResult(
-            state=ecdf.fit_state(e.name, X), training_scores=estimator.decision_scores_
+            state=ecdf.fit_state(e.name, X, spare), training_scores=scores, threshold=threshold
         )
-    return FitResult(state=estimator, training_scores=estimator.decision_scores_)
+    return FitResult(
+        state=estimator, training_scores=estimator.decision_scores_, threshold=threshold
+    )
 
 
 @hookimpl
@@ -290,6 +303,35 @@ def pynomaly_explain(detector_id: str, state: Any, X: np.ndarray) -> Any:
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
+
+
+# Detectors whose fit sets decision_scores_ last and then calls BaseDetector's
+# _process_decision_scores, so that threshold_ is numpy.percentile(decision_scores_, 100 * (1 -
+# contamination)), pynomaly's contamination threshold (checked for PyOD 2 and 3; MAD labels
+# with its own z-score threshold, and ALAD replaces its scores after computing threshold_).
+# tests/test_pyod_adapter.py recomputes the percentile for each.
+_THRESHOLD_FROM_FIT = frozenset({
+    "abod", "cblof", "cd", "cof", "copod", "ecod", "feature_bagging", "gmm", "hbos",
+    "hdbscan", "iforest", "inne", "kde", "knn", "kpca", "lmdd", "loci", "loda", "lof", "lscp",
+    "mcd", "ocsvm", "pca", "qmcd", "rgraph", "rod", "sampling", "sod", "sos",
+})
+
+
+def _pyod_threshold(e: Entry, estimator: Any, contamination: float) -> float | None:
+    """PyOD's ``threshold_`` when it is pynomaly's threshold for ``contamination`` (see
+    :attr:`~pynomaly.types.FitResult.threshold`): saves a second percentile of the scores."""
+    if e.name not in _THRESHOLD_FROM_FIT:
+        return None
+    from pyod.models.base import BaseDetector
+
+    own = getattr(type(estimator), "_process_decision_scores", None)
+    if own is not BaseDetector._process_decision_scores:
+        return None
+    given = getattr(estimator, "contamination", None)
+    if type(given) is not float or given != contamination:
+        return None
+    threshold = getattr(estimator, "threshold_", None)
+    return float(threshold) if isinstance(threshold, numbers.Real) else None
 
 
 # PyOD estimators fitted before ECOD/COPOD had their own state (models saved by pynomaly 1.0),
@@ -367,12 +409,14 @@ def _constructor_args(
     return kwargs
 
 
-def _param_names(cls: Any) -> list[str]:
+@functools.lru_cache(maxsize=128)
+def _param_names(cls: Any) -> tuple[str, ...]:
     """The constructor's named parameters, in order (PyOD's ``_get_param_names`` is not a
-    classmethod, so it cannot be asked before an instance exists)."""
+    classmethod, so it cannot be asked before an instance exists). Cached: every fit asks
+    three times, and ``inspect.signature`` is slow."""
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # skip self
-    return [p.name for p in params if p.kind in kinds]
+    return tuple(p.name for p in params if p.kind in kinds)
 
 
 def _qmcd_scores(state: Any, X: np.ndarray) -> Any:

@@ -394,3 +394,34 @@ def test_no_hook_is_handed_the_manager_or_another_plugins_configuration(planted)
         return found
 
     assert not any(isinstance(v, PluginManager) for s in spy.seen for v in reachable(s))
+
+
+def test_the_monitor_keeps_no_result_alive_after_the_call():
+    # the last hook call's frame stays until the next call: it must not hold its arguments
+    # and answers (a detection result, its model and the model's copy of the data)
+    import gc
+    import weakref
+
+    X = np.random.default_rng(0).standard_normal((200, 4))
+    pynomaly.detect(X, "pyod:ecod")  # first use: imports
+    gc.collect()
+    gc.disable()  # freed by reference counting, not by a later collection
+    try:
+        result = pynomaly.detect(X, "pyod:ecod")
+        freed = weakref.ref(result.model)
+        del result
+        assert freed() is None
+    finally:
+        gc.enable()
+
+
+def test_a_hook_no_plugin_implements_answers_as_pluggy_would(isolated_pm):
+    # such calls skip pluggy's dispatch: same answers, and the last call is that one
+    pm = isolated_pm
+    assert pm.call("pynomaly_before_score", detector_id="x", n_samples=1) == []
+    assert pm.hook.pynomaly_before_score(detector_id="x", n_samples=1) == []
+    assert pm.answer("pynomaly_fit", detector_id="none:x", X=np.zeros((2, 1)), params={},
+                     contamination=0.1, random_state=0) == (None, None)
+    assert pm.collect("pynomaly_detectors")  # the built-ins answer
+    assert pm.collect("pynomaly_after_score", detector_id="x", n_samples=1, duration=0.0) == []
+    assert pm.failures() == []

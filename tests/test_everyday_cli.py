@@ -264,3 +264,18 @@ def test_step_typo_says_did_you_mean(invoke):
     result = invoke("detect", "sample:wbc", "--step", "imput")
     assert result.exit_code == 2
     assert "unknown processing step 'imput'; did you mean 'impute'?" in result.output
+
+
+def test_numba_compilation_within_a_phase_is_reported_as_first_use():
+    numba = pytest.importorskip("numba")
+    from pynomaly.progress import FIRST_USE, Tracker
+
+    events = []
+    tracker = Tracker(events.append)
+    for phase in ("fit", "score"):  # the listener is installed in each phase
+        with tracker.phase(phase):
+            numba.njit(lambda x: x + 1)(1)  # a new function: compiled here
+    compiled = [e for e in events if e.status == "first_use_end"]
+    assert [e.phase for e in compiled] == ["fit", "score"]
+    assert all(e.detail == "compiling numba code" for e in compiled)
+    assert tracker.timings[FIRST_USE] > 0

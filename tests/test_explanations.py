@@ -186,6 +186,16 @@ def test_the_reference_is_the_training_median_kept_in_the_model(pm, frame) -> No
     assert np.abs(reference - np.median(big, axis=0)).max() < 0.1
 
 
+@pytest.mark.parametrize("rows", [2, 3, 2047, 2048, 4097, 9999])
+def test_the_reference_is_numpys_median_bit_for_bit(rows: int) -> None:
+    # reference() partitions each column itself: odd and even sample sizes, ties, both layouts
+    rng = np.random.default_rng(rows)
+    X = np.column_stack([rng.standard_normal(rows), rng.integers(0, 3, rows), np.full(rows, 7.0)])
+    expected = np.median(X[:: -(-rows // 2048)], axis=0)
+    np.testing.assert_array_equal(explaining.reference(X), expected)
+    np.testing.assert_array_equal(explaining.reference(np.asfortranarray(X)), expected)
+
+
 def test_a_model_saved_without_a_reference_uses_the_datas_median(pm, frame) -> None:
     model = pynomaly.fit(frame.iloc[:150], "sklearn:iforest", manager=pm)
     state = model.__getstate__()

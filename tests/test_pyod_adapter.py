@@ -132,8 +132,29 @@ def test_every_available_detector_fits_and_scores(
     assert model.training_scores.shape == (n_train,)
     assert scores.shape == (n_test,)
     assert np.isfinite(model.training_scores).all() and np.isfinite(scores).all()
+    # bit for bit, whether PyOD's threshold_ was taken (FitResult.threshold) or computed
+    assert model.threshold == np.percentile(model.training_scores, 90.0)
     np.testing.assert_array_equal(train, before[0])  # the adapter never modifies its input
     np.testing.assert_array_equal(test, before[1])
+
+
+@pytest.mark.parametrize("name", sorted(plugin._THRESHOLD_FROM_FIT))
+def test_pyods_threshold_is_handed_on_only_where_it_is_the_contamination_percentile(
+    name: str, scaled: np.ndarray
+) -> None:
+    # pynomaly labels with FitResult.threshold instead of computing the percentile again: it
+    # must be numpy.percentile(training_scores, 100 * (1 - contamination)) exactly
+    e = next(e for e in ENTRIES if e.name == name)
+    if e.unavailable_reason():
+        pytest.skip(e.unavailable_reason())
+    X = scaled[: 80 if name in SMALL else 150].copy()
+    fitted = plugin.pynomaly_fit(e.id, X, {}, 0.05, 0)
+    assert fitted.threshold is not None
+    assert fitted.threshold == np.percentile(fitted.training_scores, 95.0)
+
+
+def test_mads_own_threshold_is_not_handed_on(scaled: np.ndarray) -> None:
+    assert plugin.pynomaly_fit("pyod:mad", scaled[:100, :1].copy(), {}, 0.1, 0).threshold is None
 
 
 @pytest.mark.parametrize("e", UNAVAILABLE, ids=lambda e: e.name)
@@ -610,3 +631,22 @@ def test_qmcd_scores_new_rows_clipped_to_the_training_range(pm: pynomaly.PluginM
     np.testing.assert_allclose(scores[inside], ref.decision_function(new)[inside], rtol=1e-12)
     assert np.argmax(ref.decision_function(new)) != 7  # PyOD's own orientation is inverted here
     assert scores[7] > np.percentile(scores, 90)
+
+
+@pytest.mark.parametrize("name", SORTED_NAMES)
+def test_sorted_scoring_state_is_not_changed_by_changing_the_callers_array(
+    name: str, pm: pynomaly.PluginManager, scaled: np.ndarray
+) -> None:
+    # the state sorts its copy of the training data on first use: the copy (written into
+    # PyOD's work array) must be of the data as fitted, and share nothing with the caller's
+    X, new = scaled[:300].copy(), scaled[300:340].copy()
+    expected = pynomaly.fit(X.copy(), f"pyod:{name}", manager=pm).score(new, manager=pm)
+    result = pynomaly.detect(X, f"pyod:{name}", manager=pm)
+    model = pynomaly.fit(X, f"pyod:{name}", manager=pm)
+    training = result.scores.copy()
+    X *= -3.0  # the caller reuses its array
+    X[0] = 1e6
+    for fitted in (result.model, model):
+        np.testing.assert_array_equal(fitted.score(new, manager=pm), expected)
+        assert not np.shares_memory(fitted.state._training, result.scores)
+    np.testing.assert_array_equal(result.scores, training)

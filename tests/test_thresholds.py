@@ -126,3 +126,51 @@ def test_cli_threshold_and_auto_contamination(tmp_path, planted) -> None:
     assert out.exit_code == 2 and out.output.count("\n") == 1  # still one line
     out = runner.invoke(cli, ["detect", str(path), "--threshold-percentile", "99"])
     assert out.exit_code == 0 and "(percentile 99, threshold" in out.output  # kept working
+
+
+class _ClaimsAThreshold:
+    """A detector plugin that says its library computed the contamination threshold."""
+
+    def __init__(self, claimed: float, dtype: type = np.float64) -> None:
+        self.claimed = claimed
+        self.dtype = dtype
+
+    @pynomaly.hookimpl
+    def pynomaly_detectors(self):
+        return [pynomaly.types.DetectorInfo("claims:dist", "distance to the mean")]
+
+    @pynomaly.hookimpl
+    def pynomaly_fit(self, detector_id, X, params, contamination, random_state):
+        if detector_id != "claims:dist":
+            return None
+        scores = np.abs(X - X.mean(axis=0)).sum(axis=1).astype(self.dtype)
+        return pynomaly.types.FitResult(X.mean(axis=0), scores, threshold=self.claimed)
+
+    @pynomaly.hookimpl
+    def pynomaly_score(self, detector_id, state, X):
+        return np.abs(X - state).sum(axis=1) if detector_id == "claims:dist" else None
+
+
+def test_a_plugins_threshold_is_used_only_for_the_contamination_it_was_fitted_with(isolated_pm):
+    # FitResult.threshold stands for the 1 - contamination percentile of the training scores
+    # at the contamination the plugin was given: any other rule computes its own
+    isolated_pm.register(_ClaimsAThreshold(123.0), "claims")
+    X = np.random.default_rng(0).standard_normal((50, 3))
+
+    def detect(**kwargs):
+        return pynomaly.detect(X, "claims:dist", manager=isolated_pm, **kwargs)
+
+    assert detect(contamination=0.2).threshold == 123.0
+    plain = detect(threshold="percentile:80")
+    assert plain.threshold == np.percentile(plain.scores, 80.0)
+    other = detect(contamination=0.1, threshold=ThresholdRule("contamination", 0.2))
+    assert other.threshold == np.percentile(other.scores, 80.0)
+    assert detect(contamination=0.1, threshold="mad").threshold != 123.0
+
+
+def test_a_plugins_threshold_of_other_scores_is_not_used(isolated_pm):
+    # scores converted to float64 by pynomaly are not those the library took the percentile of
+    isolated_pm.register(_ClaimsAThreshold(123.0, np.float32), "claims")
+    X = np.random.default_rng(0).standard_normal((50, 3))
+    result = pynomaly.detect(X, "claims:dist", contamination=0.2, manager=isolated_pm)
+    assert result.threshold == np.percentile(result.scores, 80.0)

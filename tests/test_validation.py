@@ -248,6 +248,12 @@ def test_good_data_passes(pm, breast_cancer):
     processing_service.validate(
         pm, huge, "huge"
     )  # the cheap sum overflows, yet every value is finite
+    huge = pd.DataFrame({"a": [1e308, 1e308, 1e308], "b": [1.0, 2.0, np.nan]})
+    with pytest.raises(DataError, match="column 'b' .* at row 2 \\(NaN\\)"):
+        processing_service.validate(pm, huge, "huge")  # an overflow, and a NaN found too
+    cancel = pd.DataFrame({"a": [1.0, np.inf], "b": [-np.inf, 1.0]})
+    with pytest.raises(DataError, match=r"2 columns .*\n.*'a'.*\(inf\).*\n.*'b'.*\(-inf\)"):
+        processing_service.validate(pm, cancel, "cancel")  # inf - inf: one NaN sum, two columns
 
 
 def test_constant_batches_score_fine(pm, breast_cancer):
@@ -270,3 +276,58 @@ def test_validation_can_be_called_directly(pm):
     processing_service.validate(pm, pd.DataFrame(NUMBERS), "direct")  # no exception
     with pytest.raises(DataError, match="^direct: no columns$"):
         processing_service.validate(pm, pd.DataFrame(index=[0]), "direct")
+
+
+def test_text_columns_are_those_neither_numeric_boolean_nor_dates():
+    # numpy dtypes are told by kind, anything else by pandas' checks: both must agree
+    from pynomaly.detection.prepare import text_columns
+
+    frame = pd.DataFrame(
+        {
+            "f": [1.5, 2.5],
+            "i": np.array([1, 2], dtype=np.uint8),
+            "b": [True, False],
+            "c": np.array([1 + 1j, 2], dtype=np.complex128),
+            "when": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+            "tz": pd.to_datetime(["2024-01-01", "2024-01-02"]).tz_localize("UTC"),
+            "n": pd.array([1, None], dtype="Int64"),
+            "nb": pd.array([True, None], dtype="boolean"),
+            "s": ["a", "b"],
+            "o": pd.Series(["a", 1], dtype=object),
+            "cat": pd.Categorical(["a", "b"]),
+            "gap": pd.to_timedelta([1, 2], unit="s"),
+        }
+    )
+    assert text_columns(frame) == ("s", "o", "cat", "gap")
+    assert text_columns(frame[["f", "i", "b", "when"]]) == ()
+
+
+def test_an_arrays_column_names_are_its_own():
+    # the x0..xN index is built once per width: naming one frame's columns names no other's
+    from pynomaly.detection.prepare import read
+
+    a, _ = read(None, np.zeros((2, 3)), None)
+    a.columns.name = "mine"
+    b, _ = read(None, np.ones((2, 3)), None)
+    assert list(b.columns) == ["x0", "x1", "x2"] and b.columns.name is None
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["a", "b", "a"],
+        [float("nan"), float("nan")],  # two NaN objects: different for a set, not for pandas
+        [1, 1.0],
+        [("a", 1), ("a", 1)],
+        [None, None],
+        ["a", "b", 1, np.nan],
+    ],
+    ids=repr,
+)
+def test_duplicate_names_are_told_as_pandas_tells_them(pm, names):
+    frame = pd.DataFrame(np.zeros((2, len(names))), columns=pd.Index(names, dtype=object))
+    if frame.columns.is_unique:
+        processing_service.validate(pm, frame, "names")
+    else:
+        with pytest.raises(DataError, match="duplicate column names"):
+            processing_service.validate(pm, frame, "names")

@@ -19,7 +19,8 @@ well be a single row, and this hook cannot tell a training batch from a scored o
 data without any spread is for the fit itself to reject.
 
 The common case stays cheap: one sum over the float64 matrix finds that every value is finite;
-only when it is not are the cells searched for the offending one.
+only when it is not (a NaN or an infinity, or an overflow of finite values) are the cells
+searched for the offending one.
 """
 
 from __future__ import annotations
@@ -53,14 +54,20 @@ def pynomaly_validate(data: Any, source: str) -> None:
         raise DataError(f"{source}: no columns")
     if data.shape[0] == 0:
         raise DataError(f"{source}: no rows (only a header?)")
-    duplicated = data.columns[data.columns.duplicated()].unique().tolist()
+    names = data.columns.tolist()  # Arrow-backed names convert in one go, not one by one
+    duplicated = [] if _distinct(names) else (
+        data.columns[data.columns.duplicated()].unique().tolist()
+    )
     if duplicated:
         raise DataError(f"{source}: duplicate column names {duplicated}; rename them")
     # every column's problem, in column order, so that one run lists every fix
     problems: dict[int, str] = {}
     numeric: list[int] = []
-    for position, (name, dtype) in enumerate(data.dtypes.items()):
-        if is_numeric_dtype(dtype) or is_bool_dtype(dtype):
+    for position, (name, dtype) in enumerate(zip(names, data.dtypes.tolist(), strict=True)):
+        # numpy's numbers and booleans by kind (pandas' checks cost more per column)
+        if (isinstance(dtype, np.dtype) and dtype.kind in "biufc") or (
+            is_numeric_dtype(dtype) or is_bool_dtype(dtype)
+        ):
             numeric.append(position)
         else:
             problems[position] = _not_numeric(data[name], name)
@@ -69,9 +76,11 @@ def pynomaly_validate(data: Any, source: str) -> None:
     else:
         values = data.iloc[:, numeric].to_numpy(dtype=np.float64)
     # one pass summing is far cheaper than a boolean mask of every cell; any NaN or inf makes
-    # the sum non-finite, and only then (or on overflow) is the mask computed to locate it
+    # the sum non-finite, and only then (or on overflow) is the mask computed to locate it.
+    # einsum's plain running sum reads the matrix about twice as fast as sum()'s pairwise one
+    # (whose extra precision a finiteness test does not need)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow, inf - inf: no warnings
-        total = values.sum()
+        total = np.einsum("ij->", values)
     if not np.isfinite(total):
         finite = np.isfinite(values)
         for col in np.flatnonzero(~finite.all(axis=0)):
@@ -86,6 +95,18 @@ def pynomaly_validate(data: Any, source: str) -> None:
             f"suggested, or let pynomaly prepare the data (--prepare auto, prepare='auto'):"
             f"\n{listed}"
         )
+
+
+def _distinct(names: list[Any]) -> bool:
+    """True when no two column names can be the same for pandas: all differ by Python's
+    equality and none is NaN-like. ``False`` leaves it to pandas' ``duplicated`` (which a
+    fresh index computes with a hash table: a tenth of a millisecond)."""
+    try:
+        if len(set(names)) == len(names) and all(name == name for name in names):
+            return True
+    except TypeError:  # an unhashable name, or pd.NA compared
+        pass
+    return False
 
 
 def _not_finite(values: Any, finite: Any, name: Any, data: Any) -> str:

@@ -226,7 +226,7 @@ def label_like(frame: pd.DataFrame) -> list[tuple[str, list[Any]]]:
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
     found = []
-    for name in frame.columns:
+    for name in frame.columns.tolist():  # tolist: Arrow-backed names convert in one go
         if str(name).strip().lower() not in LABEL_NAMES:
             continue
         column = frame[name]

@@ -79,7 +79,15 @@ def reference(X: np.ndarray) -> np.ndarray:
     """Each column's median over at most :data:`REFERENCE_ROWS` evenly spaced rows of ``X``
     (all of them when there are no more)."""
     step = -(-X.shape[0] // REFERENCE_ROWS)
-    return np.median(X[::step], axis=0)
+    # np.median(X[::step], axis=0), the same numbers (the middle value, or the mean of the two
+    # middle ones) in a quarter of the time: each column partitioned as one contiguous row
+    rows = X[::step].T.copy()
+    half = rows.shape[1] // 2
+    if rows.shape[1] % 2:
+        rows.partition(half, axis=1)
+        return rows[:, half].copy()
+    rows.partition((half - 1, half), axis=1)
+    return np.mean(rows[:, half - 1 : half + 1], axis=1)
 
 
 def ablation(score: Score, X: np.ndarray, ref: np.ndarray) -> np.ndarray:

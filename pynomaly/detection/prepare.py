@@ -8,6 +8,7 @@ float64 matrix.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -82,8 +83,16 @@ def read(
     arr = np.asarray(data)
     if arr.ndim != 2:
         raise DataError(f"<array>: expected a 2-D array (rows × features), got {arr.ndim}-D")
-    columns = [f"x{i}" for i in range(arr.shape[1])]
+    # a shallow copy: the values are shared, but an Index's name can be set in place
+    columns = _array_columns(arr.shape[1]).copy()
     return pd.DataFrame(arr, columns=columns, copy=False), "<array>"
+
+
+@functools.lru_cache(maxsize=16)
+def _array_columns(width: int) -> pd.Index:
+    """``x0, x1 ...``: the column names of an array's frame, built once per width (Arrow-backed
+    strings cost more than wrapping the array)."""
+    return pd.Index([f"x{i}" for i in range(width)])
 
 
 def prepare(
@@ -169,7 +178,7 @@ def _prepared(
         features = aligned(features, model, where)
     # float64 without a copy when the frame already holds one float64 block
     X = features.to_numpy(dtype=np.float64, copy=False)
-    names = tuple(str(c) for c in features.columns)
+    names = tuple(map(str, features.columns.tolist()))  # Arrow-backed names in one go
     preparation = None
     if planned is not None:
         from pynomaly.detection import autoprep
@@ -189,7 +198,7 @@ def _prepared(
 
 def aligned(features: pd.DataFrame, model: Model, where: str) -> pd.DataFrame:
     """``features`` with the model's columns in the model's order (by name)."""
-    names = [str(c) for c in features.columns]
+    names = list(map(str, features.columns.tolist()))  # Arrow-backed names in one go
     if names == list(model.feature_names):
         return features
     if len(names) != len(model.feature_names) or set(names) != set(model.feature_names):
@@ -222,9 +231,14 @@ def text_columns(frame: pd.DataFrame) -> tuple[str, ...]:
     """The columns that are neither numeric, boolean nor dates."""
     from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
 
+    # numpy's numbers, booleans and datetimes by kind (pandas' checks cost more per column),
+    # and the column names only when some column is something else
+    dtypes = frame.dtypes.tolist()
+    if all(isinstance(dtype, np.dtype) and dtype.kind in "biufcM" for dtype in dtypes):
+        return ()
     return tuple(
         str(name)
-        for name, dtype in frame.dtypes.items()
+        for name, dtype in zip(frame.columns, dtypes, strict=True)
         if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype) or is_datetime64_any_dtype(dtype))
     )
 

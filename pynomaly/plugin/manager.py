@@ -408,8 +408,39 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         and the hook; :class:`~pynomaly.errors.InputError`, :class:`PluginError` and
         :class:`~pynomaly.errors.DatabaseBusyError` pass on.
         """
+        try:
+            return self._dispatch(hook, kwargs)
+        finally:
+            self.monitor.release()
+
+    def answer(self, hook: str, **kwargs: Any) -> tuple[str | None, Any]:
+        """:meth:`call` a firstresult hook: ``(plugin that answered, answer)``."""
+        try:
+            value = self._dispatch(hook, kwargs)
+            frame = self.monitor.last()
+            return (frame.answered_by if frame is not None and value is not None else None), value
+        finally:
+            self.monitor.release()
+
+    def collect(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """:meth:`call` a collecting or event hook: ``(plugin, answer)`` of each plugin that
+        answered. A plugin that raised is logged and left out (see :meth:`failures`)."""
+        try:
+            self._dispatch(hook, kwargs)
+            frame = self.monitor.last()
+            return frame.answers() if frame is not None else []
+        finally:
+            self.monitor.release()
+
+    def _dispatch(self, hook: str, kwargs: Mapping[str, Any]) -> Any:
         self.ready()
         caller = getattr(self.hook, hook)
+        if not caller.get_hookimpls():
+            # no plugin implements it (most events, preprocess, postprocess): pluggy's answer
+            # without its dispatch and monitoring, a fixed cost of every fit and scored batch
+            self.monitor.nothing_ran(hook)
+            firstresult = caller.spec is not None and caller.spec.opts.get("firstresult")
+            return None if firstresult else []
         try:
             return caller(**kwargs)
         except _PASS_ON:
@@ -417,19 +448,6 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         except Exception as exc:
             plugin = raised_by(exc, caller.get_hookimpls()) or "?"
             raise PluginError(plugin, hook, describe(exc)) from exc
-
-    def answer(self, hook: str, **kwargs: Any) -> tuple[str | None, Any]:
-        """:meth:`call` a firstresult hook: ``(plugin that answered, answer)``."""
-        value = self.call(hook, **kwargs)
-        frame = self.monitor.last()
-        return (frame.answered_by if frame is not None and value is not None else None), value
-
-    def collect(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """:meth:`call` a collecting or event hook: ``(plugin, answer)`` of each plugin that
-        answered. A plugin that raised is logged and left out (see :meth:`failures`)."""
-        self.call(hook, **kwargs)
-        frame = self.monitor.last()
-        return frame.answers() if frame is not None else []
 
     def failures(self) -> list[tuple[str, str]]:
         """``(plugin, error)`` of the plugins that raised in this thread's last hook call."""
@@ -450,6 +468,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
             raise PluginError(plugin, hook, describe(exc)) from exc
         finally:
             self.monitor.only(None)
+            self.monitor.release()
         if caller.spec is not None and caller.spec.opts.get("firstresult"):
             return value
         return value[0] if value else None  # the one plugin's answer

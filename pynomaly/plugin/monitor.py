@@ -125,6 +125,21 @@ class HookMonitor:
         frame: CallFrame | None = getattr(self._local, "last", None)
         return frame
 
+    def nothing_ran(self, hook: str) -> None:
+        """Record a call of ``hook`` that no plugin implements (so not dispatched) as the last
+        one on this thread: no answer, no failure."""
+        self._local.only = None
+        self._local.last = CallFrame(hook, {})
+
+    def release(self) -> None:
+        """Drop the answers the last hook call on this thread keeps (who answered and who
+        raised stay): once its caller has them, the monitor must not keep them alive until the
+        next hook call — a detection result, its model and the model's copy of the data."""
+        frame: CallFrame | None = getattr(self._local, "last", None)
+        if frame is not None:
+            for inv in frame.invocations:
+                inv.result = None
+
     def only(self, plugin: str | None) -> None:
         """Restrict the next hook call on this thread to ``plugin`` (lifecycle hooks)."""
         self._local.only = plugin
@@ -144,6 +159,7 @@ class HookMonitor:
         kwargs: Mapping[str, Any],
     ) -> None:
         frame = self._stack().pop()
+        frame.kwargs = {}  # the arguments (the caller's data) are not needed after the call
         self._local.last = frame
         if not frame.invocations:
             return
