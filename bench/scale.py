@@ -13,13 +13,16 @@ average is printed with each part: on a shared machine, compare CPU seconds firs
 
 1. ``pynomaly detect DATA -d DETECTOR -o out.csv`` against the script a user would write with
    pandas and the library (``pd.read_csv`` / ``pd.read_parquet``, the library's own defaults,
-   the same threshold, ``DataFrame.to_csv``), for CSV and Parquet input and HBOS, IsolationForest
+   the same threshold, ``DataFrame.to_csv``), for CSV (read by pandas, pynomaly's default, and
+   by pyarrow) and Parquet input and HBOS, IsolationForest
    and ECOD. Both write the same scores (checked). The runs alternate; medians are reported.
 2. ``pynomaly score MODEL DATA -o out.csv`` on N and 4N rows: peak RSS of each and their ratio
    (flat memory: the ratio stays near 1), and rows per second.
 3. ``pynomaly score ... --jobs 2`` against ``--jobs 1`` (alternating): wall time and CPU, for
    IsolationForest and ECOD (both batch-independent: each batch split between this process
-   and one worker process); the two outputs are checked to be byte-identical.
+   and one worker process); the two outputs are checked to be byte-identical. Then (3b) the
+   library's ``Model.score(frame, jobs=2)`` against ``jobs=1`` on the same rows in memory:
+   with a worker to start (cold) and with the worker kept from the call before (warm).
 4. bench/dask_scaling.py: rows against time, CPU and peak memory for detect and score with
    the local engine, ``--jobs 2`` and ``--engine dask`` (a LocalCluster).
 """
@@ -130,7 +133,7 @@ def median(values: list[float]) -> float:
 def detect_versus_script(
     work: Path, data: dict[str, Path], repeats: int, detectors: list[str]
 ) -> None:
-    """pynomaly reads CSV with pyarrow (its default) and with pandas (engine=pandas)."""
+    """pynomaly reads CSV with pandas (its default) and with pyarrow (engine=pyarrow)."""
     import pandas as pd
 
     script = work / "script.py"
@@ -141,7 +144,7 @@ def detect_versus_script(
           f"{'pyn wall':>10}{'scr wall':>10}{'pyn MiB':>9}{'scr MiB':>9}")
     cases = [
         ("csv", data["csv"], []),
-        ("csv¹", data["csv"], ["--source-option", "engine=pandas"]),
+        ("csv¹", data["csv"], ["--source-option", "engine=pyarrow"]),
         ("parquet", data["parquet"], []),
     ]
     for detector in detectors:
@@ -164,7 +167,7 @@ def detect_versus_script(
             print(f"{detector:<17}{kind:<9}{cpu_o:>10.2f}{cpu_t:>10.2f}{cpu_o / cpu_t:>10.3f}"
                   f"{wall_o:>10.2f}{wall_t:>10.2f}"
                   f"{median([r.rss for r in ours]):>9.0f}{median([r.rss for r in theirs]):>9.0f}")
-    print("¹ pynomaly reading the CSV with pandas (--source-option engine=pandas)")
+    print("¹ pynomaly reading the CSV with pyarrow (--source-option engine=pyarrow)")
 
 
 def fit_model(work: Path, train: Path, detector: str, name: str) -> Path:
@@ -208,6 +211,53 @@ def jobs_speedup(work: Path, models: dict[str, Path], data: dict[str, Path], rep
                   f"{median([r.cpu for r in runs[2]]):>9.2f}  load {load()}", flush=True)
 
 
+# Model.score(frame, jobs=J) in one process, the frame already in memory: jobs=1, jobs=2 with
+# workers to start (cold), jobs=2 again (the workers kept from the call before: warm). Each
+# call loads the model file afresh, as a new request of a service would.
+LIBRARY_JOBS = textwrap.dedent(
+    """
+    import json, sys, time
+    import numpy as np, pandas as pd, pynomaly
+    from pynomaly.detection import parallel
+
+    model, data, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    frame = pd.read_parquet(data)
+    times = {"1": [], "2 cold": [], "2 warm": []}
+    for _ in range(repeats):
+        for label, jobs in (("1", 1), ("2 cold", 2), ("2 warm", 2)):
+            if label == "2 cold":
+                parallel.shutdown()
+            m = pynomaly.load(model)
+            start = time.perf_counter()
+            scores = m.score(frame, jobs=jobs)
+            times[label].append(time.perf_counter() - start)
+            if label == "1":
+                reference = scores
+            else:
+                np.testing.assert_array_equal(scores, reference)
+    print(json.dumps(times))
+    """
+)
+
+
+def library_jobs(work: Path, models: dict[str, Path], parquet: Path, repeats: int) -> None:
+    import json
+
+    print(f"\n3b. Model.score(frame, jobs=2) vs jobs=1 in one process, median of {repeats} "
+          f"(load average {load()})")
+    print(f"{'detector':<17}{'jobs 1 s':>9}{'2 cold s':>9}{'speedup':>9}{'2 warm s':>9}"
+          f"{'speedup':>9}")
+    for detector, model in models.items():
+        done = subprocess.run(
+            [sys.executable, "-c", LIBRARY_JOBS, str(model), str(parquet), str(repeats)],
+            cwd=work, capture_output=True, text=True, check=True,
+        )
+        times = {k: median(v) for k, v in json.loads(done.stdout.splitlines()[-1]).items()}
+        one, cold, warm = times["1"], times["2 cold"], times["2 warm"]
+        print(f"{detector:<17}{one:>9.2f}{cold:>9.2f}{one / cold:>9.2f}{warm:>9.2f}"
+              f"{one / warm:>9.2f}  load {load()}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="50k rows instead of 1M")
@@ -238,7 +288,9 @@ def main() -> None:
             large.unlink()
         if "3" in parts:
             ecod = fit_model(work, train, "pyod:ecod", "ecod.model")
-            jobs_speedup(work, {"sklearn:iforest": forest, "pyod:ecod": ecod}, data, repeats)
+            models = {"sklearn:iforest": forest, "pyod:ecod": ecod}
+            jobs_speedup(work, models, data, repeats)
+            library_jobs(work, models, parquet, repeats)
     if "4" in parts:
         print(f"\n4. bench/dask_scaling.py (load average {load()})", flush=True)
         scaling = [sys.executable, str(Path(__file__).with_name("dask_scaling.py"))]

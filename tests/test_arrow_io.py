@@ -1,5 +1,6 @@
 """Arrow I/O: the ``files`` plugin's pyarrow CSV reader (``engine=pyarrow``) and Parquet reader
-give exactly what pandas gives, and the ``outputs`` plugin's pyarrow writers write what pandas wrote (read back equal)."""
+give exactly what pandas gives, and the ``outputs`` plugin's pyarrow writers write what pandas
+wrote (read back equal)."""
 
 from __future__ import annotations
 
@@ -93,7 +94,8 @@ def test_arrow_csv_reader_on_gzip_bom_and_latin1(tmp_path, isolated_pm):
         path = tmp_path / name
         path.write_bytes(data)
         assert (files._arrow_csv(path, options) is None) is (name == "zipped.csv.gz"), name
-        got = pynomaly.load_data(path, options={**options, "engine": "pyarrow"}, manager=isolated_pm)
+        arrow = {**options, "engine": "pyarrow"}
+        got = pynomaly.load_data(path, options=arrow, manager=isolated_pm)
         pd.testing.assert_frame_equal(got, _pandas(path, options), check_exact=True, obj=name)
         assert list(got.columns) == list(frame.columns[: got.shape[1]]), name
 

@@ -425,3 +425,19 @@ def test_a_hook_no_plugin_implements_answers_as_pluggy_would(isolated_pm):
     assert pm.collect("pynomaly_detectors")  # the built-ins answer
     assert pm.collect("pynomaly_after_score", detector_id="x", n_samples=1, duration=0.0) == []
     assert pm.failures() == []
+
+
+def test_a_hook_call_monitor_sees_calls_of_hooks_no_plugin_implements(isolated_pm):
+    # pluggy's monitoring (tracing, a third party's monitor) sees every call, as without the
+    # shortcut for hooks nobody implements
+    isolated_pm.load_all()
+    seen = []
+    undo = isolated_pm.add_hookcall_monitoring(
+        lambda name, impls, kwargs: seen.append(name), lambda *args: None
+    )
+    isolated_pm.call("pynomaly_before_score", detector_id="x", n_samples=1)
+    undo()
+    assert seen == ["pynomaly_before_score"]
+    assert isolated_pm._watchers == 0  # the monitor is gone: the shortcut applies again
+    isolated_pm.call("pynomaly_before_score", detector_id="x", n_samples=1)
+    assert seen == ["pynomaly_before_score"]

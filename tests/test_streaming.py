@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 import pynomaly
+from pynomaly import hookimpl
 from pynomaly.cli.main import cli
 from pynomaly.detection import parallel
 from pynomaly.detection.results import combine_results
 from pynomaly.detection.stream import Summary, read_ahead, stream
-from pynomaly import hookimpl
 from pynomaly.errors import DataError, InputError, PluginError
 from pynomaly.plugin.manager import PluginManager
 from pynomaly.services import outputs as output_service
@@ -292,7 +292,7 @@ def test_jobs_share_one_matrix_and_keep_their_workers_for_the_next_call(tmp_path
         assert set(np.unique(again)) - {parent} <= workers
         other = pynomaly.fit(np.eye(10, 2) * 2, "who:pid", manager=pm)  # another model
         with parallel.batch_scorer(pm, other, 2) as scorer:
-            assert not scorer._start().submit(os.getpid).result() in workers
+            assert scorer._start().submit(os.getpid).result() not in workers
     finally:
         parallel.shutdown()
     assert parallel._Workers._kept is None
@@ -301,10 +301,12 @@ def test_jobs_share_one_matrix_and_keep_their_workers_for_the_next_call(tmp_path
 def test_a_failing_worker_is_a_plugin_error_and_its_workers_are_not_kept(tmp_path):
     pm, model = who_scores(tmp_path, failing=True)
     rows = np.zeros((6 * parallel.MIN_SLICE_ROWS, 2))
-    with pytest.raises(PluginError, match="who.*no scores in a worker"):
-        with parallel.batch_scorer(pm, model, 2) as scorer:
-            scorer._start().submit(parallel._worker.ready).result()
-            scorer.score(rows)
+    with (
+        pytest.raises(PluginError, match="who.*no scores in a worker"),
+        parallel.batch_scorer(pm, model, 2) as scorer,
+    ):
+        scorer._start().submit(parallel._worker.ready).result()
+        scorer.score(rows)
     assert parallel._Workers._kept is None
 
 

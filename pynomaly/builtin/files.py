@@ -20,10 +20,10 @@ CPU than pyarrow's multi-threaded reader plus the checks that make pyarrow's res
 pandas' (0.7 against 1.3–1.5 CPU s for 1M × 20 floats; docs/performance.md). ``engine=pyarrow``
 reads with pyarrow where that gives exactly what pandas gives (the same columns, dtypes,
 values, missing values and index) and with pandas otherwise (see :func:`_arrow_csv` for what
-is checked): its threads may win wall-clock on a machine with many idle cores. CSV batches are read by
-pandas' chunked reader, which types each chunk on its own (pyarrow's streaming reader fixes the
-types from the first block). Parquet goes through pyarrow straight into the frame, whose
-float64 columns become the detector's matrix without another copy.
+is checked): its threads may win wall-clock on a machine with many idle cores. CSV batches
+are read by pandas' chunked reader, which types each chunk on its own (pyarrow's streaming
+reader fixes the types from the first block). Parquet goes through pyarrow straight into the
+frame, whose float64 columns become the detector's matrix without another copy.
 """
 
 from __future__ import annotations

@@ -125,6 +125,7 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         for name in self.settings.disable:
             self.set_blocked(name)
+        self._watchers = 0  # hook-call monitors other than self.monitor
         self.monitor = HookMonitor(self)
         self._loop: EventLoopThread | None = None
         if self.settings.trace:
@@ -432,12 +433,30 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
         finally:
             self.monitor.release()
 
+    def add_hookcall_monitoring(self, before: Any, after: Any) -> Callable[[], None]:
+        """pluggy's, counting the monitors besides the manager's own (see :meth:`_dispatch`)."""
+        undo = super().add_hookcall_monitoring(before, after)
+        if not hasattr(self, "monitor"):
+            return undo  # the manager's own monitor, installing itself
+        self._watchers += 1
+        undone = False
+
+        def undo_and_count() -> None:
+            nonlocal undone
+            undo()
+            if not undone:
+                undone = True
+                self._watchers -= 1
+
+        return undo_and_count
+
     def _dispatch(self, hook: str, kwargs: Mapping[str, Any]) -> Any:
         self.ready()
         caller = getattr(self.hook, hook)
-        if not caller.get_hookimpls():
-            # no plugin implements it (most events, preprocess, postprocess): pluggy's answer
-            # without its dispatch and monitoring, a fixed cost of every fit and scored batch
+        if not caller.get_hookimpls() and not self._watchers:
+            # no plugin implements it (most events, preprocess, postprocess) and nobody but the
+            # manager's own monitor watches calls (a HookRecorder, tracing): pluggy's answer
+            # without its dispatch, a fixed cost of every fit and scored batch
             self.monitor.nothing_ran(hook)
             firstresult = caller.spec is not None and caller.spec.opts.get("firstresult")
             return None if firstresult else []
