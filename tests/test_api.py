@@ -140,3 +140,16 @@ def test_bad_arguments(pm, planted):
 def test_input_errors_are_value_errors():
     """Callers catching ValueError (the scikit-learn habit) catch pynomaly's input errors."""
     assert issubclass(InputError, ValueError)
+
+
+def test_an_array_is_scored_by_position_by_a_model_fitted_on_named_columns():
+    # as scikit-learn does: the array's columns are the model's features, in order, with a
+    # warning; another width is still an error
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(rng.standard_normal((200, 3)), columns=["a", "b", "c"])
+    model = pynomaly.fit(frame, "sklearn:iforest", random_state=0)
+    with pytest.warns(UserWarning, match=r"no column names.*in order \(a, b, c\)"):
+        by_position = model.score(frame.to_numpy())
+    np.testing.assert_array_equal(by_position, model.score(frame))
+    with pytest.raises(pynomaly.errors.DataError, match="fitted on 3 features, this data has 2"):
+        model.score(frame.to_numpy()[:, :2])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -171,6 +172,7 @@ def _prepared(
                 features = step.fit(features).transform(features)
             steps += tuple(made)
     elif model is not None:
+        features = _named_like(features, model, where)
         for fitted in model.steps:
             features = fitted.transform(features)
     processing.validate(pm, features, where)
@@ -194,6 +196,27 @@ def _prepared(
         steps=steps,
         preparation=preparation,
     )
+
+
+def _named_like(features: pd.DataFrame, model: Model, where: str) -> pd.DataFrame:
+    """An array's columns taken as the model's features in order, as scikit-learn takes an
+    array scored by an estimator fitted on a DataFrame (with a warning): only for a model
+    without steps, whose features are its input columns, and an array of that width."""
+    names = model.feature_names
+    if (
+        where != "<array>"
+        or model.steps
+        or features.shape[1] != len(names)
+        or list(features.columns) == list(names)
+    ):
+        return features
+    warnings.warn(
+        f"<array> has no column names: its {len(names)} columns are taken as the features "
+        f"the model was fitted on, in order ({_listed(names)})",
+        UserWarning,
+        stacklevel=2,
+    )
+    return features.set_axis(list(names), axis=1)
 
 
 def aligned(features: pd.DataFrame, model: Model, where: str) -> pd.DataFrame:
@@ -244,8 +267,12 @@ def text_columns(frame: pd.DataFrame) -> tuple[str, ...]:
 
 
 def _names(frame: pd.DataFrame) -> str:
-    names = [str(c) for c in frame.columns]
-    return ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
+    return _listed(frame.columns)
+
+
+def _listed(names: Sequence[Any]) -> str:
+    shown = [str(c) for c in names]
+    return ", ".join(shown[:10]) + (" ..." if len(shown) > 10 else "")
 
 
 def checked_scores(
