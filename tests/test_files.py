@@ -81,6 +81,19 @@ def test_batches_equal_one_read(isolated_pm, frame, tmp_path, name):
     pd.testing.assert_frame_equal(pd.concat(batches), frame, check_exact=False)
 
 
+def test_batches_of_a_parquet_directory_follow_its_files_and_columns(isolated_pm, frame, tmp_path):
+    # file by file (in the dataset's order), each file's columns in the dataset's order, the
+    # index numbering every row; batches do not span files
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    frame.iloc[:150].to_parquet(parts / "part-0.parquet", index=False)
+    frame.iloc[150:, ::-1].to_parquet(parts / "part-1.parquet", index=False)
+    conn = data_service.connect(isolated_pm, str(parts))
+    batches = list(data_service.read_batches(isolated_pm, conn, 64))
+    assert [len(b) for b in batches] == [64, 64, 22, 50]
+    pd.testing.assert_frame_equal(pd.concat(batches), frame, check_exact=True)
+
+
 def test_get_schema_and_test_connection(isolated_pm, frame, tmp_path):
     frame.to_parquet(tmp_path / "a.parquet")
     conn = data_service.connect(isolated_pm, str(tmp_path / "a.parquet"))
