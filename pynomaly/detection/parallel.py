@@ -150,8 +150,6 @@ class BatchScorer:
         self._jobs = jobs
         self._scorer = Scorer(pm, model)
         self._spec = _worker_spec(pm, model, jobs) if jobs > 1 else None
-        self._pool: Executor | None = None
-        self._ready: Future[Any] | None = None
         self._workers: _Workers | None = None
         self._limits: Any = None
         self.share = (jobs - 1) / jobs  # of each batch's rows, for the workers
@@ -159,7 +157,7 @@ class BatchScorer:
     @property
     def parallel(self) -> bool:
         """Whether batches are scored with worker processes (from the first large one on)."""
-        return self._pool is not None
+        return self._workers is not None
 
     def _start(self) -> Executor:
         """The worker processes: the ones kept from an earlier call for the same model and
@@ -169,18 +167,18 @@ class BatchScorer:
 
             assert self._spec is not None
             self._workers = _Workers.for_spec(self._spec, self._jobs)
-            self._pool, self._ready = self._workers.pool, self._workers.ready
             # this process scores too: its BLAS/OpenMP get a job's share of the cores as well
             self._limits = threadpool_limits(limits=self._spec.threads)
         return self._workers.pool
 
     def _started(self) -> bool:
         """Whether the workers are ready (an error if one could not start)."""
-        assert self._ready is not None
-        if not self._ready.done():
+        assert self._workers is not None
+        ready = self._workers.ready
+        if not ready.done():
             return False
         try:
-            self._ready.result()
+            ready.result()
         except BrokenProcessPool as exc:
             raise PynomalyError(
                 f"a scoring worker process could not start ({exc}); rerun with --jobs 1 "
@@ -192,9 +190,9 @@ class BatchScorer:
         """Start scoring ``X`` (this process scores its own part before returning); the
         scores come from the returned :class:`Pending`."""
         big = len(X) >= self._jobs * MIN_ROWS_PER_JOB
-        if self._pool is None and self._spec is not None and big:
+        if self._workers is None and self._spec is not None and big:
             self._start()
-        if self._pool is None:
+        if self._workers is None:
             return Pending(done=self._scorer.score(X))
         model = self._model
         events = contextlib.ExitStack()
@@ -206,7 +204,8 @@ class BatchScorer:
             workers = self._jobs - 1
             size = -(-taken // workers) if taken else 1
             chunks = [X[start : min(start + size, taken)] for start in range(0, taken, size)]
-            futures = [self._pool.submit(_worker.score, chunk) for chunk in chunks]
+            pool = self._workers.pool
+            futures = [pool.submit(_worker.score, chunk) for chunk in chunks]
         own = X[sum(len(c) for c in chunks) :]
         try:
             mine = self._own(own) if len(own) else np.empty(0)
@@ -257,7 +256,7 @@ class BatchScorer:
                 self._workers.stop(kill=True)
             else:
                 _Workers.keep(self._workers)
-            self._workers = self._pool = self._ready = None
+            self._workers = None
             self._limits.restore_original_limits()
 
 class _Workers:
@@ -271,6 +270,7 @@ class _Workers:
     """
 
     _kept: _Workers | None = None
+    _atexit = False  # shutdown() registered
     _lock = threading.Lock()
 
     def __init__(self, spec: _worker.WorkerSpec, jobs: int) -> None:
@@ -324,8 +324,6 @@ class _Workers:
             atexit.register(shutdown)
         if old is not None and old is not workers:
             old.stop()
-
-    _atexit = False
 
     @property
     def broken(self) -> bool:
@@ -420,8 +418,8 @@ class _Shares:
     def run(self) -> np.ndarray:
         """The scores, once every slice is stored (the first error raised)."""
         owner, X = self._owner, self._X
-        assert owner._ready is not None
-        owner._ready.add_done_callback(self._ready)
+        assert owner._workers is not None
+        owner._workers.ready.add_done_callback(self._ready)
         try:
             while (span := self._take()) is not None:
                 self._scores[span[0] : span[1]] = owner._own(X[span[0] : span[1]])
