@@ -637,3 +637,16 @@ def test_flaky_plugin_full_load(faulty, faulty_venv, tmp_path, request):
         pytest.skip("the full load test runs with -m slow")
     run_flaky_api(faulty, 1000)
     run_flaky_cli(faulty_venv, tmp_path, range(200))
+
+
+def test_an_isolated_fit_hands_on_its_threshold():
+    # FitResult crosses whole: the state stays in the worker, the threshold PyOD computed comes
+    X = np.random.default_rng(0).standard_normal((500, 4))
+    fits = {}
+    for isolation in (None, "process:pyod_adapter"):
+        pm = PluginManager(isolation=isolation)
+        fits[isolation] = pm.call("pynomaly_fit", detector_id="pyod:hbos", X=X, params={},
+                                  contamination=0.1, random_state=0)
+        pm.shutdown()
+    assert fits[None].threshold is not None
+    assert fits["process:pyod_adapter"].threshold == fits[None].threshold

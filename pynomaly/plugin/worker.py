@@ -322,10 +322,12 @@ class Worker:
         if value is None:
             return None
         if hook == "pynomaly_fit":
+            import attrs
+
             from pynomaly.types import FitResult
 
-            if isinstance(value, FitResult):
-                return FitResult(self.keep(wire.Opaque, value.state), value.training_scores)
+            if isinstance(value, FitResult):  # threshold and training scores as they are
+                return attrs.evolve(value, state=self.keep(wire.Opaque, value.state))
             return value
         if hook == "pynomaly_create_step":
             return self.keep(wire.IsolatedStep, value)
