@@ -650,3 +650,15 @@ def test_an_isolated_fit_hands_on_its_threshold():
         pm.shutdown()
     assert fits[None].threshold is not None
     assert fits["process:pyod_adapter"].threshold == fits[None].threshold
+
+
+def test_isolating_a_name_no_plugin_has_is_a_warning_with_the_name_meant(caplog):
+    pm = PluginManager(isolation="process:pyod")
+    with caplog.at_level(logging.WARNING, logger="pynomaly"):
+        pm.load_all()
+    assert "no plugin is called pyod, so it isolates nothing" in caplog.text
+    assert "did you mean pyod_adapter?" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pynomaly"):
+        PluginManager(isolation="process:pyod_adapter").load_all()
+    assert "isolates nothing" not in caplog.text

@@ -11,6 +11,7 @@ what detection does with the answers lives above, in :mod:`pynomaly.services`.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import inspect
@@ -181,7 +182,23 @@ class PluginManager(ServiceMethods, pluggy.PluginManager):
                         self._import(cand)
                     else:
                         self._disable(cand, why)
+            self._check_isolated_names()
         return self.records()
+
+    def _check_isolated_names(self) -> None:
+        """Warn of ``process:NAMES`` naming no plugin: a misspelt name isolates nothing, and
+        the plugin meant (``pyod`` for ``pyod_adapter``) would run in this process."""
+        isolation = self.settings.isolation
+        if isolation.mode != "names":
+            return
+        known = sorted(self._records)
+        for name in sorted(isolation.names - set(known)):
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            log.warning(
+                "--isolation process:%s: no plugin is called %s, so it isolates nothing "
+                "(plugins: %s)%s", ",".join(sorted(isolation.names)), name, ", ".join(known), hint
+            )
 
     @_locked
     def load_all(self) -> list[PluginRecord]:
