@@ -116,10 +116,7 @@ class Pending:
                 for future, chunk in zip(futures, chunks, strict=True)
             ]
         except BrokenProcessPool as exc:
-            error = PynomalyError(
-                "a scoring worker process died (out of memory, or killed); "
-                "score with fewer jobs or a smaller batch size"
-            )
+            error = _died(exc)
             finish(error, waited)
             raise error from exc
         except BaseException as exc:
@@ -180,10 +177,7 @@ class BatchScorer:
         try:
             ready.result()
         except BrokenProcessPool as exc:
-            raise PynomalyError(
-                f"a scoring worker process could not start ({exc}); rerun with --jobs 1 "
-                "(jobs=1) and --debug to see why"
-            ) from exc
+            raise _could_not_start(exc) from exc
         return True
 
     def submit(self, X: np.ndarray) -> Pending:
@@ -232,9 +226,9 @@ class BatchScorer:
         shared out in slices taken by whoever is free (see :class:`_Shares`)."""
         if self._spec is None or len(X) < self._jobs * MIN_ROWS_PER_JOB:
             return self.submit(X).result()
-        pool = self._start()
+        self._start()
         with detector_service.observed(self._pm, "score", self._model.detector, len(X)):
-            return _Shares(self, pool, X).run()
+            return _Shares(self, X).run()
 
     def _own(self, X: np.ndarray) -> np.ndarray:
         """This process's part: the owner hook alone, as in a worker (the batch's score
@@ -354,9 +348,10 @@ class _Shares:
     process takes slices between its own instead of waiting for a worker that is starting.
     """
 
-    def __init__(self, owner: BatchScorer, pool: Executor, X: np.ndarray) -> None:
+    def __init__(self, owner: BatchScorer, X: np.ndarray) -> None:
+        assert owner._workers is not None
         self._owner = owner
-        self._pool = pool
+        self._pool = owner._workers.pool
         self._X = X
         self._scores = np.empty(len(X))
         self._next = 0
@@ -383,7 +378,7 @@ class _Shares:
     def _ready(self, ready: Future[Any]) -> None:
         error = ready.exception()
         if error is not None:
-            self._fail(error)
+            self._fail(_could_not_start(error) if isinstance(error, BrokenProcessPool) else error)
             return
         for _ in range(self._owner._jobs - 1):
             self._feed()
@@ -433,13 +428,28 @@ class _Shares:
                     future.cancel()
             raise
         if isinstance(error, BrokenProcessPool):
-            raise PynomalyError(
-                "a scoring worker process could not start or died (out of memory, or "
-                "killed); score with fewer jobs, or rerun with --debug to see why"
-            ) from error
+            raise _died(error) from error
         if error is not None:
             raise error
         return self._scores
+
+
+def _could_not_start(exc: BaseException) -> PynomalyError:
+    error = PynomalyError(
+        f"a scoring worker process could not start ({exc}); rerun with --jobs 1 (jobs=1) "
+        "and --debug to see why"
+    )
+    error.__cause__ = exc
+    return error
+
+
+def _died(exc: BaseException) -> PynomalyError:
+    error = PynomalyError(
+        "a scoring worker process died (out of memory, or killed); score with fewer jobs or "
+        "a smaller batch size"
+    )
+    error.__cause__ = exc
+    return error
 
 
 @contextlib.contextmanager
