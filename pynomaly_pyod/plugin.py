@@ -45,6 +45,7 @@ from pynomaly.errors import DataError, InputError, InvalidParameterError
 from pynomaly.markers import hookimpl, import_module
 from pynomaly.types import DetectorInfo, FitResult, PluginMetadata, PluginType
 from pynomaly_pyod.catalog import RESERVED, Entry, Param, entries, entry, properties
+from pynomaly_sklearn.checked import finite_input
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     import numpy as np
@@ -217,7 +218,8 @@ def pynomaly_fit(
     _check_features(e, X.shape[1])
     estimator = _construct(e, cls, _constructor_args(e, cls, params, contamination, random_state))
     try:
-        estimator.fit(X)
+        with finite_input():
+            estimator.fit(X)
     except ValueError as exc:  # PyOD's way of rejecting a parameter/data combination
         raise InputError(
             f"{detector_id}: {e.cls} cannot fit these {X.shape[0]}×{X.shape[1]} data: {exc}"
@@ -270,7 +272,8 @@ def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> Any:
         # that a fitted model gives the same scores for the same rows every time
         state = copy.deepcopy(state)
     try:
-        return state.decision_function(X)
+        with finite_input():
+            return state.decision_function(X)
     except ValueError as exc:  # e.g. a batch-relative detector given fewer rows than neighbours
         within = " (it scores rows within their batch)" if e.batch_relative else ""
         raise InputError(

@@ -27,6 +27,7 @@ from pynomaly.errors import InvalidParameterError
 from pynomaly.markers import hookimpl, import_module
 from pynomaly.types import DetectorInfo, FitResult, ParamSpec, PluginMetadata, PluginType
 from pynomaly_sklearn.catalog import CATALOG, PROPERTIES, Entry
+from pynomaly_sklearn.checked import finite_input
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -188,11 +189,12 @@ def pynomaly_fit(
     # contamination is not passed on: pynomaly sets the threshold itself, and given one,
     # IsolationForest.fit scores every training row a second time just to set offset_
     model = _build(entry, params, random_state, n_rows=X.shape[0])
-    model.fit(X)
-    if entry.training_attribute is not None:
-        raw = getattr(_final_step(model), entry.training_attribute)
-    else:
-        raw = model.score_samples(X)
+    with finite_input():
+        model.fit(X)
+        if entry.training_attribute is not None:
+            raw = getattr(_final_step(model), entry.training_attribute)
+        else:
+            raw = model.score_samples(X)
     return FitResult(state=model, training_scores=_anomaly_scores(detector_id, raw))
 
 
@@ -200,7 +202,9 @@ def pynomaly_fit(
 def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> np.ndarray | None:
     if detector_id not in CATALOG:
         return None
-    return _anomaly_scores(detector_id, state.score_samples(X))
+    with finite_input():
+        raw = state.score_samples(X)
+    return _anomaly_scores(detector_id, raw)
 
 
 @hookimpl

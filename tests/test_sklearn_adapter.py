@@ -29,7 +29,7 @@ from sklearn.svm import OneClassSVM
 
 import pynomaly
 import pynomaly_sklearn.plugin as plugin
-from pynomaly.errors import ConfigurationError, InvalidParameterError
+from pynomaly.errors import ConfigurationError, DataError, InvalidParameterError
 from pynomaly.services import detectors as detector_service
 from pynomaly.types import ParamSpec
 from pynomaly_sklearn.catalog import CATALOG
@@ -389,3 +389,35 @@ def test_listing_detectors_imports_no_heavy_library(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("detector", ["sklearn:lof", "sklearn:elliptic", "pyod:hbos"])
+def test_checked_data_is_not_scanned_for_nan_again(
+    detector: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pynomaly's validation scans the data for NaN and infinity once; the adapters tell
+    scikit-learn (whose check_array PyOD uses too) not to scan it again in fit and score.
+    Counted with a pass-through wrapper of scikit-learn's own check, which scans unless
+    scikit-learn's configuration says ``assume_finite``."""
+    import sklearn
+    import sklearn.utils.validation as validation
+
+    real = validation._assert_all_finite
+    scanned: list[int] = []
+
+    def counting(X: Any, *args: Any, **kwargs: Any) -> Any:
+        if not sklearn.get_config()["assume_finite"]:
+            scanned.append(np.size(X))
+        return real(X, *args, **kwargs)
+
+    monkeypatch.setattr(validation, "_assert_all_finite", counting)
+    X = np.random.default_rng(SEED).standard_normal((300, 4))
+    model = pynomaly.fit(X, detector, random_state=SEED)
+    model.score(X[:50])
+    assert X.size not in scanned and X[:50].size not in scanned
+    # outside pynomaly the check runs as before, and pynomaly still rejects NaN itself
+    validation.check_array(X)
+    assert X.size in scanned
+    X[0, 0] = np.nan
+    with pytest.raises(DataError, match="NaN"):
+        pynomaly.fit(X, detector, random_state=SEED)
