@@ -595,6 +595,31 @@ def test_sorted_scoring_state_is_small_and_pyod_free(
     assert out.stdout.strip() == "(3,) []"
 
 
+def test_sorted_state_sorts_its_copy_in_place() -> None:
+    """The state's first use (scoring, explaining, saving) sorts the copy of the training
+    data it holds in place and computes its moments column by column: no other array of the
+    training data's size, only a few of one column's (each fresh array's first touch costs
+    system time: 1.8 s for five on 1M × 20), and the training data is left as it was."""
+    import tracemalloc
+
+    from pynomaly_pyod import ecdf
+
+    X = np.random.default_rng(3).standard_normal((20_000, 40))
+    before = X.copy()
+    state = ecdf.fit_state("ecod", X)
+    tracemalloc.start()
+    try:
+        columns = state.sorted_columns
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.25 * X.nbytes
+    np.testing.assert_array_equal(columns, np.sort(X.T, axis=1))
+    np.testing.assert_array_equal(X, before)
+    np.testing.assert_allclose(state.mean, X.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(state.sum_d3, ((X - X.mean(axis=0)) ** 3).sum(axis=0), rtol=1e-9)
+
+
 def test_models_with_pyod_state_score_batch_independently(scaled: np.ndarray) -> None:
     """Models saved before the sorted state kept PyOD's estimator: they score the same way."""
     from pyod.models.ecod import ECOD
