@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import time
 
 import numpy as np
 import pandas as pd
@@ -296,6 +298,32 @@ def test_jobs_share_one_matrix_and_keep_their_workers_for_the_next_call(tmp_path
     finally:
         parallel.shutdown()
     assert parallel._Workers._kept is None
+
+
+def test_kept_workers_that_died_while_idle_are_replaced(tmp_path):
+    """A kept worker killed between calls (the OOM killer, a user's kill) is not the next
+    call's failure: that call starts new workers."""
+    pm, model = who_scores(tmp_path)
+    rows = np.zeros((6 * parallel.MIN_SLICE_ROWS, 2))
+    try:
+        with parallel.batch_scorer(pm, model, 2) as scorer:
+            worker = scorer._start().submit(os.getpid).result()
+        kept = parallel._Workers._kept
+        assert kept is not None
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until the process is gone (reaped by loky)
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)  # loky's manager thread marks the pool broken
+        scores = pynomaly.score(model, rows, manager=pm, jobs=2)
+        assert worker not in scores
+        assert parallel._Workers._kept is not kept
+    finally:
+        parallel.shutdown()
 
 
 def test_a_failing_worker_is_a_plugin_error_and_its_workers_are_not_kept(tmp_path):

@@ -260,7 +260,8 @@ class _Workers:
     again with the same ``jobs`` (in a loop, a service, a notebook) does not wait for new
     processes to start and import its library. Kept workers exit after
     :data:`IDLE_TIMEOUT` seconds without work (loky starts them again when needed); a call for
-    another model or ``jobs`` stops them, and so does the end of the interpreter.
+    another model or ``jobs`` stops them, and so does the end of the interpreter. Kept workers
+    of which one died meanwhile are replaced by new ones.
     """
 
     _kept: _Workers | None = None
@@ -302,9 +303,9 @@ class _Workers:
         with cls._lock:
             kept, cls._kept = cls._kept, None
         if kept is not None:
-            if kept.jobs == jobs and kept.spec == spec and not kept.broken:
+            if kept.jobs == jobs and kept.spec == spec and not kept.broken and not kept.dead:
                 return kept
-            kept.stop()
+            kept.stop(kill=kept.dead)
         return cls(spec, jobs)
 
     @classmethod
@@ -321,7 +322,15 @@ class _Workers:
 
     @property
     def broken(self) -> bool:
+        """Whether the workers could not start."""
         return self.ready.done() and self.ready.exception() is not None
+
+    @property
+    def dead(self) -> bool:
+        """Whether a worker died since (killed while kept idle, say): loky then refuses all
+        new work, so kept workers in this state are replaced, not reused."""
+        flags = getattr(self.pool, "_flags", None)  # loky's executor state: no public flag
+        return getattr(flags, "broken", None) is not None
 
     def stop(self, *, kill: bool = False) -> None:
         """Stop the processes (``kill``: without waiting for what they are scoring)."""
