@@ -384,3 +384,36 @@ def test_bad_jobs_are_input_errors(invoke, labelled, model):
         pynomaly.load(model).score(labelled, jobs=-2)
     done = invoke("score", model, labelled, "--jobs", 0)
     assert done.exit_code == 2 and "--jobs must be a positive number" in done.output
+
+
+def test_workers_start_while_a_model_file_is_decoded(many_rows, tmp_path):
+    """pynomaly score --jobs N: the workers decode the model file's accepted payload while
+    the command decodes it too; once adopted, the model's scoring calls use them."""
+    from pynomaly.detection.persistence import open_model
+
+    pm = pynomaly.default_manager()
+    model = pynomaly.fit(many_rows[:2000], "sklearn:iforest", random_state=0)
+    path = tmp_path / "m.model"
+    model.save(path)
+    opened = open_model(path)
+    try:
+        # too few rows for workers, jobs 1, or a detector scoring rows within their batch
+        assert parallel.prestart(pm, opened, 2, rows=100) is None
+        assert parallel.prestart(pm, opened, 1) is None
+        cof = pynomaly.fit(many_rows[:300], "pyod:cof")
+        cof.save(tmp_path / "cof.model")
+        assert parallel.prestart(pm, open_model(tmp_path / "cof.model"), 2) is None
+
+        workers = parallel.prestart(pm, opened, 2, rows=len(many_rows))
+        assert workers is not None and workers.spec.whole_model
+        loaded = opened.decode()
+        parallel.adopt(workers, pm, loaded, 2)
+        assert parallel._Workers._kept is workers
+        worker = workers.pool.submit(os.getpid).result()
+        with parallel.batch_scorer(pm, loaded, 2) as scorer:
+            scores = scorer.score(many_rows)
+            assert scorer._workers is workers and scorer.parallel
+        assert workers.pool.submit(os.getpid).result() == worker  # the same process
+        np.testing.assert_array_equal(scores, model.score(many_rows))
+    finally:
+        parallel.shutdown()

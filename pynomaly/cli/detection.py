@@ -896,7 +896,6 @@ def score(
       pynomaly score model.pkl 'logs/*.parquet' --engine dask -o scores/
     """
     from pynomaly.builtin.files import estimate_rows
-    from pynomaly.detection.persistence import load_model
     from pynomaly.detection.results import combine_results
     from pynomaly.detection.stream import stream
 
@@ -909,7 +908,8 @@ def score(
     _check_destinations(kw, pm=ctx.manager(), inputs=inputs)
     _jobs(jobs)
     ctx.manager().load_all()  # plugins first: a model may hold objects of a local plugin
-    model = load_model(model_path, trusted=trust, manager=ctx.manager())
+    rows = estimate_rows(source)
+    model = _scoring_model(ctx, model_path, trust, jobs, rows)
     options = collect_source_options(kw)
     streamed, writer = _stream_writer(ctx, kw, options)
     with Reporter(kw.pop("progress"), ctx.quiet) as reporter:
@@ -920,7 +920,7 @@ def score(
             manager=ctx.manager(),
             jobs=jobs,
             progress=reporter.tracker,
-            total_rows=estimate_rows(source),
+            total_rows=rows,
         )
         result: Any
         if streamed:  # each batch written as it is scored; summaries and the top rows kept
@@ -928,6 +928,25 @@ def score(
         else:  # an output (SQL, -o -, a report …) written at the end from every row's score
             result = combine_results(batches)  # keeps scores only: batches' data is let go
         _deliver(ctx, result, kw, options, reporter, exported=streamed)
+
+
+def _scoring_model(ctx: Context, path: str, trust: bool, jobs: int, rows: int | None) -> Any:
+    """The model at ``path``; with ``jobs`` > 1, its scoring workers start while it is
+    decoded here (both import the detector's library at once, on different cores)."""
+    from pynomaly.detection import parallel
+    from pynomaly.detection.persistence import open_model
+
+    pm = ctx.manager()
+    opened = open_model(path, trusted=trust, manager=pm)
+    workers = parallel.prestart(pm, opened, parallel.resolve_jobs(jobs), rows)
+    try:
+        model = opened.decode()
+    except BaseException:
+        if workers is not None:
+            workers.stop(kill=True)
+        raise
+    parallel.adopt(workers, pm, model, parallel.resolve_jobs(jobs))
+    return model
 
 
 # --------------------------------------------------------------------------------------------

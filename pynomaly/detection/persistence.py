@@ -148,13 +148,58 @@ def load_model(
         or foreign (unless ``trusted``), or not a model file.
     :warns VersionMismatchWarning: when the versions recorded differ from the installed ones.
     """
+    return open_model(path, trusted=trusted, manager=manager).decode()
+
+
+@attrs.frozen
+class OpenedModel:
+    """A model file read and accepted by :func:`open_model`, its payload not yet decoded."""
+
+    where: Path
+    envelope: Envelope | None  # None: a pynomaly 1.0 file, a bare pickle (``legacy``)
+    legacy: bytes = attrs.field(default=b"", repr=False)
+
+    @property
+    def detector(self) -> str | None:
+        """The detector recorded in the header (``None`` for a pynomaly 1.0 file)."""
+        detector = None if self.envelope is None else self.envelope.header.get("detector")
+        return detector if isinstance(detector, str) else None
+
+    @property
+    def pickled(self) -> bytes | None:
+        """The accepted payload when it is a pickle of the model, else ``None``."""
+        envelope = self.envelope
+        return envelope.payload if envelope is not None and envelope.format == "pickle" else None
+
+    def decode(self) -> Model:
+        """The model (a pickle payload may run code: only files accepted as this user's own
+        or trusted get here)."""
+        if self.envelope is None:
+            obj = _unpickle(self.where, self.legacy)
+            if isinstance(obj, dict) and obj.get("format") == _LEGACY:
+                obj = obj.get("model")
+            return _checked_model(self.where, obj)
+        return _checked_model(self.where, _decode(self.where, self.envelope))
+
+
+def open_model(
+    path: str | os.PathLike[str],
+    *,
+    trusted: bool = False,
+    manager: PluginManager | None = None,
+) -> OpenedModel:
+    """:func:`load_model` up to decoding: the file read, checked, authenticated (or refused),
+    recorded in the audit log and its versions compared (the same errors and warnings), so
+    that the caller may start what needs the model's detector — scoring workers, which decode
+    the same accepted payload — while :meth:`OpenedModel.decode` runs."""
     where = Path(path)
     try:
         data = where.read_bytes()
     except OSError as exc:
         raise InputError(f"{where}: cannot read model: {exc.strerror}") from None
     if not data.startswith(MAGIC):
-        return _load_legacy(where, data, trusted)
+        _accept_legacy(where, data, trusted)
+        return OpenedModel(where, None, data)
     try:
         envelope = _envelope(where, data)
         authentic = _authenticate(where, envelope)
@@ -172,10 +217,10 @@ def load_model(
         trusted=trusted,
     )
     _warn_on_versions(where, envelope.header, manager)
-    return _checked_model(where, _decode(where, envelope))
+    return OpenedModel(where, envelope)
 
 
-def _load_legacy(where: Path, data: bytes, trusted: bool) -> Model:
+def _accept_legacy(where: Path, data: bytes, trusted: bool) -> None:
     """A file without the envelope: pynomaly 1.0 wrote a bare pickle."""
     digest = hashlib.sha256(data).hexdigest()
     if not data.startswith(b"\x80"):  # not even a pickle (protocol 2 or later)
@@ -197,12 +242,8 @@ def _load_legacy(where: Path, data: bytes, trusted: bool) -> Model:
         f"{where}: saved by pynomaly 1.0, which recorded no versions; if scoring fails, "
         "fit the model again with this pynomaly",
         VersionMismatchWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
-    obj = _unpickle(where, data)
-    if isinstance(obj, dict) and obj.get("format") == _LEGACY:
-        obj = obj.get("model")
-    return _checked_model(where, obj)
 
 
 def _checked_model(where: Path, obj: Any) -> Model:
@@ -465,5 +506,5 @@ def _warn_on_versions(
         warnings.warn(
             f"{where}: saved with {', '.join(differ)}; scores may differ",
             VersionMismatchWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
