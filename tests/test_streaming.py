@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 
 import numpy as np
@@ -350,6 +351,11 @@ def test_cli_score_with_jobs_2_writes_what_jobs_1_writes(invoke, many_rows, tmp_
                       "--batch-size", 2 * parallel.MIN_ROWS_PER_JOB)
         assert done.exit_code == 0, done.output
     assert outputs[1].read_bytes() == outputs[2].read_bytes()
+    # a command has no next call: its workers were stopped once every row was scored
+    for thread in threading.enumerate():
+        if thread.name == "pynomaly-jobs-stop":
+            thread.join(timeout=60)
+    assert parallel._Workers._kept is None
 
 
 def test_a_batch_relative_detector_is_scored_in_one_process(many_rows, monkeypatch):

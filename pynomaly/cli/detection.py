@@ -895,7 +895,10 @@ def score(
       zcat today.csv.gz | pynomaly score model.pkl - --nl --top all
       pynomaly score model.pkl 'logs/*.parquet' --engine dask -o scores/
     """
+    import threading
+
     from pynomaly.builtin.files import estimate_rows
+    from pynomaly.detection import parallel
     from pynomaly.detection.results import combine_results
     from pynomaly.detection.stream import stream
 
@@ -927,6 +930,10 @@ def score(
             result = stream(batches, writer, keep=max(kw["top"], 10))
         else:  # an output (SQL, -o -, a report …) written at the end from every row's score
             result = combine_results(batches)  # keeps scores only: batches' data is let go
+        if parallel.resolve_jobs(jobs) > 1:
+            # every row is scored: the workers kept for a next call stop now, while the
+            # summary is written, not at exit (a command has no next call)
+            threading.Thread(target=parallel.shutdown, name="pynomaly-jobs-stop").start()
         _deliver(ctx, result, kw, options, reporter, exported=streamed)
 
 
