@@ -911,8 +911,8 @@ def score(
     _check_destinations(kw, pm=ctx.manager(), inputs=inputs)
     _jobs(jobs)
     ctx.manager().load_all()  # plugins first: a model may hold objects of a local plugin
-    rows = estimate_rows(source)
-    model = _scoring_model(ctx, model_path, trust, jobs, rows)
+    rows, processes = estimate_rows(source), parallel.resolve_jobs(jobs)
+    model = _scoring_model(ctx, model_path, trust, processes, rows)
     options = collect_source_options(kw)
     streamed, writer = _stream_writer(ctx, kw, options)
     with Reporter(kw.pop("progress"), ctx.quiet) as reporter:
@@ -930,29 +930,31 @@ def score(
             result = stream(batches, writer, keep=max(kw["top"], 10))
         else:  # an output (SQL, -o -, a report …) written at the end from every row's score
             result = combine_results(batches)  # keeps scores only: batches' data is let go
-        if parallel.resolve_jobs(jobs) > 1:
+        if processes > 1:
             # every row is scored: the workers kept for a next call stop now, while the
             # summary is written, not at exit (a command has no next call)
             threading.Thread(target=parallel.shutdown, name="pynomaly-jobs-stop").start()
         _deliver(ctx, result, kw, options, reporter, exported=streamed)
 
 
-def _scoring_model(ctx: Context, path: str, trust: bool, jobs: int, rows: int | None) -> Any:
-    """The model at ``path``; with ``jobs`` > 1, its scoring workers start while it is
+def _scoring_model(
+    ctx: Context, path: str, trust: bool, processes: int, rows: int | None
+) -> Any:
+    """The model at ``path``; with ``processes`` > 1, its scoring workers start while it is
     decoded here (both import the detector's library at once, on different cores)."""
     from pynomaly.detection import parallel
     from pynomaly.detection.persistence import open_model
 
     pm = ctx.manager()
     opened = open_model(path, trusted=trust, manager=pm)
-    workers = parallel.prestart(pm, opened, parallel.resolve_jobs(jobs), rows)
+    workers = parallel.prestart(pm, opened, processes, rows)
     try:
         model = opened.decode()
     except BaseException:
         if workers is not None:
             workers.stop(kill=True)
         raise
-    parallel.adopt(workers, pm, model, parallel.resolve_jobs(jobs))
+    parallel.adopt(workers, pm, model, processes)
     return model
 
 
