@@ -72,22 +72,28 @@ class EcdfState:
     __slots__ = ("_arrays", "_lock", "_training", "method")
 
     def __init__(self, method: str, training: np.ndarray | None = None, **arrays: Any) -> None:
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         if (training is None) == (set(arrays) != set(_FIELDS)):
             raise TypeError(f"give either the training data or the arrays {_FIELDS}")
-        self.method = method
-        # the training data's columns (n_features × n_rows), a copy this state owns
-        self._training = None if training is None else _columns(training)
-        self._arrays: dict[str, np.ndarray] | None = arrays or None
-        self._lock = threading.Lock()
+        self._set(method, None if training is None else _columns(training), arrays or None)
 
     @classmethod
     def _of_columns(cls, method: str, columns: np.ndarray) -> EcdfState:
-        """A state owning ``columns``, the training data's (sorted in place on first use)."""
-        state = cls(method, np.empty((0, columns.shape[0])))
-        state._training = columns
+        """A state owning ``columns``, the training data's (no copy: sorted in place on first
+        use)."""
+        state = cls.__new__(cls)
+        state._set(method, columns, None)
         return state
+
+    def _set(
+        self, method: str, columns: np.ndarray | None, arrays: dict[str, np.ndarray] | None
+    ) -> None:
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        self.method = method
+        # the training data's columns (n_features × n_rows), a copy this state owns
+        self._training = columns
+        self._arrays = arrays
+        self._lock = threading.Lock()
 
     def _fitted(self) -> dict[str, np.ndarray]:
         arrays = self._arrays
@@ -142,10 +148,7 @@ class EcdfState:
         return {"method": self.method, **self._fitted()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.method = state["method"]
-        self._training = None
-        self._arrays = {name: state[name] for name in _FIELDS}
-        self._lock = threading.Lock()
+        self._set(state["method"], None, {name: state[name] for name in _FIELDS})
 
 
 def fit_state(method: str, X: np.ndarray, spare: Any = None) -> EcdfState:
