@@ -295,7 +295,11 @@ def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> np.ndarray | 
     blocks, or the batch once per feature); framed by
     :func:`pynomaly_before_score` and :func:`pynomaly_after_score` (or
     :func:`pynomaly_on_score_error`). The first non-``None`` result wins: the plugin that owns
-    ``detector_id`` answers, every other returns ``None``.
+    ``detector_id`` answers, every other returns ``None``. With ``jobs`` > 1, a batch of a
+    batch-independent detector is split into chunks, each scored by a call of its own: in
+    worker processes, or, when the detector declares
+    :attr:`~pynomaly.types.DetectorInfo.threaded_scoring`, in several threads at once on the
+    same ``state``; the events still frame the whole batch once.
 
     :param detector_id: the full detector id.
     :param state: the ``state`` of the :class:`~pynomaly.types.FitResult` that :func:`pynomaly_fit`

@@ -110,6 +110,15 @@ class DetectorInfo:
     need it too: the contributions of a batch-independent detector are measured on the rows
     shown alone, those of any other by rescoring the whole batch once per feature.
 
+    ``threaded_scoring`` (with ``batch_independent``) declares that ``pynomaly_score`` may run
+    in several threads at once on one fitted state, and spends its time in code that releases
+    the GIL (numpy, Cython, numba ``nogil``): ``jobs`` then scores chunks of a batch in threads
+    of the calling process, which need no worker process started and no copy of the state.
+    Otherwise ``jobs`` uses worker processes. The conformance kit checks that two threads
+    scoring at once give the scores of one call; whether threads are faster, only a benchmark
+    of the detector can tell (two threads should score a large batch in well under the time of
+    one).
+
     ``additive_contributions`` declares that the plugin's ``pynomaly_explain`` returns per-row
     contributions (rows × features) that add up to each row's score, as a detector's own
     per-feature terms do (ECOD's tail probabilities, HBOS's histogram terms); the conformance
@@ -139,6 +148,7 @@ class DetectorInfo:
     reason: str = ""
     plugin: str = ""
     batch_independent: bool = False
+    threaded_scoring: bool = False
     additive_contributions: bool = False
     cannot_explain: str = ""
     members_param: str = ""
@@ -160,6 +170,7 @@ class DetectorInfo:
             "available": self.available,
             "reason": self.reason,
             "batch_independent": self.batch_independent,
+            "threaded_scoring": self.threaded_scoring,
             "additive_contributions": self.additive_contributions,
             "cannot_explain": self.cannot_explain,
             "members_param": self.members_param,

@@ -44,7 +44,15 @@ from pynomaly._version import __version__
 from pynomaly.errors import DataError, InputError, InvalidParameterError
 from pynomaly.markers import hookimpl, import_module
 from pynomaly.types import DetectorInfo, FitResult, PluginMetadata, PluginType
-from pynomaly_pyod.catalog import RESERVED, Entry, Param, entries, entry, properties
+from pynomaly_pyod.catalog import (
+    RESERVED,
+    THREADED_SCORING,
+    Entry,
+    Param,
+    entries,
+    entry,
+    properties,
+)
 from pynomaly_sklearn.checked import finite_input
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -161,6 +169,7 @@ def _info(e: Entry) -> DetectorInfo:
         available=not reason,
         reason=reason,
         batch_independent=not e.batch_relative,
+        threaded_scoring=not e.batch_relative and e.name in THREADED_SCORING,
         additive_contributions=e.additive,
         cannot_explain=e.cannot_explain,
         properties=properties(e.name),

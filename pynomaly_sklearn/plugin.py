@@ -26,7 +26,7 @@ from pynomaly._version import __version__
 from pynomaly.errors import InvalidParameterError
 from pynomaly.markers import hookimpl, import_module
 from pynomaly.types import DetectorInfo, FitResult, ParamSpec, PluginMetadata, PluginType
-from pynomaly_sklearn.catalog import CATALOG, PROPERTIES, Entry
+from pynomaly_sklearn.catalog import CATALOG, PROPERTIES, THREADED_SCORING, Entry
 from pynomaly_sklearn.checked import finite_input
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -147,6 +147,7 @@ def pynomaly_detectors() -> list[DetectorInfo]:
             available=not problem,
             reason=problem,
             batch_independent=True,
+            threaded_scoring=e.id in THREADED_SCORING,
             additive_contributions=e.additive,
             properties=PROPERTIES.get(e.id, {}),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,7 @@ class MaxZ:
     detector = "t:maxz"
     params: Mapping[str, ParamSpec] = {"ddof": ParamSpec("int", default=0, low=0, high=1)}
     batch_independent = False
+    threaded = False
     additive = False
 
     def __init__(self, name: str = "maxz_t", **metadata: Any) -> None:
@@ -167,6 +169,7 @@ class MaxZ:
                 "largest |z|",
                 self.params,
                 batch_independent=self.batch_independent,
+                threaded_scoring=self.threaded,
                 additive_contributions=self.additive,
             )
         ]
@@ -235,6 +238,19 @@ class BatchCentred(MaxZ):
 
     def scores(self, state: Any, X: np.ndarray) -> np.ndarray:
         return np.abs((X - np.median(X, axis=0)) / state[1]).max(axis=1)
+
+
+class Threaded(Independent):
+    threaded = True  # rightly: scoring reads the fitted state and its rows only
+
+
+class SharedScratch(Threaded):
+    """Declares threaded scoring, but keeps the rows being scored on the plugin object."""
+
+    def scores(self, state: Any, X: np.ndarray) -> np.ndarray:
+        self.rows = X
+        time.sleep(0.05)  # another thread's rows replace these meanwhile
+        return super().scores(state, self.rows[: len(X)])
 
 
 class SumZ(Independent):
@@ -383,6 +399,16 @@ BAD_DETECTORS = [
         "the detector declares DetectorInfo(batch_independent=True): drop the flag, or score "
         "each row from the fitted state and that row alone",
         id="batch-relative-claims-independence",
+    ),
+    pytest.param(Threaded(), set(), "", "", id="threaded-scoring-passes"),
+    pytest.param(
+        SharedScratch(),
+        {("threaded_scoring", "t:maxz")},
+        "threaded_scoring — t:maxz: expected the 50 new rows scored by 4 threads at once (a "
+        "part each) to get their scores within the 50-row batch, got ",
+        "the detector declares DetectorInfo(threaded_scoring=True): drop the flag, or score "
+        "without changing anything shared (the fitted state, module or plugin attributes)",
+        id="threaded-scoring-with-shared-scratch",
     ),
     pytest.param(SumZ(), set(), "", "", id="additive-contributions-pass"),
     pytest.param(

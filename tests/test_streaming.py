@@ -232,13 +232,18 @@ def many_rows():
     return rng.standard_normal((2 * parallel.MIN_ROWS_PER_JOB + 500, 3))
 
 
-@pytest.mark.parametrize("detector", ["pyod:iforest", "pyod:ecod"])
-def test_jobs_2_scores_equal_jobs_1(many_rows, detector):
+@pytest.mark.parametrize(
+    ("detector", "threads"), [("pyod:iforest", True), ("pyod:ecod", True), ("pyod:hbos", False)]
+)
+def test_jobs_2_scores_equal_jobs_1(many_rows, detector, threads):
     model = pynomaly.fit(many_rows[:2000], detector, random_state=0)
     with parallel.batch_scorer(pynomaly.default_manager(), model, 2) as scorer:
         two = scorer.score(many_rows)
-        assert scorer.parallel  # really scored in worker processes
+        assert scorer.parallel  # really scored by two workers
+        assert scorer.threaded == threads  # in threads, as declared; else in processes
+        streamed = np.concatenate([scorer.submit(many_rows).result() for _ in range(2)])
     np.testing.assert_array_equal(two, model.score(many_rows))
+    np.testing.assert_array_equal(streamed, np.tile(two, 2))
     few = many_rows[:500]  # too few rows to start workers for: scored here, as asked
     np.testing.assert_array_equal(pynomaly.score(model, few, jobs=2), model.score(few))
 
@@ -270,6 +275,41 @@ class WhoScores:
         if self.failing and os.getpid() != self.parent:
             raise RuntimeError("no scores in a worker")
         return np.full(len(X), float(os.getpid()))
+
+
+class WhichThread(WhoScores):
+    """The same, scored in threads (``threaded_scoring``): a row's score is the id of the thread
+    that scored it."""
+
+    @hookimpl
+    def pynomaly_detectors(self):
+        return [DetectorInfo("who:pid", "the scoring thread", batch_independent=True,
+                             threaded_scoring=True)]
+
+    @hookimpl
+    def pynomaly_score(self, detector_id, state, X):
+        if detector_id != "who:pid":
+            return None
+        time.sleep(0.01)  # long enough for the other thread to take a part
+        return np.full(len(X), float(threading.get_ident()))
+
+
+def test_threaded_scoring_shares_batches_with_threads_of_this_process(tmp_path):
+    pm = PluginManager(autoload=False, plugins_dir=str(tmp_path / "none"))
+    pm.register(WhichThread(), "who")
+    model = pynomaly.fit(np.eye(10, 2), "who:pid", manager=pm)
+    rows = np.zeros((6 * parallel.MIN_ROWS_PER_THREAD, 2))
+    me = float(threading.get_ident())
+    parallel.shutdown()  # the worker processes earlier tests kept
+    with parallel.batch_scorer(pm, model, 2) as scorer:
+        whole = scorer.score(rows)  # one matrix, in slices
+        batch = scorer.submit(rows).result()  # a batch of a stream, split once
+        assert scorer.threaded
+    for scores in (whole, batch):
+        assert me in scores and len(np.unique(scores)) == 2  # this thread and one other
+    assert parallel._Workers._kept is None  # no worker process was started, or kept
+    few = rows[: 2 * parallel.MIN_ROWS_PER_THREAD - 1]  # too few to share
+    assert set(pynomaly.score(model, few, manager=pm, jobs=2)) == {me}
 
 
 def who_scores(tmp_path, failing=False):
@@ -398,17 +438,18 @@ def test_workers_start_while_a_model_file_is_decoded(many_rows, tmp_path):
     from pynomaly.detection.persistence import open_model
 
     pm = pynomaly.default_manager()
-    model = pynomaly.fit(many_rows[:2000], "sklearn:iforest", random_state=0)
+    model = pynomaly.fit(many_rows[:2000], "sklearn:elliptic", random_state=0)
     path = tmp_path / "m.model"
     model.save(path)
     opened = open_model(path)
     try:
-        # too few rows for workers, jobs 1, or a detector scoring rows within their batch
+        # too few rows for workers, jobs 1, a detector scoring rows within their batch or one
+        # scored in threads
         assert parallel.prestart(pm, opened, 2, rows=100) is None
         assert parallel.prestart(pm, opened, 1) is None
-        cof = pynomaly.fit(many_rows[:300], "pyod:cof")
-        cof.save(tmp_path / "cof.model")
-        assert parallel.prestart(pm, open_model(tmp_path / "cof.model"), 2) is None
+        for other in ("pyod:cof", "sklearn:iforest"):
+            pynomaly.fit(many_rows[:300], other).save(tmp_path / "other.model", overwrite=True)
+            assert parallel.prestart(pm, open_model(tmp_path / "other.model"), 2) is None
 
         workers = parallel.prestart(pm, opened, 2, rows=len(many_rows))
         assert workers is not None and workers.spec.whole_model

@@ -365,13 +365,15 @@ def test_check_option_items_are_named_and_selectable(pytester: pytest.Pytester) 
         "no:cacheprovider",
     )
     assert result.ret == pytest.ExitCode.OK
-    # the eleven detector checks of one detector (batch_independent: it declares it)
-    result.assert_outcomes(passed=11)
+    # the twelve detector checks of one detector (batch_independent and threaded_scoring: it
+    # declares them)
+    result.assert_outcomes(passed=12)
     result.stdout.fnmatch_lines(
         [
             "*pynomaly-check[[]sklearn_adapter::param_space::sklearn:iforest[]] PASSED*",
             "*pynomaly-check[[]sklearn_adapter::higher_is_anomalous::sklearn:iforest[]] PASSED*",
             "*pynomaly-check[[]sklearn_adapter::batch_independent::sklearn:iforest[]] PASSED*",
+            "*pynomaly-check[[]sklearn_adapter::threaded_scoring::sklearn:iforest[]] PASSED*",
             "*pynomaly-check[[]sklearn_adapter::pickle::sklearn:iforest[]] PASSED*",
         ]
     )

@@ -84,6 +84,8 @@ class AlgorithmChecks(SuiteBase):
             yield "score_new_data", info.id, run.check_score_new_data
             if info.batch_independent:
                 yield "batch_independent", info.id, run.check_batch_independent
+            if info.threaded_scoring:
+                yield "threaded_scoring", info.id, run.check_threaded_scoring
             yield "explain", info.id, run.check_explain
             yield "pickle", info.id, run.check_pickle
 
@@ -561,6 +563,58 @@ class _DetectorRun:
             fix,
         )
         return f"{len(rows)} rows alone and {m} in batches of 7 as in one batch"
+
+    def check_threaded_scoring(self) -> str:
+        """A detector that declares ``threaded_scoring=True`` is batch-independent and gives
+        the scores of one call when several threads score parts of a batch at once: ``jobs``
+        scores it in threads and relies on it."""
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        import numpy as np
+
+        fix = (
+            "the detector declares DetectorInfo(threaded_scoring=True): drop the flag, or "
+            "score without changing anything shared (the fitted state, module or plugin "
+            "attributes)"
+        )
+        _expect(
+            self.info.batch_independent,
+            "threaded_scoring declared with batch_independent=True (threads score chunks)",
+            "batch_independent=False",
+            fix,
+        )
+        fit = self.main()
+        batch = _array(self.main_test_scores())
+        X, state = fit.test_before, fit.result.state
+        threads, rounds = 4, 3
+        parts = np.array_split(np.arange(X.shape[0]), threads)
+        together = threading.Barrier(threads)
+
+        def scored(rows: np.ndarray) -> np.ndarray:
+            chunk = X[rows].copy()
+            together.wait(timeout=60)  # all threads call pynomaly_score at the same moment
+            return _array(detector_service.score(self.pm, self.id, state, chunk))
+
+        try:
+            with ThreadPoolExecutor(threads) as pool:
+                results = [
+                    np.concatenate(list(pool.map(scored, parts))) for _ in range(rounds)
+                ]
+        except Exception as exc:
+            raise _Problem(
+                f"pynomaly_score called by {threads} threads at once", _describe(exc), fix
+            ) from exc
+        m = X.shape[0]
+        wrong = next((got for got in results if not _close(got, batch)), None)
+        _expect(
+            wrong is None,
+            f"the {m} new rows scored by {threads} threads at once (a part each) to get their "
+            f"scores within the {m}-row batch",
+            lambda: _max_diff(wrong, batch),
+            fix,
+        )
+        return f"{m} rows scored by {threads} threads at once, {rounds} times, as in one batch"
 
     def check_explain(self) -> str:
         """``pynomaly_explain`` gives per-row contributions shaped like ``X`` or one importance

@@ -22,7 +22,9 @@ The checks, by plugin type:
 * algorithm: ``detector_list`` and, per available detector, ``param_space``, ``param_values``,
   ``one_score_per_row``, ``scores_finite``, ``higher_is_anomalous``, ``reproducible``,
   ``input_unchanged``, ``score_new_data``, ``batch_independent`` (for detectors that declare
-  it: rows scored alone and in batches of 7 score as in one batch), ``explain``, ``pickle``.
+  it: rows scored alone and in batches of 7 score as in one batch), ``threaded_scoring`` (for
+  detectors that declare it: threads scoring parts of a batch at once score as one call),
+  ``explain``, ``pickle``.
 * data source: ``data_sources``; per sample URI ``connect``, ``read_data``, ``get_schema``,
   ``test_connection``; ``unknown_uri``; per missing URI ``missing_source``.
 * output: ``outputs``, ``unknown_format``; per format ``format_output`` and ``export_data``;

@@ -127,6 +127,9 @@ def pynomaly_detectors() -> list[DetectorInfo]:
             # a row's score depends on the fitted medians and the row alone: pynomaly may
             # score it in chunks, in parallel or streamed
             batch_independent=True,
+            # scoring only reads the fitted state, in numpy (which releases the GIL): --jobs
+            # may score chunks in threads at once
+            threaded_scoring=True,
         )
     ]
 
