@@ -19,10 +19,11 @@ average is printed with each part: on a shared machine, compare CPU seconds firs
 2. ``pynomaly score MODEL DATA -o out.csv`` on N and 4N rows: peak RSS of each and their ratio
    (flat memory: the ratio stays near 1), and rows per second.
 3. ``pynomaly score ... --jobs 2`` against ``--jobs 1`` (alternating): wall time and CPU, for
-   IsolationForest and ECOD (both batch-independent: each batch split between this process
-   and one worker process); the two outputs are checked to be byte-identical. Then (3b) the
-   library's ``Model.score(frame, jobs=2)`` against ``jobs=1`` on the same rows in memory:
-   with a worker to start (cold) and with the worker kept from the call before (warm).
+   IsolationForest and ECOD (both declare ``threaded_scoring``: each batch split between the
+   calling thread and one other); the two outputs are checked to be byte-identical. Then (3b)
+   the library's ``Model.score(frame, jobs=2)`` against ``jobs=1`` on the same rows in memory:
+   the first call (cold: a detector scored in worker processes starts them) and the next one
+   (warm: the workers kept from the call before).
 4. bench/dask_scaling.py: rows against time, CPU and peak memory for detect and score with
    the local engine, ``--jobs 2`` and ``--engine dask`` (a LocalCluster).
 """

@@ -1002,10 +1002,10 @@ _AUTO: dict[str, dict[str, Any]] = {
 
 
 # Detectors whose scoring releases the GIL and may run in several threads at once: `jobs`
-# scores them in threads (DetectorInfo.threaded_scoring). Measured: two threads scoring halves
-# of 20,000-200,000 rows took 0.45-0.65 of one call, with the same scores. Not here: HBOS and
-# sampling (they hold the GIL), LOF, KNN, KDE, ABOD, KPCA, QMCD, LSCP (1.0-1.3x), MCD (too
-# little work per row to share); they use worker processes.
+# scores them in threads (DetectorInfo.threaded_scoring). Measured (docs/performance.md): two
+# threads scoring halves of 20,000 or 200,000 rows took 0.46-0.71 of one call, same scores. Not
+# here: HBOS and sampling (they hold the GIL), LOF, KNN, KDE, ABOD, KPCA, QMCD, LSCP (1.0-1.3x
+# faster), MCD (too little work per row to share); they use worker processes.
 THREADED_SCORING = frozenset(
     {"copod", "ecod", "gmm", "iforest", "inne", "loda", "ocsvm", "pca"}
 )

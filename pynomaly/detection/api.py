@@ -304,7 +304,8 @@ def score(
     model: Model, data: Any, *, manager: PluginManager | None = None, jobs: int | None = 1
 ) -> np.ndarray:
     """Scores of new rows with a fitted model (see :meth:`Model.score`); ``jobs`` > 1 scores
-    a batch-independent detector's rows in that many worker processes, with the same scores."""
+    a batch-independent detector's rows in that many threads or processes, with the same
+    scores."""
     return model.score(data, manager=manager, jobs=jobs)
 
 

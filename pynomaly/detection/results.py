@@ -197,10 +197,9 @@ class Model:
         partition order; only for batch-independent detectors (see
         :mod:`pynomaly.detection.partitioned`).
 
-        ``jobs`` > 1 (``-1``: every core) scores chunks of the rows in that many worker
-        processes when the detector is batch-independent, with the same scores (see
-        :mod:`pynomaly.detection.parallel`; a script doing so needs the usual
-        ``if __name__ == "__main__":`` guard).
+        ``jobs`` > 1 (``-1``: every core) scores chunks of the rows in that many threads (a
+        detector that declares ``threaded_scoring``) or processes when the detector is
+        batch-independent, with the same scores (see :mod:`pynomaly.detection.parallel`).
         """
         pm = manager or default_manager()
         from pynomaly.detection import partitioned
