@@ -114,10 +114,10 @@ class DetectorInfo:
     in several threads at once on one fitted state, and spends its time in code that releases
     the GIL (numpy, Cython, numba ``nogil``): ``jobs`` then scores chunks of a batch in threads
     of the calling process, which need no worker process started and no copy of the state.
-    Otherwise ``jobs`` uses worker processes. The conformance kit checks that two threads
-    scoring at once give the scores of one call; whether threads are faster, only a benchmark
-    of the detector can tell (two threads should score a large batch in well under the time of
-    one).
+    Otherwise ``jobs`` uses worker processes. The conformance kit checks that threads scoring
+    parts of a batch at once give the scores of one call; whether threads are faster, only a
+    benchmark of the detector can tell (two threads should score a large batch in well under
+    the time of one).
 
     ``additive_contributions`` declares that the plugin's ``pynomaly_explain`` returns per-row
     contributions (rows × features) that add up to each row's score, as a detector's own

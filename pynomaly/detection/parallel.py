@@ -276,12 +276,15 @@ class BatchScorer:
         for the next call with the same model (see :class:`_Workers`), or, after a failure
         (``kill``), stopped without waiting for the slices they are scoring."""
         if self._workers is not None:
-            if isinstance(self._workers, _Threads) or kill:
+            if isinstance(self._workers, _Threads):
+                self._workers.stop(kill=kill)
+            elif kill:
                 self._workers.stop(kill=True)
             else:
                 _Workers.keep(self._workers)
             self._workers = None
             self._limits.restore_original_limits()
+
 
 class _Threads:
     """``jobs - 1`` threads of this process scoring chunks with ``task`` (the calling
