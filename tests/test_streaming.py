@@ -379,11 +379,20 @@ def test_a_failing_worker_is_a_plugin_error_and_its_workers_are_not_kept(tmp_pat
     assert parallel._Workers._kept is None
 
 
-def test_cli_score_with_jobs_2_writes_what_jobs_1_writes(invoke, many_rows, tmp_path):
+@pytest.mark.parametrize(("detector", "processes"), [("sklearn:iforest", False),
+                                                     ("pyod:hbos", True)])
+def test_cli_score_with_jobs_2_writes_what_jobs_1_writes(
+    invoke, many_rows, tmp_path, monkeypatch, detector, processes
+):
     data = tmp_path / "many.csv"
     pd.DataFrame(many_rows, columns=["a", "b", "c"]).to_csv(data, index=False)
     model = tmp_path / "m.pkl"
-    assert invoke("fit", data, "--save", model).exit_code == 0
+    assert invoke("fit", data, "-d", detector, "--save", model).exit_code == 0
+    prestarted = []  # what the command started while decoding the model
+    prestart = parallel.prestart
+    monkeypatch.setattr(
+        parallel, "prestart", lambda *a: prestarted.append(prestart(*a)) or prestarted[-1]
+    )
     outputs = {}
     for jobs in (1, 2):
         outputs[jobs] = tmp_path / f"jobs{jobs}.csv"
@@ -391,6 +400,8 @@ def test_cli_score_with_jobs_2_writes_what_jobs_1_writes(invoke, many_rows, tmp_
                       "--batch-size", 2 * parallel.MIN_ROWS_PER_JOB)
         assert done.exit_code == 0, done.output
     assert outputs[1].read_bytes() == outputs[2].read_bytes()
+    # worker processes for HBOS (it holds the GIL), none for IsolationForest (threads)
+    assert [workers is not None for workers in prestarted] == [False, processes]
     # a command has no next call: its workers were stopped once every row was scored
     for thread in threading.enumerate():
         if thread.name == "pynomaly-jobs-stop":
