@@ -268,7 +268,9 @@ def _counts(sorted_columns: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.n
     for j, x in enumerate(np.ascontiguousarray(X.T)):
         column = sorted_columns[j]
         if stream:
-            column.max()
+            # one value per 64-byte cache line: every line read, an eighth of the comparisons
+            # (about 0.1 ms less for 20 columns of 100,000, within the noise of one run)
+            column[::8].max()
         # sorted queries walk the column in order: far fewer cache misses than random ones
         order = np.argsort(x) if m > 64 else None
         xs = x if order is None else x[order]
