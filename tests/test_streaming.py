@@ -312,6 +312,29 @@ def test_threaded_scoring_shares_batches_with_threads_of_this_process(tmp_path):
     assert set(pynomaly.score(model, few, manager=pm, jobs=2)) == {me}
 
 
+class FailingThread(WhichThread):
+    @hookimpl
+    def pynomaly_score(self, detector_id, state, X):
+        if detector_id == "who:pid" and threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("no scores in another thread")
+        return super().pynomaly_score(detector_id, state, X)
+
+
+def test_a_plugin_failing_in_a_scoring_thread_is_a_plugin_error(tmp_path):
+    pm = PluginManager(autoload=False, plugins_dir=str(tmp_path / "none"))
+    pm.register(FailingThread(), "who")
+    model = pynomaly.fit(np.eye(10, 2), "who:pid", manager=pm)
+    rows = np.zeros((2 * parallel.MIN_ROWS_PER_THREAD, 2))
+    with pytest.raises(PluginError, match="who.*pynomaly_score.*no scores in another thread"):
+        model.score(rows, manager=pm, jobs=2)
+    with (
+        pytest.raises(PluginError, match="no scores in another thread"),
+        parallel.batch_scorer(pm, model, 2) as scorer,
+    ):
+        scorer.submit(rows).result()  # a batch of a stream
+    assert set(model.score(rows[:10], manager=pm, jobs=2)) == {float(threading.get_ident())}
+
+
 def who_scores(tmp_path, failing=False):
     pm = PluginManager(autoload=False, plugins_dir=str(tmp_path / "none"))
     pm.register(WhoScores(failing), "who")
