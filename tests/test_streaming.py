@@ -335,6 +335,30 @@ def test_a_plugin_failing_in_a_scoring_thread_is_a_plugin_error(tmp_path):
     assert set(model.score(rows[:10], manager=pm, jobs=2)) == {float(threading.get_ident())}
 
 
+def test_blas_limits_last_until_the_last_of_overlapping_scorers_ends(tmp_path):
+    """jobs limits BLAS to a job's share of the cores, process-wide: two scorers running at
+    once (threads of a service) leave the limits as they found them, in whichever order they
+    end."""
+    pm = PluginManager(autoload=False, plugins_dir=str(tmp_path / "none"))
+    pm.register(WhichThread(), "who")
+    model = pynomaly.fit(np.eye(10, 2), "who:pid", manager=pm)
+    rows = np.zeros((2 * parallel.MIN_ROWS_PER_THREAD, 2))
+
+    def blas() -> list[int]:
+        return [pool["num_threads"] for pool in parallel._threadpools().info()]
+
+    before, share = blas(), max(1, parallel._cpu_count() // 2)
+    assert before, "numpy's BLAS is seen by threadpoolctl"
+    first, second = (parallel.BatchScorer(pm, model, 2) for _ in range(2))
+    first.score(rows)
+    second.score(rows)
+    assert blas() == [share] * len(before)
+    first.close()  # the first to start ends first: the second still runs limited
+    assert blas() == [share] * len(before)
+    second.close()
+    assert blas() == before
+
+
 def who_scores(tmp_path, failing=False):
     pm = PluginManager(autoload=False, plugins_dir=str(tmp_path / "none"))
     pm.register(WhoScores(failing), "who")

@@ -163,7 +163,6 @@ class BatchScorer:
         self._spec = _worker_spec(pm, model, jobs) if jobs > 1 and not self._threaded else None
         self._min_rows = MIN_ROWS_PER_THREAD if self._threaded else MIN_ROWS_PER_JOB
         self._workers: _Workers | _Threads | None = None
-        self._limits: Any = None
         self.share = (jobs - 1) / jobs  # of each batch's rows, for the workers
 
     @property
@@ -192,7 +191,7 @@ class BatchScorer:
                 threads = self._spec.threads
             # this thread scores too: BLAS/OpenMP get a job's share of the cores (in threads,
             # the limits are the process's, for each of them)
-            self._limits = _threadpools().limit(limits=threads)
+            _Limits.enter(threads)
         return self._workers.pool
 
     def _started(self) -> bool:
@@ -283,7 +282,7 @@ class BatchScorer:
             else:
                 _Workers.keep(self._workers)
             self._workers = None
-            self._limits.restore_original_limits()
+            _Limits.leave()
 
 
 class _Threads:
@@ -503,6 +502,32 @@ def _threadpools() -> Any:
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
+
+
+class _Limits:
+    """The BLAS/OpenMP limits of this process while ``jobs`` scorers run: set by the first
+    (its share of the cores), restored when the last ends. The limits are process-wide, so
+    scorers running at once in several threads (a service) must not each restore what they
+    found: the one that ends last would restore the limits another one set."""
+
+    _lock = threading.Lock()
+    _users = 0
+    _limiter: Any = None
+
+    @classmethod
+    def enter(cls, threads: int) -> None:
+        with cls._lock:
+            if cls._users == 0:
+                cls._limiter = _threadpools().limit(limits=threads)
+            cls._users += 1
+
+    @classmethod
+    def leave(cls) -> None:
+        with cls._lock:
+            cls._users -= 1
+            if cls._users == 0:
+                cls._limiter.restore_original_limits()
+                cls._limiter = None
 
 
 def _could_not_start(exc: BaseException) -> PynomalyError:
