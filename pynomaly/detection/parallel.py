@@ -160,7 +160,7 @@ class BatchScorer:
         self._scorer = Scorer(pm, model)
         info = detector_service.resolve(pm, model.detector) if jobs > 1 else None
         self._threaded = info is not None and info.batch_independent and info.threaded_scoring
-        self._spec = _worker_spec(pm, model, jobs) if jobs > 1 and not self._threaded else None
+        self._spec = _worker_spec(pm, model, jobs) if jobs > 1 else None  # None if threaded
         self._min_rows = MIN_ROWS_PER_THREAD if self._threaded else MIN_ROWS_PER_JOB
         self._workers: _Workers | _Threads | None = None
         self.share = (jobs - 1) / jobs  # of each batch's rows, for the workers
