@@ -91,6 +91,11 @@ def _cpu_count() -> int:
     return max(1, int(joblib.cpu_count()))
 
 
+def _threads_per_job(jobs: int) -> int:
+    """The BLAS/OpenMP threads of each of ``jobs`` workers: its share of the cores."""
+    return max(1, _cpu_count() // jobs)
+
+
 class Pending:
     """The scores of one batch, being computed; :meth:`result` waits for them."""
 
@@ -184,14 +189,12 @@ class BatchScorer:
         if self._workers is None:
             if self._threaded:
                 self._workers = _Threads(self._own, self._jobs)
-                threads = max(1, _cpu_count() // self._jobs)
             else:
                 assert self._spec is not None
                 self._workers = _Workers.for_spec(self._spec, self._jobs)
-                threads = self._spec.threads
             # this thread scores too: BLAS/OpenMP get a job's share of the cores (in threads,
             # the limits are the process's, for each of them)
-            _Limits.enter(threads)
+            _Limits.enter(_threads_per_job(self._jobs))
         return self._workers.pool
 
     def _started(self) -> bool:
@@ -275,12 +278,10 @@ class BatchScorer:
         for the next call with the same model (see :class:`_Workers`), or, after a failure
         (``kill``), stopped without waiting for the slices they are scoring."""
         if self._workers is not None:
-            if isinstance(self._workers, _Threads):
-                self._workers.stop(kill=kill)
-            elif kill:
-                self._workers.stop(kill=True)
-            else:
+            if isinstance(self._workers, _Workers) and not kill:
                 _Workers.keep(self._workers)
+            else:
+                self._workers.stop(kill=kill)
             self._workers = None
             _Limits.leave()
 
@@ -570,8 +571,9 @@ def prestart(
     it: each worker decodes the same accepted payload while this process does, so that both
     import the detector's library at the same time (about a second for scikit-learn) instead
     of one after the other. Hand them to :func:`adopt` once the model is decoded. ``None``
-    when workers would not be used: ``jobs`` < 2, fewer ``rows`` than they need (when known),
-    a payload that is not a pickle, or a detector that is not batch-independent."""
+    when worker processes would not be used: ``jobs`` < 2, fewer ``rows`` than they need (when
+    known), a payload that is not a pickle, a detector that is not batch-independent or one
+    scored in threads (``threaded_scoring``)."""
     payload, detector = opened.pickled, opened.detector
     if jobs < 2 or payload is None or detector is None:
         return None
@@ -628,6 +630,6 @@ def _spec(
         plugin=info.plugin,
         state=state(),
         manager=manager,
-        threads=max(1, _cpu_count() // jobs),
+        threads=_threads_per_job(jobs),
         whole_model=whole_model,
     )
