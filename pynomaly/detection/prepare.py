@@ -91,9 +91,10 @@ def read(
 
 @functools.lru_cache(maxsize=16)
 def _array_columns(width: int) -> pd.Index:
-    """``x0, x1 ...``: the column names of an array's frame, built once per width (Arrow-backed
-    strings cost more than wrapping the array)."""
-    return pd.Index([f"x{i}" for i in range(width)])
+    """``x0, x1 ...``: the column names of an array's frame, built once per width. Plain Python
+    strings (object dtype): pandas' Arrow-backed ones are converted back to Python on every
+    ``columns.tolist()`` and ``dtypes`` of every call, 0.1-0.2 ms of scoring 1,000 rows."""
+    return pd.Index([f"x{i}" for i in range(width)], dtype=object)
 
 
 def prepare(
