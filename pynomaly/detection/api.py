@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import numpy as np
 import pandas as pd
 
@@ -176,42 +177,15 @@ def fit(
     """
     tracker = Tracker.of(progress)
     pm = manager or default_manager()
-    arguments = {
-        "contamination": contamination,
-        "random_state": random_state,
-        "steps": steps,
-        "label_column": label_column,
-        "threshold": threshold,
-        "threshold_percentile": threshold_percentile,
-        "threshold_score": threshold_score,
-        "prepare": prepare,
-        "cache": cache,
-        "jobs": jobs,
-        **params,
-    }
+    arguments = _Arguments(contamination, random_state, steps, label_column, threshold,
+                           threshold_percentile, threshold_score, prepare, cache, jobs, params)
     if partitioned.check_engine(engine, scheduler) == "dask":
         _check_before_cluster(pm, detector, arguments, fit_rows)
         with partitioned.client_for(scheduler, tracker) as client:
             return _fit_on_cluster(
                 client, pm, data, detector, fit_rows, source_options, tracker, arguments
             )
-    model, _ = _fit(
-        data,
-        detector,
-        contamination,
-        random_state,
-        steps,
-        label_column,
-        _rule(contamination, threshold, threshold_percentile, threshold_score),
-        source_options,
-        pm,
-        params,
-        tracker,
-        prepare,
-        cache,
-        jobs,
-    )
-    return model
+    return _fit(data, detector, arguments, source_options, pm, tracker)[0]
 
 
 def detect(
@@ -254,20 +228,9 @@ def detect(
     start = time.perf_counter()
     pm = manager or default_manager()
     tracker = Tracker.of(progress)
+    arguments = _Arguments(contamination, random_state, steps, label_column, threshold,
+                           threshold_percentile, threshold_score, prepare, cache, jobs, params)
     if partitioned.check_engine(engine, scheduler) == "dask":
-        arguments = {
-            "contamination": contamination,
-            "random_state": random_state,
-            "steps": steps,
-            "label_column": label_column,
-            "threshold": threshold,
-            "threshold_percentile": threshold_percentile,
-            "threshold_score": threshold_score,
-            "prepare": prepare,
-            "cache": cache,
-            "jobs": jobs,
-            **params,
-        }
         _check_before_cluster(pm, detector, arguments, fit_rows)
         partitioned.check_batch_independent(pm, detector)
         with partitioned.client_for(scheduler, tracker) as client:
@@ -279,22 +242,7 @@ def detect(
             )
         result.duration = time.perf_counter() - start
         return result
-    model, prepared = _fit(
-        data,
-        detector,
-        contamination,
-        random_state,
-        steps,
-        label_column,
-        _rule(contamination, threshold, threshold_percentile, threshold_score),
-        source_options,
-        pm,
-        params,
-        tracker,
-        prepare,
-        cache,
-        jobs,
-    )
+    model, prepared = _fit(data, detector, arguments, source_options, pm, tracker)
     result = build_result(pm, model, model.training_scores, prepared, start)
     result.timings = tracker.timings
     return result
@@ -412,22 +360,47 @@ def _check_contamination(contamination: Any) -> None:
         )
 
 
+@attrs.frozen
+class _Arguments:
+    """What :func:`fit` and :func:`detect` take besides the data, the detector and where they
+    run (in their signatures' order), and the detector's own parameters."""
+
+    contamination: float | str
+    random_state: int | None
+    steps: Sequence[StepSpec]
+    label_column: str | None
+    threshold: str | ThresholdRule | None
+    threshold_percentile: float | None
+    threshold_score: float | None
+    prepare: str | None
+    cache: bool | ModelCache
+    jobs: int | None
+    params: Mapping[str, Any]
+
+    def rule(self) -> ThresholdRule:
+        """The threshold rule they ask for (an :class:`InputError` when they disagree)."""
+        return _rule(
+            self.contamination, self.threshold, self.threshold_percentile, self.threshold_score
+        )
+
+    def keywords(self) -> dict[str, Any]:
+        """As :func:`fit`'s keyword arguments."""
+        named = attrs.asdict(self, recurse=False, filter=lambda a, _: a.name != "params")
+        return {**named, **self.params}
+
+
 def _fit(
     data: Any,
     detector: str,
-    contamination: float | str,
-    random_state: int | None,
-    steps: Sequence[StepSpec],
-    label_column: str | None,
-    rule: ThresholdRule,
+    arguments: _Arguments,
     source_options: Mapping[str, Any] | None,
     pm: PluginManager,
-    params: Mapping[str, Any],
     tracker: Tracker,
-    prepare: str | None = None,
-    cache: bool | ModelCache | None = None,
-    jobs: int | None = None,
 ) -> tuple[Model, Prepared]:
+    rule = arguments.rule()
+    contamination, random_state = arguments.contamination, arguments.random_state
+    steps, label_column, prepare = arguments.steps, arguments.label_column, arguments.prepare
+    params = arguments.params
     _check_seed(detector, random_state)
     choosing = detector == AUTO
     with tracker.phase("load", detail=detector):  # plugins, detector, steps: first use
@@ -439,11 +412,11 @@ def _fit(
                 )
         else:
             info = detector_service.resolve(pm, detector)
-            checked = _with_jobs(pm, info.id, params, jobs)
+            checked = _with_jobs(pm, info.id, params, arguments.jobs)
         auto = autoprep.check_mode(prepare)
         unfitted = [_make_step(pm, spec) for spec in steps]
         # a fresh seed each call asks for a new fit: never answered from the cache
-        models = model_cache.resolve(cache) if random_state is not None else None
+        models = model_cache.resolve(arguments.cache) if random_state is not None else None
     prepared = prepare_data(
         pm,
         data,
@@ -570,23 +543,14 @@ def _with_jobs(
             raise
     return detector_service.validate_parameters(pm, detector, params)
 def _check_before_cluster(
-    pm: PluginManager, detector: str, arguments: Mapping[str, Any], fit_rows: Any
+    pm: PluginManager, detector: str, arguments: _Arguments, fit_rows: Any
 ) -> None:
     """Bad arguments fail before a cluster starts and the data is sampled."""
-    _rule(
-        arguments["contamination"],
-        arguments.get("threshold"),
-        arguments["threshold_percentile"],
-        arguments["threshold_score"],
-    )
-    _check_seed(detector, arguments["random_state"])
+    arguments.rule()
+    _check_seed(detector, arguments.random_state)
     partitioned.check_fit_rows(fit_rows)
-    autoprep.check_mode(arguments["prepare"])
-    known = {"contamination", "random_state", "steps", "label_column", "threshold",
-             "threshold_percentile", "threshold_score", "prepare", "cache",
-             "jobs"}
-    params = {k: v for k, v in arguments.items() if k not in known}
-    detector_service.validate_parameters(pm, detector, params)
+    autoprep.check_mode(arguments.prepare)
+    detector_service.validate_parameters(pm, detector, arguments.params)
 
 
 def _fit_on_cluster(
@@ -597,18 +561,20 @@ def _fit_on_cluster(
     fit_rows: int | str | None,
     source_options: Mapping[str, Any] | None,
     tracker: Tracker,
-    arguments: Mapping[str, Any],
+    arguments: _Arguments,
 ) -> Model:
     """:func:`fit` on a sample of partitioned ``data`` drawn on ``client``'s cluster."""
     model, *_ = partitioned.fit(
         pm,
         data,
         fit_rows=partitioned.check_fit_rows(fit_rows),
-        random_state=arguments["random_state"],
+        random_state=arguments.random_state,
         client=client,
         source_options=source_options,
         tracker=tracker,
-        fit_model=lambda frame: fit(frame, detector, manager=pm, progress=tracker, **arguments),
+        fit_model=lambda frame: fit(
+            frame, detector, manager=pm, progress=tracker, **arguments.keywords()
+        ),
     )
     return model
 
