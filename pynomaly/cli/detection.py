@@ -899,6 +899,7 @@ def score(
 
     from pynomaly.builtin.files import estimate_rows
     from pynomaly.detection import parallel
+    from pynomaly.detection.persistence import load_model
     from pynomaly.detection.results import combine_results
     from pynomaly.detection.stream import stream
 
@@ -912,7 +913,7 @@ def score(
     _jobs(jobs)
     ctx.manager().load_all()  # plugins first: a model may hold objects of a local plugin
     rows, processes = estimate_rows(source), parallel.resolve_jobs(jobs)
-    model = _scoring_model(ctx, model_path, trust, processes, rows)
+    model = load_model(model_path, trusted=trust, manager=ctx.manager())
     options = collect_source_options(kw)
     streamed, writer = _stream_writer(ctx, kw, options)
     with Reporter(kw.pop("progress"), ctx.quiet) as reporter:
@@ -935,27 +936,6 @@ def score(
             # summary is written, not at exit (a command has no next call)
             threading.Thread(target=parallel.shutdown, name="pynomaly-jobs-stop").start()
         _deliver(ctx, result, kw, options, reporter, exported=streamed)
-
-
-def _scoring_model(
-    ctx: Context, path: str, trust: bool, processes: int, rows: int | None
-) -> Any:
-    """The model at ``path``; with ``processes`` > 1, its scoring workers start while it is
-    decoded here (both import the detector's library at once, on different cores)."""
-    from pynomaly.detection import parallel
-    from pynomaly.detection.persistence import open_model
-
-    pm = ctx.manager()
-    opened = open_model(path, trusted=trust, manager=pm)
-    workers = parallel.prestart(pm, opened, processes, rows)
-    try:
-        model = opened.decode()
-    except BaseException:
-        if workers is not None:
-            workers.stop(kill=True)
-        raise
-    parallel.adopt(workers, pm, model, processes)
-    return model
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,18 +19,13 @@ from pynomaly.plugin.replica import ManagerSpec
 @attrs.frozen
 class WorkerSpec:
     """What a worker process needs to score: the detector, its pickled fitted state, the
-    parent's plugin settings and the plugins registered by hand, its share of threads.
-
-    ``whole_model``: ``state`` is a pickled ``Model`` (a model file's accepted payload, see
-    :func:`pynomaly.detection.parallel.prestart`), whose fitted state the worker takes.
-    """
+    parent's plugin settings and the plugins registered by hand, its share of threads."""
 
     detector: str
     plugin: str
     state: bytes = attrs.field(repr=False)
     manager: ManagerSpec
     threads: int = 1
-    whole_model: bool = False
 
 
 _worker: dict[str, Any] = {}
@@ -44,8 +39,7 @@ def start(spec: WorkerSpec) -> None:
     # kept referenced: the limits hold for the worker's life
     _worker["limits"] = threadpool_limits(limits=spec.threads)
     pm = spec.manager.build()
-    state = pickle.loads(spec.state)
-    _worker.update(pm=pm, spec=spec, state=state.state if spec.whole_model else state)
+    _worker.update(pm=pm, spec=spec, state=pickle.loads(spec.state))
 
 
 def ready() -> bool:

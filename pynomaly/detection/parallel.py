@@ -23,6 +23,24 @@ in worker processes. Each worker
   score events (``pynomaly_before_score`` / ``after_score`` / ``on_score_error``) are called in
   the parent, once per batch, as without workers.
 
+Worker processes are started only where they pay, which is measured, not assumed: the first
+rows of a matrix (or of a stream's first batch) are scored in the calling process for
+:data:`PROBE_SECONDS`, timing what a row costs and how many cores the process kept busy
+meanwhile. Workers start when the rows left, at that pace, would take long enough alone for
+them to save :data:`MIN_GAIN_SECONDS` after their start (:data:`START_SECONDS`): the time
+saved is the share of the cores the library leaves idle. So no worker starts
+
+* for a library that already uses the cores — KNN and LOF compute their distances in OpenMP
+  threads, HBOS and MCD keep two cores busy too: processes would only split its threads, and
+  copy the model;
+* for little work — HBOS, EllipticEnvelope, MCD and sampling score a row in a fraction of a
+  microsecond: a million rows take less than a worker's start.
+
+Single-threaded detectors slow enough per row (KDE, ABOD, LSCP, and third-party ones of that
+kind) get workers for a large enough matrix or stream. The rows measured are part of the
+result: nothing is scored twice. Where workers were kept from an earlier call for the same
+model, only :data:`MIN_GAIN_KEPT` must be saved.
+
 ``jobs`` counts the calling process: ``jobs=2`` starts one worker, and the calling process
 scores while the workers start (a fresh interpreter importing the detector's library takes
 about a second), then its share while they score theirs. One matrix (``Model.score``) is
@@ -39,6 +57,8 @@ import contextlib
 import functools
 import pickle
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
@@ -54,22 +74,45 @@ from pynomaly.plugin import replica
 from pynomaly.services import detectors as detector_service
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pynomaly.detection.persistence import OpenedModel
     from pynomaly.detection.results import Model
     from pynomaly.plugin.manager import PluginManager
+    from pynomaly.types import DetectorInfo
 
 log = get_logger("pynomaly.parallel")
 
 #: seconds a kept worker process waits for more work before it exits (joblib's default)
 IDLE_TIMEOUT = 300
-#: the smallest slice of one large matrix shared out at a time (Model.score with jobs)
-MIN_SLICE_ROWS = 10_000
-#: a batch with fewer rows than this per job is scored in the calling process: starting a
-#: worker (a Python process importing the detector's library) costs about a second of CPU
-MIN_ROWS_PER_JOB = 10_000
-#: the same for threads (threaded_scoring detectors): below it, a thread saves less than it
-#: costs (4,000 rows with 2 jobs: 1.1x faster for ECOD, 1.2x for IsolationForest, whose every
-#: call spends ~10 ms in Python holding the GIL)
+#: the smallest slice of one matrix shared out at a time (Model.score with jobs), in the
+#: seconds this process took to score its first rows: a slice costs a copy to a worker and back
+MIN_SLICE_SECONDS = 0.1
+#: how long the first rows are scored in the calling process, measuring a row's cost and the
+#: cores the library keeps busy, before worker processes are started or not
+PROBE_SECONDS = 0.2
+#: what starting worker processes costs, in seconds of this process scoring alone: a worker
+#: is a fresh interpreter importing the detector's library (about a second of CPU, taken from
+#: a core the library or this process's reading and writing may also use)
+START_SECONDS = 1.0
+#: worker processes start only when they should save at least this many seconds
+MIN_GAIN_SECONDS = 0.5
+#: the same when workers kept from an earlier call for this model are waiting (only the
+#: chunks' copies cost)
+MIN_GAIN_KEPT = 0.05
+#: with worker processes, this process scores its own part in steps of about this many
+#: seconds: a library holding the GIL while it scores (KDE's tree, numba without nogil) would
+#: keep loky's threads, which start the workers and hand them their chunks, waiting until the
+#: whole part is done, and the workers idle meanwhile
+STEP_SECONDS = 0.05
+#: every part of a batch scored apart starts at a multiple of this many rows of the batch: a
+#: row then sits at the same place within BLAS's blocks of rows as when the whole batch is
+#: scored at once (parts of 100 rows changed the last bit of one KPCA score in a thousand; of
+#: 256, none in 4,000). BLAS threads still share a large product by its size: a detector
+#: computing with matrix products may round a row of a part in its last bit (as with another
+#: batch size)
+ALIGN = 256
+#: a batch with fewer rows than this per job is scored by the calling thread alone
+#: (threaded_scoring detectors): below it, a thread saves less than it costs (4,000 rows with
+#: 2 jobs: 1.1x faster for ECOD, 1.2x for IsolationForest, whose every call spends ~10 ms in
+#: Python holding the GIL)
 MIN_ROWS_PER_THREAD = 2_000
 
 
@@ -149,39 +192,44 @@ class BatchScorer:
     ``jobs - 1`` threads (:attr:`~pynomaly.types.DetectorInfo.threaded_scoring`) or worker
     processes.
 
-    Workers start at the first batch large enough to give every job :data:`MIN_ROWS_PER_JOB`
-    rows (:data:`MIN_ROWS_PER_THREAD` for threads). Until worker processes are ready this
-    thread scores every batch itself; then each batch is split: the first rows go to the
+    Threads start at the first batch large enough to give every job
+    :data:`MIN_ROWS_PER_THREAD` rows. Worker processes start, if ever, when the pace measured on
+    the first batch's first rows shows that they pay for the rows left (see the module
+    docstring): ``rows`` is how many the scorer will be given in all, when the caller knows or
+    estimates it (a stream's source); else a stream is taken to hold as many rows again as it
+    has given so far. The batch during which they start is shared out in slices, which they
+    take once ready (see :class:`_Shares`); each later batch is split: the first rows go to the
     workers (one chunk each), this thread scores the rest while they work. The workers' share
     adapts: it shrinks when this thread had to wait for them, and grows when they were done
     first (this thread also reads, prepares and writes, so an even split would leave the
     workers idle).
     """
 
-    def __init__(self, pm: PluginManager, model: Model, jobs: int) -> None:
+    def __init__(
+        self, pm: PluginManager, model: Model, jobs: int, rows: int | None = None
+    ) -> None:
         self._pm = pm
         self._model = model
         self._jobs = jobs
+        self._rows = rows
+        self._seen = 0  # rows submitted so far
         self._scorer = Scorer(pm, model)
         info = detector_service.resolve(pm, model.detector) if jobs > 1 else None
         self._threaded = info is not None and info.batch_independent and info.threaded_scoring
-        self._spec = _worker_spec(pm, model, jobs) if jobs > 1 else None  # None if threaded
-        self._min_rows = MIN_ROWS_PER_THREAD if self._threaded else MIN_ROWS_PER_JOB
+        self._possible = jobs > 1 and _processes_possible(pm, info)  # worker processes
+        self._pace: tuple[float, float] | None = None  # seconds a row, cores busy: measured
         self._workers: _Workers | _Threads | None = None
         self.share = (jobs - 1) / jobs  # of each batch's rows, for the workers
 
     @property
     def parallel(self) -> bool:
-        """Whether batches are scored with workers (from the first large one on)."""
+        """Whether batches are scored with workers (from the first one that pays on)."""
         return self._workers is not None
 
     @property
     def threaded(self) -> bool:
         """Whether the workers are threads of this process rather than processes."""
         return self._threaded
-
-    def _can_share(self) -> bool:
-        return self._threaded or self._spec is not None
 
     def _start(self) -> Executor:
         """The workers: threads; or worker processes, the ones kept from an earlier call for
@@ -190,8 +238,7 @@ class BatchScorer:
             if self._threaded:
                 self._workers = _Threads(self._own, self._jobs)
             else:
-                assert self._spec is not None
-                self._workers = _Workers.for_spec(self._spec, self._jobs)
+                self._workers = _Workers.for_model(self._pm, self._model, self._jobs)
             # this thread scores too: BLAS/OpenMP get a job's share of the cores (in threads,
             # the limits are the process's, for each of them)
             _Limits.enter(_threads_per_job(self._jobs))
@@ -209,12 +256,62 @@ class BatchScorer:
             raise _could_not_start(exc) from exc
         return True
 
+    def _threads_pay(self, X: np.ndarray) -> bool:
+        return self._threaded and len(X) >= self._jobs * MIN_ROWS_PER_THREAD
+
+    def _measure(self, X: np.ndarray) -> np.ndarray:
+        """The scores of ``X``'s first rows, scored here while measuring their pace."""
+        head, per_row, cores = _probe(self._own, X)
+        self._pace = per_row, cores
+        log.debug("%s: %.3g ms a row here, %.2f cores busy", self._model.detector,
+                  per_row * 1e3, cores)
+        return head
+
+    def _pays(self, rows: int) -> bool:
+        """Whether worker processes would save enough time scoring ``rows`` more rows, at the
+        pace measured: the time this process would take for them, less a start
+        (:data:`START_SECONDS`, none for waiting kept workers), times the share of the cores
+        the library leaves idle that the jobs would use."""
+        assert self._pace is not None
+        per_row, cores = self._pace
+        kept = _Workers.waiting(self._pm, self._model, self._jobs)
+        cpu = _cpu_count()
+        usable = min(cpu, self._jobs * min(max(cores, 1.0), max(1, cpu // self._jobs)))
+        alone = per_row * rows
+        gain = max(0.0, alone - (0.0 if kept else START_SECONDS)) * max(0.0, 1 - cores / usable)
+        pays = gain >= (MIN_GAIN_KEPT if kept else MIN_GAIN_SECONDS)
+        if pays:
+            log.debug("%s: worker processes for %d rows (%.1f s here alone, about %.1f s saved)",
+                      self._model.detector, rows, alone, gain)
+        return pays
+
+    def _rows_after(self, X: np.ndarray) -> int:
+        """The rows a stream still holds after ``X``: its known or estimated total less those
+        seen, else as many as were seen."""
+        seen = self._seen + len(X)
+        return max(0, self._rows - seen) if self._rows is not None else seen
+
     def submit(self, X: np.ndarray) -> Pending:
         """Start scoring ``X`` (this process scores its own part before returning); the
         scores come from the returned :class:`Pending`."""
-        big = len(X) >= self._jobs * self._min_rows
-        if self._workers is None and self._can_share() and big:
+        if self._workers is None and self._threads_pay(X):
             self._start()
+        if self._workers is None and self._possible:
+            # worker processes start if they pay for the rest of this batch and the batches
+            # after it; they take slices of this batch's rest as soon as they are ready
+            with detector_service.observed(self._pm, "score", self._model.detector, len(X)):
+                head = self._measure(X) if self._pace is None else X[:0, 0]
+                left = len(X) - len(head)
+                if not left:
+                    scores = head
+                elif self._pays(left + self._rows_after(X)):
+                    self._start()
+                    scores = _Shares(self, X, head).run()
+                else:
+                    scores = np.concatenate([head, self._own(X[len(head) :])])
+            self._seen += len(X)
+            return Pending(done=scores)
+        self._seen += len(X)
         if self._workers is None:
             return Pending(done=self._scorer.score(X))
         model = self._model
@@ -223,15 +320,15 @@ class BatchScorer:
         chunks: list[np.ndarray] = []
         futures: list[Future[Any]] = []
         if self._started():
-            taken = int(len(X) * self.share)
+            taken = int(len(X) * self.share) // ALIGN * ALIGN
             workers = self._jobs - 1
-            size = -(-taken // workers) if taken else 1
+            size = _aligned(-(-taken // workers)) if taken else 1
             chunks = [X[start : min(start + size, taken)] for start in range(0, taken, size)]
             pool, task = self._workers.pool, self._workers.task
             futures = [pool.submit(task, chunk) for chunk in chunks]
         own = X[sum(len(c) for c in chunks) :]
         try:
-            mine = self._own(own) if len(own) else np.empty(0)
+            mine = self._own_in_steps(own) if len(own) else np.empty(0)
         except BaseException as exc:
             for future in futures:
                 future.cancel()
@@ -254,13 +351,21 @@ class BatchScorer:
         """The scores of ``X``, one batch (framed once by the score events): with worker
         processes, shared out in slices taken by whoever is free (see :class:`_Shares`); with
         threads, one even chunk each."""
-        if self._threaded or not self._can_share() or len(X) < self._jobs * self._min_rows:
+        if self._threaded or not self._possible:
             # threads start at once and score at the same pace: one even chunk each (each
             # call has a fixed cost, IsolationForest's ~10 ms of Python under the GIL)
             return self.submit(X).result()
-        self._start()
+        self._seen += len(X)
         with detector_service.observed(self._pm, "score", self._model.detector, len(X)):
-            return _Shares(self, X).run()
+            head = X[:0, 0]
+            if self._workers is None:
+                head = self._measure(X) if self._pace is None else head
+                if len(head) == len(X):
+                    return head
+                if not self._pays(len(X) - len(head)):
+                    return np.concatenate([head, self._own(X[len(head) :])])
+                self._start()
+            return _Shares(self, X, head).run()
 
     def _own(self, X: np.ndarray) -> np.ndarray:
         """This process's part: the owner hook alone, as in a worker (the batch's score
@@ -273,6 +378,15 @@ class BatchScorer:
             raise PluginError(model.plugin, "pynomaly_score", "returned None")
         return checked_scores(scores, X, model.plugin)
 
+    def _own_in_steps(self, X: np.ndarray) -> np.ndarray:
+        """This process's part, in steps of about :data:`STEP_SECONDS` when worker processes
+        share the batch (between steps, the GIL is free for the threads feeding them)."""
+        per_row = self._pace[0] if self._pace is not None else 0.0
+        step = _aligned(int(STEP_SECONDS / max(per_row, 1e-9)))
+        if not isinstance(self._workers, _Workers) or len(X) <= step:
+            return self._own(X)
+        return np.concatenate([self._own(X[i : i + step]) for i in range(0, len(X), step)])
+
     def close(self, *, kill: bool = False) -> None:
         """Done with the workers, if any were started: threads end; worker processes are kept
         for the next call with the same model (see :class:`_Workers`), or, after a failure
@@ -284,6 +398,41 @@ class BatchScorer:
                 self._workers.stop(kill=kill)
             self._workers = None
             _Limits.leave()
+
+
+def _aligned(rows: int) -> int:
+    """``rows`` rounded up to a multiple of :data:`ALIGN` (at least one)."""
+    return max(1, -(-rows // ALIGN)) * ALIGN
+
+
+def _probe(
+    score: Callable[[np.ndarray], np.ndarray], X: np.ndarray
+) -> tuple[np.ndarray, float, float]:
+    """``score`` of ``X``'s first rows: their scores, the seconds a row took and the cores this
+    process kept busy meanwhile (its CPU seconds, every thread's, over the wall-clock ones).
+
+    The first :data:`ALIGN` rows are scored unmeasured: a first call may load what the library
+    loads lazily (numba's compiled functions, modules), a cost the other rows do not have.
+    Then growing chunks are scored until :data:`PROBE_SECONDS` have passed or ``X`` ends (no
+    rows measured: ``(scores, 0.0, 0.0)``, nothing left to share)."""
+    parts = [score(X[:ALIGN])]
+    done, size = len(parts[0]), ALIGN
+    wall, cpu = time.perf_counter(), time.process_time()
+    while done < len(X):
+        parts.append(score(X[done : done + size]))
+        done += len(parts[-1])
+        elapsed = time.perf_counter() - wall
+        if elapsed >= PROBE_SECONDS:
+            break
+        # the next chunk about fills the time left, at the pace measured so far
+        pace = (done - len(parts[0])) / max(elapsed, 1e-6)
+        size = max(size, _aligned(int((PROBE_SECONDS - elapsed) * pace)))
+    elapsed = time.perf_counter() - wall
+    head = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    measured = len(head) - len(parts[0])
+    if not measured:
+        return head, 0.0, 0.0
+    return head, elapsed / measured, (time.process_time() - cpu) / max(elapsed, 1e-9)
 
 
 class _Threads:
@@ -319,10 +468,16 @@ class _Workers:
     _atexit = False  # shutdown() registered
     _lock = threading.Lock()
 
-    def __init__(self, spec: _worker.WorkerSpec, jobs: int) -> None:
+    def __init__(self, spec: _worker.WorkerSpec, jobs: int, state: Any = None) -> None:
         from joblib.externals.loky import ProcessPoolExecutor
 
         self.spec, self.jobs = spec, jobs
+        # the fitted state the workers were sent, by identity: a weak reference, so that a
+        # model let go is not kept alive, nor mistaken for a new one at the same address
+        try:
+            self._state: Callable[[], Any] | None = weakref.ref(state)
+        except TypeError:  # not weakly referable (a tuple, a dict): compared by its pickle
+            self._state = None
         self.task: Callable[[np.ndarray], Any] = _worker.score
         self.pool: Executor = ProcessPoolExecutor(
             max_workers=jobs - 1,
@@ -350,15 +505,35 @@ class _Workers:
             self.ready.set_result(done.result())
 
     @classmethod
-    def for_spec(cls, spec: _worker.WorkerSpec, jobs: int) -> _Workers:
-        """The kept workers if they are for ``spec`` and ``jobs``, else new ones."""
+    def for_model(cls, pm: PluginManager, model: Model, jobs: int) -> _Workers:
+        """The kept workers if they hold ``model``'s state, else new ones."""
         with cls._lock:
             kept, cls._kept = cls._kept, None
         if kept is not None:
-            if kept.jobs == jobs and kept.spec == spec and not kept.broken and not kept.dead:
+            if kept.serve(pm, model, jobs):
                 return kept
             kept.stop(kill=kept.dead)
-        return cls(spec, jobs)
+        return cls(_worker_spec(pm, model, jobs), jobs, model.state)
+
+    @classmethod
+    def waiting(cls, pm: PluginManager, model: Model, jobs: int) -> bool:
+        """Whether workers kept from an earlier call hold ``model``'s state."""
+        kept = cls._kept
+        return kept is not None and kept.serve(pm, model, jobs)
+
+    def serve(self, pm: PluginManager, model: Model, jobs: int) -> bool:
+        """Whether these workers can score ``model`` with ``jobs``: alive, with its detector,
+        this manager's plugins and the very state object it holds (a library's state may
+        change in ways that do not matter when scoring: the query counters of a
+        scikit-learn tree; a different object is another model)."""
+        spec = self.spec
+        if self.jobs != jobs or spec.detector != model.detector or self.broken or self.dead:
+            return False
+        if self._state is not None:
+            same = self._state() is model.state
+        else:
+            same = spec.state == pickle.dumps(model.state, pickle.HIGHEST_PROTOCOL)
+        return same and spec.manager == replica.describe(pm)
 
     @classmethod
     def keep(cls, workers: _Workers) -> None:
@@ -400,22 +575,27 @@ def shutdown() -> None:
 
 
 class _Shares:
-    """One matrix scored by this process and its worker processes together, slice by slice.
+    """One matrix scored by this process and its worker processes together, slice by slice
+    (after the ``head`` of rows this process scored already).
 
     Slices are taken from the front by whoever is free, each ``remaining / (2 * jobs)`` rows
-    (at least :data:`MIN_SLICE_ROWS`), so that they shrink towards the end and nobody waits
-    long for the last one. A worker is given a slice when it is ready and each time it returns
-    one (from the pool's callback thread, which also checks and stores the scores); this
-    process takes slices between its own instead of waiting for a worker that is starting.
+    (at least :data:`MIN_SLICE_SECONDS` of this process's pace), so that they shrink towards
+    the end and nobody waits long for the last one. A worker is given a slice when it is ready
+    and each time it returns one (from the pool's callback thread, which also checks and stores
+    the scores); this process takes slices between its own instead of waiting for a worker
+    that is starting.
     """
 
-    def __init__(self, owner: BatchScorer, X: np.ndarray) -> None:
+    def __init__(self, owner: BatchScorer, X: np.ndarray, head: np.ndarray) -> None:
         assert owner._workers is not None
         self._owner = owner
         self._pool = owner._workers.pool
         self._X = X
         self._scores = np.empty(len(X))
-        self._next = 0
+        self._scores[: len(head)] = head  # the first rows' scores, already computed here
+        self._next = len(head)
+        per_row = owner._pace[0] if owner._pace is not None else 0.0
+        self._min_rows = _aligned(int(MIN_SLICE_SECONDS / per_row)) if per_row else ALIGN
         self._outstanding = 0  # slices handed to workers and not yet stored
         self._futures: list[Future[Any]] = []
         self._error: BaseException | None = None
@@ -426,7 +606,7 @@ class _Shares:
             if self._error is not None or self._next >= len(self._X):
                 return None
             start, left = self._next, len(self._X) - self._next
-            size = max(MIN_SLICE_ROWS, -(-left // (2 * self._owner._jobs)))
+            size = max(self._min_rows, _aligned(-(-left // (2 * self._owner._jobs))))
             self._next = min(len(self._X), start + size)
             self._outstanding += for_worker
             return start, self._next
@@ -478,7 +658,7 @@ class _Shares:
         owner._workers.ready.add_done_callback(self._ready)
         try:
             while (span := self._take()) is not None:
-                self._scores[span[0] : span[1]] = owner._own(X[span[0] : span[1]])
+                self._scores[span[0] : span[1]] = owner._own_in_steps(X[span[0] : span[1]])
             with self._changed:
                 self._changed.wait_for(lambda: self._outstanding == 0)
                 error = self._error
@@ -550,11 +730,14 @@ def _died(exc: BaseException) -> PynomalyError:
 
 
 @contextlib.contextmanager
-def batch_scorer(pm: PluginManager, model: Model, jobs: int) -> Iterator[BatchScorer]:
-    """A :class:`BatchScorer` for ``model``, using worker processes when ``jobs`` > 1, the
-    detector is batch-independent, its plugin can be loaded by a worker and a batch is large
-    enough; its workers are stopped when the block ends."""
-    scorer = BatchScorer(pm, model, jobs)
+def batch_scorer(
+    pm: PluginManager, model: Model, jobs: int, rows: int | None = None
+) -> Iterator[BatchScorer]:
+    """A :class:`BatchScorer` for ``model`` (``rows``: how many it will score in all, when
+    known), using threads or worker processes when ``jobs`` > 1, the detector is
+    batch-independent and they pay (see the module docstring); its threads end when the block
+    ends, its worker processes are kept for the next call."""
+    scorer = BatchScorer(pm, model, jobs, rows)
     try:
         yield scorer
     except BaseException:
@@ -563,73 +746,28 @@ def batch_scorer(pm: PluginManager, model: Model, jobs: int) -> Iterator[BatchSc
     scorer.close()
 
 
-def prestart(
-    pm: PluginManager, opened: OpenedModel, jobs: int, rows: int | None = None
-) -> _Workers | None:
-    """Workers for the model in ``opened`` (a model file accepted by
-    :func:`~pynomaly.detection.persistence.open_model`), started before this process decodes
-    it: each worker decodes the same accepted payload while this process does, so that both
-    import the detector's library at the same time (about a second for scikit-learn) instead
-    of one after the other. Hand them to :func:`adopt` once the model is decoded. ``None``
-    when worker processes would not be used: ``jobs`` < 2, fewer ``rows`` than they need (when
-    known), a payload that is not a pickle, a detector that is not batch-independent or one
-    scored in threads (``threaded_scoring``)."""
-    payload, detector = opened.pickled, opened.detector
-    if jobs < 2 or payload is None or detector is None:
-        return None
-    if rows is not None and rows < jobs * MIN_ROWS_PER_JOB:
-        return None
-    try:
-        spec = _spec(pm, detector, lambda: payload, jobs, whole_model=True)
-    except PynomalyError:  # an unknown detector: decoding and scoring will say so
-        return None
-    return None if spec is None else _Workers(spec, jobs)
-
-
-def adopt(workers: _Workers | None, pm: PluginManager, model: Model, jobs: int) -> None:
-    """Keep the workers :func:`prestart` started for ``model``: its scoring calls with the
-    same ``jobs`` use them (see :class:`_Workers`)."""
-    if workers is None:
-        return
-    spec = _worker_spec(pm, model, jobs)
-    if spec is None or spec.detector != workers.spec.detector:
-        workers.stop(kill=True)
-        return
-    workers.spec = spec  # what they hold: this model's state, decoded from its file
-    _Workers.keep(workers)
-
-
-def _worker_spec(pm: PluginManager, model: Model, jobs: int) -> _worker.WorkerSpec | None:
-    """How to set a worker up for ``model``; ``None`` (score in this process) when the
-    detector is not batch-independent or its plugin cannot be loaded in another process."""
-    return _spec(pm, model.detector, lambda: pickle.dumps(model.state, pickle.HIGHEST_PROTOCOL),
-                 jobs)
-
-
-def _spec(
-    pm: PluginManager,
-    detector: str,
-    state: Callable[[], bytes],
-    jobs: int,
-    *,
-    whole_model: bool = False,
-) -> _worker.WorkerSpec | None:
-    info = detector_service.resolve(pm, detector)
-    if not info.batch_independent:
-        log.debug("%s scores rows within their batch: scored in one process", info.id)
-        return None
+def _processes_possible(pm: PluginManager, info: DetectorInfo | None) -> bool:
+    """Whether worker processes may score the detector: it is batch-independent, not scored
+    in threads, and its plugin can be loaded in another process."""
+    if info is None or not info.batch_independent:
+        if info is not None:
+            log.debug("%s scores rows within their batch: scored in one process", info.id)
+        return False
     if info.threaded_scoring:
         log.debug("%s is scored in threads: no worker process", info.id)
-        return None
-    manager = replica.describe(pm)
-    if info.plugin in manager.left_out:
+        return False
+    if info.plugin in replica.describe(pm).left_out:
         log.debug("plugin %s cannot be sent to a worker: one process", info.plugin)
-        return None
+        return False
+    return True
+
+
+def _worker_spec(pm: PluginManager, model: Model, jobs: int) -> _worker.WorkerSpec:
+    """How to set a worker up for ``model`` (one :func:`_processes_possible` accepted)."""
     return _worker.WorkerSpec(
-        detector=info.id,
-        plugin=info.plugin,
-        state=state(),
-        manager=manager,
+        detector=model.detector,
+        plugin=model.plugin,
+        state=pickle.dumps(model.state, pickle.HIGHEST_PROTOCOL),
+        manager=replica.describe(pm),
         threads=_threads_per_job(jobs),
-        whole_model=whole_model,
     )

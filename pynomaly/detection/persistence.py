@@ -159,18 +159,6 @@ class OpenedModel:
     envelope: Envelope | None  # None: a pynomaly 1.0 file, a bare pickle (``legacy``)
     legacy: bytes = attrs.field(default=b"", repr=False)
 
-    @property
-    def detector(self) -> str | None:
-        """The detector recorded in the header (``None`` for a pynomaly 1.0 file)."""
-        detector = None if self.envelope is None else self.envelope.header.get("detector")
-        return detector if isinstance(detector, str) else None
-
-    @property
-    def pickled(self) -> bytes | None:
-        """The accepted payload when it is a pickle of the model, else ``None``."""
-        envelope = self.envelope
-        return envelope.payload if envelope is not None and envelope.format == "pickle" else None
-
     def decode(self) -> Model:
         """The model (a pickle payload may run code: only files accepted as this user's own
         or trusted get here)."""
@@ -189,9 +177,8 @@ def open_model(
     manager: PluginManager | None = None,
 ) -> OpenedModel:
     """:func:`load_model` up to decoding: the file read, checked, authenticated (or refused),
-    recorded in the audit log and its versions compared (the same errors and warnings), so
-    that the caller may start what needs the model's detector — scoring workers, which decode
-    the same accepted payload — while :meth:`OpenedModel.decode` runs."""
+    recorded in the audit log and its versions compared (the same errors and warnings); nothing
+    in the payload has run yet. :meth:`OpenedModel.decode` decodes it."""
     where = Path(path)
     try:
         data = where.read_bytes()

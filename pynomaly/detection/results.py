@@ -265,7 +265,7 @@ class Model:
         detail = f"{self.detector} on {conn.uri}"
         with (
             read_ahead(batches) as ahead,
-            batch_scorer(pm, self, workers) as scorer,
+            batch_scorer(pm, self, workers, total_rows) as scorer,
             tracker.phase("score", total=total_rows, detail=detail) as scoring,
         ):
             # with workers, one batch is scored while the next is prepared and the one before
