@@ -305,7 +305,7 @@ jobs_option = click.option(
     show_default=True,
     metavar="N",
     help="Cores to use (-1: every one): the detector's n_jobs where it has one; scoring a "
-    "batch-independent detector adds N-1 threads or worker processes.",
+    "batch-independent detector adds N-1 threads, or worker processes where they pay.",
 )
 
 

@@ -468,7 +468,7 @@ class _Workers:
     _atexit = False  # shutdown() registered
     _lock = threading.Lock()
 
-    def __init__(self, spec: _worker.WorkerSpec, jobs: int, state: Any = None) -> None:
+    def __init__(self, spec: _worker.WorkerSpec, jobs: int, state: Any) -> None:
         from joblib.externals.loky import ProcessPoolExecutor
 
         self.spec, self.jobs = spec, jobs

@@ -239,13 +239,15 @@ class Model:
         all of its data in memory: one :class:`DetectionResult` per batch, in input order.
 
         The next batch is read in a thread while this one is scored. With ``jobs`` > 1 and a
-        batch-independent detector, each batch is split across that many threads or worker
-        processes (same scores; see :mod:`pynomaly.detection.parallel`) and the next batch is
-        prepared while the workers score this one.
+        batch-independent detector, each batch is split across that many threads or, when the
+        first rows show that they pay, worker processes (same scores; see
+        :mod:`pynomaly.detection.parallel`), and the next batch is prepared while the workers
+        score this one.
 
         ``progress`` is told of the ``score`` phase and each batch done (out of
-        ``total_rows``, when the caller knows or estimates it); waiting for the next batch is
-        timed as the ``read`` phase (see :mod:`pynomaly.progress`).
+        ``total_rows``, when the caller knows or estimates it: it also tells ``jobs`` how much
+        work is left); waiting for the next batch is timed as the ``read`` phase (see
+        :mod:`pynomaly.progress`).
         """
         from pynomaly.detection.stream import read_ahead
 
