@@ -297,7 +297,8 @@ def pynomaly_score(detector_id: str, state: Any, X: np.ndarray) -> np.ndarray | 
     :func:`pynomaly_on_score_error`). The first non-``None`` result wins: the plugin that owns
     ``detector_id`` answers, every other returns ``None``. With ``jobs`` > 1, a batch of a
     batch-independent detector is split into chunks, each scored by a call of its own: in
-    worker processes, or, when the detector declares
+    worker processes (when the first rows, scored and timed in the calling process, show that
+    they pay), or, when the detector declares
     :attr:`~pynomaly.types.DetectorInfo.threaded_scoring`, in several threads at once on the
     same ``state``; the events still frame the whole batch once.
 

@@ -114,7 +114,9 @@ class DetectorInfo:
     in several threads at once on one fitted state, and spends its time in code that releases
     the GIL (numpy, Cython, numba ``nogil``): ``jobs`` then scores chunks of a batch in threads
     of the calling process, which need no worker process started and no copy of the state.
-    Otherwise ``jobs`` uses worker processes. The conformance kit checks that threads scoring
+    Otherwise ``jobs`` uses worker processes where they pay, as measured on the first rows (a
+    library that already keeps the cores busy, or scores a row in microseconds, gets none: see
+    :mod:`pynomaly.detection.parallel`). The conformance kit checks that threads scoring
     parts of a batch at once give the scores of one call; whether threads are faster, only a
     benchmark of the detector can tell (two threads should score a large batch in well under
     the time of one).
