@@ -300,15 +300,7 @@ class BatchScorer:
             # worker processes start if they pay for the rest of this batch and the batches
             # after it; they take slices of this batch's rest as soon as they are ready
             with detector_service.observed(self._pm, "score", self._model.detector, len(X)):
-                head = self._measure(X) if self._pace is None else X[:0, 0]
-                left = len(X) - len(head)
-                if not left:
-                    scores = head
-                elif self._pays(left + self._rows_after(X)):
-                    self._start()
-                    scores = _Shares(self, X, head).run()
-                else:
-                    scores = np.concatenate([head, self._own(X[len(head) :])])
+                scores = self._here_or_shared(X, self._rows_after(X))
             self._seen += len(X)
             return Pending(done=scores)
         self._seen += len(X)
@@ -355,17 +347,27 @@ class BatchScorer:
             # threads start at once and score at the same pace: one even chunk each (each
             # call has a fixed cost, IsolationForest's ~10 ms of Python under the GIL)
             return self.submit(X).result()
-        self._seen += len(X)
         with detector_service.observed(self._pm, "score", self._model.detector, len(X)):
-            head = X[:0, 0]
-            if self._workers is None:
-                head = self._measure(X) if self._pace is None else head
-                if len(head) == len(X):
-                    return head
-                if not self._pays(len(X) - len(head)):
-                    return np.concatenate([head, self._own(X[len(head) :])])
-                self._start()
-            return _Shares(self, X, head).run()
+            scores = self._here_or_shared(X, 0)
+        self._seen += len(X)
+        return scores
+
+    def _here_or_shared(self, X: np.ndarray, later: int) -> np.ndarray:
+        """The scores of ``X`` (the score events frame it already): scored here, its first
+        rows measured unless the pace is known; shared out in slices with worker processes
+        when they run or pay for the rest of ``X`` and ``later`` rows to come (see
+        :class:`_Shares`)."""
+        head = X[:0, 0]
+        if self._workers is None:
+            if self._pace is None:
+                head = self._measure(X)
+            left = len(X) - len(head)
+            if not left:
+                return head
+            if not self._pays(left + later):
+                return np.concatenate([head, self._own(X[len(head) :])])
+            self._start()
+        return _Shares(self, X, head).run()
 
     def _own(self, X: np.ndarray) -> np.ndarray:
         """This process's part: the owner hook alone, as in a worker (the batch's score
